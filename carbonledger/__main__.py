@@ -1,0 +1,5 @@
+import sys
+
+from carbonledger.cli import main
+
+sys.exit(main())

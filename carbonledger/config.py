@@ -1,0 +1,172 @@
+"""Settings: environment variables over an optional TOML file over defaults, validated once.
+
+Every service reads one :class:`Settings`. ``DATABASE_URL`` and ``MQTT_URL`` keep their
+conventional names; everything else is ``CARBONLEDGER_*`` (nested with ``__``, e.g.
+``CARBONLEDGER_INGEST__BATCH_SIZE``) or a key in the file named by ``--config`` or
+``CARBONLEDGER_CONFIG``. A bad file is reported with its path, the line and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from carbonledger.errors import ConfigError
+from carbonledger.wire import DEFAULT_TOPIC_ROOT
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestSettings(_Section):
+    batch_size: int = Field(5_000, ge=1, le=200_000, description="readings per COPY")
+    max_delay_ms: int = Field(200, ge=1, le=60_000, description="oldest reading's wait")
+    receive_maximum: int = Field(
+        1_000, ge=1, le=65_535, description="unacknowledged messages the broker may send us"
+    )
+    shared_group: str = Field(
+        "carbonledger-ingest", description="MQTT shared-subscription group; '' subscribes plainly"
+    )
+    client_id: str = Field(
+        "carbonledger-ingest-1", description="stable: the broker keeps its session"
+    )
+    metrics_port: int = Field(9108, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
+
+
+class SimulatorSettings(_Section):
+    enterprises: int = Field(50, ge=1, le=100_000)
+    seed: int = 2026
+    interval_s: int = Field(15, ge=1, le=3_600, description="seconds between readings")
+
+
+class Settings(BaseSettings):
+    """All configuration of a carbonledger process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CARBONLEDGER_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str | None = Field(
+        None, validation_alias="DATABASE_URL", description="postgresql://… ; unset: embedded"
+    )
+    mqtt_url: str | None = Field(
+        None, validation_alias="MQTT_URL", description="mqtt://[user:pass@]host[:port] or mqtts://"
+    )
+    topic_root: str = DEFAULT_TOPIC_ROOT
+    state_dir: Path = Path(".state")
+    timescaledb: Literal["auto", "on", "off"] = "auto"
+    retention: str | None = Field(
+        None, description="drop raw chunks older than this, e.g. '3 years'"
+    )
+    compress_after: str = "7 days"
+    log_format: Literal["json", "text"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ingest: IngestSettings = IngestSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("retention", "compress_after")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"\d+\s*(minutes?|hours?|days?|weeks?|months?|years?)", value.strip()
+        ):
+            raise ValueError("must be an interval like '7 days' or '3 years'")
+        return value
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: defaults < TOML file < environment < explicit overrides."""
+    file_values: dict[str, Any] = {}
+    text = ""
+    if config_file is not None:
+        try:
+            text = config_file.read_text(encoding="utf-8")
+            file_values = tomllib.loads(text)
+        except OSError as exc:
+            raise ConfigError(f"{config_file}: cannot read: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file}: {exc}") from exc
+    try:
+        env_settings = Settings()
+        from_env = env_settings.model_dump(exclude_unset=True, by_alias=False)
+        merged = _deep_merge(file_values, from_env)
+        merged = _deep_merge(merged, overrides)
+        return Settings.model_validate(_rename_aliases(merged))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, config_file, text)) from exc
+
+
+def _rename_aliases(values: dict[str, Any]) -> dict[str, Any]:
+    renamed = dict(values)
+    for name, alias in (("database_url", "DATABASE_URL"), ("mqtt_url", "MQTT_URL")):
+        if name in renamed:
+            renamed[alias] = renamed.pop(name)
+    return renamed
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError, config_file: Path | None, text: str) -> str:
+    lines = []
+    for error in exc.errors():
+        path = [str(p) for p in error["loc"]]
+        key = ".".join(path).replace("DATABASE_URL", "database_url").replace("MQTT_URL", "mqtt_url")
+        line = _line_of(text, key.split(".")) if text else None
+        where = f"{config_file}:{line}: " if line else (f"{config_file}: " if config_file else "")
+        lines.append(f"{where}{key}: {error['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _line_of(text: str, path: list[str]) -> int | None:
+    """The 1-based line where ``path`` (``["ingest", "batch_size"]``) is set in TOML ``text``."""
+    table = ".".join(path[:-1])
+    current = ""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1)
+            continue
+        key = re.match(r"([A-Za-z0-9_.\"-]+)\s*=", line)
+        if key and current == table and key.group(1).strip('"') == path[-1]:
+            return number
+    return None
+
+
+def redact(url: str | None) -> str:
+    """A URL fit for logs: the password replaced."""
+    if not url:
+        return "(embedded)"
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
