@@ -36,6 +36,7 @@ class _Pending:
     deliveries: list[Delivery] = field(default_factory=list)
     batches: list[wire.Batch | WireFormatError] = field(default_factory=list)
     readings: int = 0
+    started: float = 0.0
 
     def add(self, delivery: Delivery) -> None:
         try:
@@ -45,10 +46,18 @@ class _Pending:
         else:
             self.readings += len(batch.readings)
             self.batches.append(batch)
+        if not self.deliveries:
+            self.started = time.monotonic()
         self.deliveries.append(delivery)
 
     def age(self) -> float:
-        return time.monotonic() - self.deliveries[0].received_monotonic if self.deliveries else 0.0
+        """Seconds since this batch took its first message.
+
+        Measured from when the message left the queue, not from when paho received it: under
+        backlog every queued message is already old, and timing from receipt would flush
+        one-message batches exactly when batching matters most.
+        """
+        return time.monotonic() - self.started if self.deliveries else 0.0
 
 
 def subscription_filter(settings: Settings) -> str:
