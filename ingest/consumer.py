@@ -58,6 +58,7 @@ class MqttConsumer:
         self._session_expiry_s = session_expiry_s
         self._queue: queue.Queue[Delivery] = queue.Queue(maxsize=receive_maximum)
         self._epoch = 0
+        self._stopping = False
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -84,6 +85,7 @@ class MqttConsumer:
         self._client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -136,7 +138,10 @@ class MqttConsumer:
     ) -> None:
         self.connected.clear()
         self.subscribed.clear()
-        log.warning("disconnected from broker", extra={"reason": str(reason)})
+        if self._stopping:
+            log.info("disconnected from broker", extra={"reason": str(reason)})
+        else:
+            log.warning("disconnected from broker, reconnecting", extra={"reason": str(reason)})
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         delivery = Delivery(

@@ -205,10 +205,13 @@ class Publisher:
         self._infos.append(self.client.publish(topic, payload, qos=1))
 
     def close(self) -> None:
+        """Wait for every PUBACK, then disconnect (idempotent)."""
         for info in self._infos:
             info.wait_for_publish(timeout=30)
             assert info.is_published()
-        self.client.disconnect()
+        self._infos.clear()
+        if self.client.is_connected():
+            self.client.disconnect()
         self.client.loop_stop()
 
 

@@ -22,6 +22,7 @@ from tests.conftest import (
     RunningIngest,
     Site,
     count,
+    make_settings,
     readings_for,
     wait_for,
 )
@@ -182,3 +183,23 @@ def test_a_meter_registered_while_ingest_runs_is_accepted(
         assert wait_for(
             lambda: count(settings.database_url, "SELECT count(*) FROM readings") == 1, timeout=15
         )
+
+
+def test_a_backlog_is_taken_in_large_batches(
+    db_url: str, registered: Sequence[Site], publisher: Publisher, topic_root: str
+) -> None:
+    """Messages that waited in the queue while the database was busy still batch together."""
+    settings = make_settings(db_url, topic_root, batch_size=100_000, max_delay_ms=100)
+    site = registered[0]
+    readings = readings_for(site.meters, T0, count=30)  # 300 readings
+    topic = wire.readings_topic(site.enterprise, site.gateway, topic_root)
+    with RunningIngest(settings) as ingest, psycopg.connect(db_url) as blocker:
+        blocker.execute("LOCK TABLE readings IN SHARE ROW EXCLUSIVE MODE")  # stalls every INSERT
+        for seq, reading in enumerate(readings):
+            publisher.publish(topic, wire.encode(seq, [reading], T0))
+        publisher.close()
+        time.sleep(1.0)  # all 300 messages now wait in ingest's queue, older than max_delay
+        blocker.commit()
+        assert wait_for(lambda: count(db_url, "SELECT count(*) FROM readings") == 300)
+    commits = sum(bucket.get() for bucket in ingest.service.metrics.batch_readings._buckets)
+    assert commits <= 5, f"{commits} commits for 300 queued messages"
