@@ -118,6 +118,15 @@ def ts_db_url(timescale_template: str) -> Iterator[str]:
     yield from _clone(timescale_template)
 
 
+@pytest.fixture(params=["plain", pytest.param("timescaledb", marks=pytest.mark.timescaledb)])
+def storage_db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database on each storage path in turn (TimescaleDB skipped where absent)."""
+    template = request.getfixturevalue(
+        "plain_template" if request.param == "plain" else "timescale_template"
+    )
+    yield from _clone(template)
+
+
 @pytest.fixture
 def topic_root() -> str:
     return f"cltest-{uuid.uuid4().hex[:10]}"

@@ -16,7 +16,18 @@ import pytest
 
 from carbonledger import wire
 from carbonledger.config import Settings
-from tests.conftest import MQTT_URL, Publisher, RunningIngest, Site, count, readings_for, wait_for
+from tests.conftest import (
+    MQTT_URL,
+    SITES,
+    Publisher,
+    RunningIngest,
+    Site,
+    count,
+    make_settings,
+    readings_for,
+    register_sites,
+    wait_for,
+)
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 READINGS_PER_METER = 1000  # 20 meters -> 20,000 readings in 80 messages of 250
@@ -92,8 +103,9 @@ class IngestProcess:
 
 
 @pytest.fixture
-def ingest_process(settings: Settings) -> Iterator[IngestProcess]:
-    process = IngestProcess(settings)
+def ingest_process(storage_db_url: str, topic_root: str) -> Iterator[IngestProcess]:
+    register_sites(storage_db_url)
+    process = IngestProcess(make_settings(storage_db_url, topic_root))
     yield process
     if process.proc and process.proc.poll() is None:
         process.proc.kill()
@@ -101,10 +113,10 @@ def ingest_process(settings: Settings) -> Iterator[IngestProcess]:
 
 
 def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
-    settings: Settings, registered: Sequence[Site], ingest_process: IngestProcess, topic_root: str
+    ingest_process: IngestProcess, topic_root: str
 ) -> None:
-    url = settings.database_url
-    assert url
+    url = ingest_process.env["DATABASE_URL"]
+    registered = SITES
     ingest_process.start()
     time.sleep(1.5)  # let the worker create its persistent session and subscribe
     publishing = publish_slowly(stream(registered, topic_root), pause=0.02)

@@ -18,12 +18,14 @@ from ingest import directory
 from tests.conftest import (
     ENTERPRISE_A,
     ENTERPRISE_B,
+    SITES,
     Publisher,
     RunningIngest,
     Site,
     count,
     make_settings,
     readings_for,
+    register_sites,
     wait_for,
 )
 
@@ -46,8 +48,11 @@ def stored(url: str) -> set[tuple[str, datetime, float]]:
 
 
 def test_20000_readings_with_duplicates_and_disorder_are_stored_exactly_once(
-    settings: Settings, registered: Sequence[Site], publisher: Publisher, topic_root: str
+    storage_db_url: str, publisher: Publisher, topic_root: str
 ) -> None:
+    settings = make_settings(storage_db_url, topic_root)
+    register_sites(storage_db_url)
+    registered = SITES
     rng = random.Random(7)
     expected: set[tuple[str, datetime, float]] = set()
     messages: list[tuple[str, bytes]] = []
