@@ -5,6 +5,7 @@
     ├── WireFormatError        an MQTT payload or topic breaks the wire-format contract
     ├── RegistryError          an enterprise, gateway or meter is unknown or invalid
     ├── DatabaseUnavailableError    the database cannot be reached (retry later, lose nothing)
+    ├── BrokerUnavailableError      the MQTT broker cannot be reached, refuses us or stops acking
     └── MigrationError         a schema migration failed or the schema is ahead of the code
 
 Third-party errors (psycopg, paho) are translated where they enter, with ``raise ... from exc``,
@@ -41,6 +42,13 @@ class RegistryError(CarbonLedgerError):
 
 class DatabaseUnavailableError(CarbonLedgerError):
     """The database could not be reached or dropped the connection; the work can be retried."""
+
+
+class BrokerUnavailableError(CarbonLedgerError):
+    """The MQTT broker could not be reached, refused the connection, or stopped acknowledging.
+
+    Raised by publishers so a run ends with one clear line instead of blocking or losing readings.
+    """
 
 
 class MigrationError(CarbonLedgerError):

@@ -16,7 +16,7 @@ import enum
 import functools
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -301,11 +301,3 @@ def _kind(value: object) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
         type(value), type(value).__name__
     )
-
-
-def summarise(rejected: Iterable[RejectedReading], limit: int = 5) -> str:
-    """One line naming the first few rejected readings, for logs and dead letters."""
-    items = list(rejected)
-    shown = "; ".join(str(r) for r in items[:limit])
-    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
-    return shown + more

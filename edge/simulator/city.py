@@ -4,8 +4,8 @@ The platform has to be exercised with a city that looks like the real one (domai
 pass the GB 32100 check, the nine county-level districts, a GB/T 4754 industry mix with the heavy
 emitters the bureau watches, and meters that behave like field meters (CT multipliers, DL/T 645
 registers that roll over, CEMS stacks on the big boilers and kilns). Everything here is pure data
-built from a seed, so two runs, a test and a demo see the same city; :mod:`.profiles` turns it into
-readings.
+built from a seed, so two runs, a test and a demo see the same city; :mod:`.simulation` turns it
+into readings.
 
 Each enterprise is generated from its own random stream (seed, index), so the first *n* enterprises
 of a city of 50 are the city of *n*: a small test city is a prefix of the demo city.
@@ -233,10 +233,6 @@ class Meter:
         assert self.register_max is not None  # noqa: S101 - cumulative meters always have one
         return int(self.register_max.scaleb(self.decimals))
 
-    @property
-    def resolution(self) -> Decimal:
-        return Decimal(1).scaleb(-self.decimals)
-
 
 @dataclass(frozen=True, slots=True)
 class City:
@@ -363,55 +359,16 @@ def _name(
 
 
 def _meters(rng: random.Random, e: Enterprise, gw: Gateway) -> list[Meter]:
+    """The enterprise's meters; the draws are made in a fixed order so a seed gives one city."""
     industry = e.industry
     scale = SIZE_FACTOR[e.size_class] * rng.uniform(0.6, 1.6)
     tag = e.code[8:17]
     meters = _electricity(rng, e, gw, tag, industry.kw * scale)
-    has_gas = bool(industry.gas) and rng.random() < industry.gas_p
-    if has_gas:
-        meters.append(
-            _register(
-                rng,
-                e,
-                gw,
-                f"m-{tag}-gas1",
-                carrier="natural_gas",
-                quantity="gas_volume",
-                rate=industry.gas * scale,
-                register_max=Decimal("99999999.99"),
-            )
-        )
-    own_boiler = industry.cems == "boiler" and has_gas and rng.random() < 0.7
-    if industry.steam and rng.random() < industry.steam_p and not own_boiler:
-        meters.append(
-            _register(
-                rng,
-                e,
-                gw,
-                f"m-{tag}-stm1",
-                carrier="steam",
-                quantity="steam_mass",
-                rate=industry.steam * scale,
-                register_max=Decimal("9999999.99"),
-            )
-        )
-    if industry.diesel and rng.random() < industry.diesel_p:
-        meters.append(
-            _register(
-                rng,
-                e,
-                gw,
-                f"m-{tag}-dsl1",
-                carrier="diesel",
-                quantity="diesel_mass",
-                rate=industry.diesel * scale / 24,
-                register_max=Decimal("99999.999"),
-                decimals=3,
-            )
-        )
+    meters += _fuels(rng, e, gw, tag, scale)
     if rng.random() < industry.pv_p:
         kwp = max(30.0, round(industry.kw * scale * rng.uniform(0.15, 0.6), -1))
         meters.append(_pv(rng, e, gw, tag, kwp))
+    has_gas = any(m.carrier == "natural_gas" for m in meters)
     if industry.cems and rng.random() < industry.cems_p and (industry.cems == "kiln" or has_gas):
         if industry.cems == "kiln":  # the kiln follows the plant; el1 carries part of its load
             driver = meters[0]
@@ -423,6 +380,49 @@ def _meters(rng: random.Random, e: Enterprise, gw: Gateway) -> list[Meter]:
             _cems(rng, e, gw, tag, kind=industry.cems, driver=driver.id, co2_per_unit=factor)
         )
     return meters
+
+
+# Fuel meters by id suffix: carrier, quantity, register_max, decimals.
+_FUELS = {
+    "gas1": ("natural_gas", "gas_volume", Decimal("99999999.99"), 2),
+    "stm1": ("steam", "steam_mass", Decimal("9999999.99"), 2),
+    "dsl1": ("diesel", "diesel_mass", Decimal("99999.999"), 3),
+}
+
+
+def _fuels(rng: random.Random, e: Enterprise, gw: Gateway, tag: str, scale: float) -> list[Meter]:
+    """Natural gas, purchased steam and diesel, each with the industry's probability.
+
+    A plant whose gas boiler is its CEMS stack raises its own steam, so it buys none.
+    """
+    industry = e.industry
+    meters = []
+    has_gas = bool(industry.gas) and rng.random() < industry.gas_p
+    if has_gas:
+        meters.append(_fuel(rng, e, gw, tag, "gas1", rate=industry.gas * scale))
+    own_boiler = industry.cems == "boiler" and has_gas and rng.random() < 0.7
+    if industry.steam and rng.random() < industry.steam_p and not own_boiler:
+        meters.append(_fuel(rng, e, gw, tag, "stm1", rate=industry.steam * scale))
+    if industry.diesel and rng.random() < industry.diesel_p:  # rated in t/day, metered per hour
+        meters.append(_fuel(rng, e, gw, tag, "dsl1", rate=industry.diesel * scale / 24))
+    return meters
+
+
+def _fuel(
+    rng: random.Random, e: Enterprise, gw: Gateway, tag: str, suffix: str, *, rate: float
+) -> Meter:
+    carrier, quantity, register_max, decimals = _FUELS[suffix]
+    return _register(
+        rng,
+        e,
+        gw,
+        f"m-{tag}-{suffix}",
+        carrier=carrier,
+        quantity=quantity,
+        rate=rate,
+        register_max=register_max,
+        decimals=decimals,
+    )
 
 
 def _electricity(
@@ -530,6 +530,26 @@ def _pv(rng: random.Random, e: Enterprise, gw: Gateway, tag: str, kwp: float) ->
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _StackKind:
+    """What a kind of monitored stack burns and the ranges its operating point is drawn from."""
+
+    fuel: str
+    co2_max: float  # % v/v dry at 0 % O2
+    o2: tuple[float, float]
+    temperature: tuple[float, float]
+    moisture: tuple[float, float]
+    pressure: tuple[float, float]
+
+
+_STACK_KINDS = {
+    # coal-fired kiln behind a bag filter; CO2 from fuel and calcination
+    "kiln": _StackKind("coal_kiln", 30.0, (8.5, 10.5), (110, 140), (8, 12), (-400, -150)),
+    # natural-gas boiler or thermal-oil heater with an economiser
+    "boiler": _StackKind("natural_gas", 11.7, (3.0, 4.5), (85, 130), (14, 17), (-250, -60)),
+}
+
+
 def _cems(
     rng: random.Random,
     e: Enterprise,
@@ -540,30 +560,18 @@ def _cems(
     driver: str,
     co2_per_unit: float,
 ) -> Meter:
-    if kind == "kiln":  # coal-fired kiln behind a bag filter; CO2 from fuel and calcination
-        stack = Stack(
-            driver,
-            "coal_kiln",
-            co2_per_unit=co2_per_unit,
-            co2_max=30.0,
-            o2=rng.uniform(8.5, 10.5),
-            temperature=rng.uniform(110, 140),
-            moisture=rng.uniform(8, 12),
-            pressure=rng.uniform(-400, -150),
-            calibration_minute=rng.randrange(60, 300),
-        )
-    else:  # natural-gas boiler or thermal-oil heater with an economiser
-        stack = Stack(
-            driver,
-            "natural_gas",
-            co2_per_unit=co2_per_unit,
-            co2_max=11.7,
-            o2=rng.uniform(3.0, 4.5),
-            temperature=rng.uniform(85, 130),
-            moisture=rng.uniform(14, 17),
-            pressure=rng.uniform(-250, -60),
-            calibration_minute=rng.randrange(60, 300),
-        )
+    spec = _STACK_KINDS[kind]
+    stack = Stack(  # keyword order is draw order: keep it, or every city's stacks change
+        driver,
+        spec.fuel,
+        co2_per_unit=co2_per_unit,
+        co2_max=spec.co2_max,
+        o2=rng.uniform(*spec.o2),
+        temperature=rng.uniform(*spec.temperature),
+        moisture=rng.uniform(*spec.moisture),
+        pressure=rng.uniform(*spec.pressure),
+        calibration_minute=rng.randrange(60, 300),
+    )
     return Meter(
         id=f"m-{tag}-cems1",
         enterprise_code=e.code,

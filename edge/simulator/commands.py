@@ -19,15 +19,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from carbonledger.config import Settings
 from carbonledger.mqtt import MqttEndpoint
 
 from .city import City, Meter, build_city
-from .profiles import CST, HOUR, Fault, FaultRates, Simulation
+from .profiles import CST, HOUR
 from .publisher import FleetPublisher, PublishStats, log_progress, publish_ticks
+from .simulation import Fault, FaultRates, Simulation
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,15 @@ def register(subparsers: Any) -> None:
     _city_flags(reg)
     reg.set_defaults(func=_register)
 
+    _add_run_parser(sub)
+
+    show = sub.add_parser("city", help="print the city: districts, industries, meters")
+    _city_flags(show)
+    show.add_argument("--json", action="store_true", help="the whole city as JSON")
+    show.set_defaults(func=_city)
+
+
+def _add_run_parser(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="publish the city's readings over MQTT",
@@ -110,11 +122,6 @@ def register(subparsers: Any) -> None:
         "across runs to get identical readings for the same instants",
     )
     run.set_defaults(func=_run, parser=run)
-
-    show = sub.add_parser("city", help="print the city: districts, industries, meters")
-    _city_flags(show)
-    show.add_argument("--json", action="store_true", help="the whole city as JSON")
-    show.set_defaults(func=_city)
 
 
 def _city_flags(parser: argparse.ArgumentParser) -> None:
@@ -217,7 +224,18 @@ def _register(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """What ``simulate run`` covers: a fast-forward over start..end and/or a live run."""
+
+    start: datetime
+    end: datetime | None  # None: no fast-forward, live from start
+    live: bool
+    interval: int
+
+
+def _window(args: argparse.Namespace, settings: Settings) -> _Window:
+    """Check the flags against each other; a conflict is an argparse error (exit 2)."""
     parser: argparse.ArgumentParser = args.parser
     now = datetime.now(CST).replace(microsecond=0)
     live = args.live or args.start is None
@@ -231,15 +249,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     interval = args.interval or settings.simulator.interval_s
     if HOUR % interval:
         parser.error(f"simulator.interval_s = {interval} does not divide an hour")
+    return _Window(args.start or now, end, live, interval)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    window = _window(args, settings)
     city = _city_of(args, settings)
-    start = args.start or now
     sim = Simulation(
         city,
-        start,
-        interval_s=interval,
+        window.start,
+        interval_s=window.interval,
         faults=args.faults,
         rates=FaultRates().scaled(args.fault_scale),
-        anchor=args.anchor or start,
+        anchor=args.anchor or window.start,
     )
     log.info(
         "simulating",
@@ -247,14 +269,22 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             "enterprises": len(city.enterprises),
             "meters": len(city.meters),
             "readings_per_tick": city.readings_per_tick(),
-            "interval_s": interval,
-            "from": start.isoformat(),
-            "to": end.isoformat() if end else None,
-            "live": live,
+            "interval_s": window.interval,
+            "from": window.start.isoformat(),
+            "to": window.end.isoformat() if window.end else None,
+            "live": window.live,
             "speed": args.speed,
             "faults": ",".join(sorted(args.faults)) or "none",
         },
     )
+    _publish(sim, window, args, settings)
+    return 0
+
+
+def _publish(
+    sim: Simulation, window: _Window, args: argparse.Namespace, settings: Settings
+) -> None:
+    """Fast-forward, then go live, on one connection; a signal stops either after its tick."""
     stats = PublishStats(started=time.monotonic())
     stop = threading.Event()
     with (
@@ -263,28 +293,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             MqttEndpoint.from_url(settings.mqtt_url), root=settings.topic_root
         ) as publisher,
     ):
-        if end is not None:
-            publish_ticks(
-                sim,
-                publisher,
-                end=end,
-                stop=stop,
-                max_readings=args.max_readings,
-                stats=stats,
-                drain=not live,
-            )
+        publish = partial(
+            publish_ticks, sim, publisher, stop=stop, max_readings=args.max_readings, stats=stats
+        )
+        if window.end is not None:  # held-back batches carry over into a following live run
+            publish(end=window.end, drain=not window.live)
             log_progress(stats, publisher, "fast-forward done")
-        if live:
-            publish_ticks(
-                sim,
-                publisher,
-                speed=args.speed,
-                stop=stop,
-                max_readings=args.max_readings,
-                stats=stats,
-            )
+        if window.live:
+            publish(speed=args.speed)
     log_progress(stats, publisher, "stopped; everything acknowledged")
-    return 0
 
 
 @contextmanager

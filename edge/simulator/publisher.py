@@ -1,4 +1,4 @@
-"""Publish a :class:`~.profiles.Simulation` over MQTT the way the city's gateways would.
+"""Publish a :class:`~.simulation.Simulation` over MQTT the way the city's gateways would.
 
 Each batch goes to ``{root}/v1/{enterprise}/{gateway}/readings`` at QoS 1 with the wire-format v1
 payload (:func:`carbonledger.wire.encode`). One paho client carries the whole fleet: the simulator
@@ -24,19 +24,16 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from carbonledger.errors import CarbonLedgerError
+from carbonledger.errors import BrokerUnavailableError
 from carbonledger.mqtt import MqttEndpoint
 from carbonledger.wire import DEFAULT_TOPIC_ROOT, encode, readings_topic
 
-from .profiles import CST, Fault, OutgoingBatch, Simulation
+from .profiles import CST
+from .simulation import Fault, OutgoingBatch, Simulation
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 5.0
-
-
-class BrokerUnavailable(CarbonLedgerError):  # noqa: N818 - named like errors.DatabaseUnavailable
-    """The MQTT broker could not be reached, refused us, or stopped acknowledging."""
 
 
 @dataclass(slots=True)
@@ -57,8 +54,9 @@ class PublishStats:
 class FleetPublisher:
     """One QoS 1 MQTT connection for all simulated gateways, with bounded unacknowledged messages.
 
-    Use as a context manager: entering connects (raising :class:`BrokerUnavailable`), leaving waits
-    until every message is acknowledged and disconnects.
+    Use as a context manager: entering connects (raising
+    :class:`~carbonledger.errors.BrokerUnavailableError`), leaving waits until every message is
+    acknowledged and disconnects.
 
     The network loop runs in the calling thread (``client.loop()``), not in paho's background
     thread (``loop_start()``): publishing from another thread makes paho wake its loop through a
@@ -103,7 +101,7 @@ class FleetPublisher:
         try:
             self._client.connect(self.endpoint.host, self.endpoint.port, keepalive=60)
         except OSError as exc:
-            raise BrokerUnavailable(
+            raise BrokerUnavailableError(
                 f"cannot connect to the MQTT broker at {self.where}: {exc}"
             ) from exc
         deadline = time.monotonic() + self.timeout_s
@@ -111,7 +109,9 @@ class FleetPublisher:
             self._client.loop(0.1)
         if not self._connected:
             reason = self._refused or f"no CONNACK within {self.timeout_s:.0f} s"
-            raise BrokerUnavailable(f"MQTT broker at {self.where} refused the connection: {reason}")
+            raise BrokerUnavailableError(
+                f"MQTT broker at {self.where} refused the connection: {reason}"
+            )
         log.info("connected to MQTT broker", extra={"broker": self.where, "root": self.root})
         return self
 
@@ -169,7 +169,7 @@ class FleetPublisher:
         info = self._client.publish(topic, payload, qos=1)
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
             self._inflight -= 1
-            raise BrokerUnavailable(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+            raise BrokerUnavailableError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
         self._since_read += 1
         if self._since_read >= 32:  # read PUBACKs regularly so the window keeps moving
             self._since_read = 0
@@ -198,7 +198,7 @@ class FleetPublisher:
             if self._inflight < before:
                 deadline = time.monotonic() + self.timeout_s
             elif time.monotonic() > deadline:
-                raise BrokerUnavailable(
+                raise BrokerUnavailableError(
                     f"no PUBACK from {self.where} for {self.timeout_s:.0f} s "
                     f"with {self._inflight} messages in flight"
                 )

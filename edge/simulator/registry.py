@@ -6,6 +6,8 @@ driver (architecture.md, ``edge/``), so it is imported by ``carbonledger simulat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import psycopg
 
 from carbonledger import uscc
@@ -22,32 +24,21 @@ def register_city(conn: psycopg.Connection, city: City) -> tuple[int, int, int]:
     """
     for enterprise in city.enterprises:
         uscc.validate(enterprise.code)
-    enterprises = [
-        list(col)
-        for col in zip(
-            *((e.code, e.name, e.industry_code, e.district) for e in city.enterprises), strict=True
+    enterprises = _columns((e.code, e.name, e.industry_code, e.district) for e in city.enterprises)
+    gateways = _columns((g.id, g.enterprise_code) for g in city.gateways)
+    meters = _columns(
+        (
+            m.id,
+            m.enterprise_code,
+            m.gateway_id,
+            m.carrier,
+            m.quantity,
+            m.unit,
+            m.multiplier,
+            m.register_max,
         )
-    ]
-    gateways = [[g.id for g in city.gateways], [g.enterprise_code for g in city.gateways]]
-    meters = [
-        list(col)
-        for col in zip(
-            *(
-                (
-                    m.id,
-                    m.enterprise_code,
-                    m.gateway_id,
-                    m.carrier,
-                    m.quantity,
-                    m.unit,
-                    m.multiplier,
-                    m.register_max,
-                )
-                for m in city.meters
-            ),
-            strict=True,
-        )
-    ]
+        for m in city.meters
+    )
     # One INSERT ... SELECT FROM unnest per table: a single statement, so rowcount is exactly the
     # number of rows added.
     with conn.transaction(), conn.cursor() as cur:
@@ -73,3 +64,8 @@ def register_city(conn: psycopg.Connection, city: City) -> tuple[int, int, int]:
         )
         added_meters = cur.rowcount
     return added_enterprises, added_gateways, added_meters
+
+
+def _columns(rows: Iterable[tuple[object, ...]]) -> list[list[object]]:
+    """Rows as one list per column: the arrays ``unnest`` turns back into rows."""
+    return [list(column) for column in zip(*rows, strict=True)]

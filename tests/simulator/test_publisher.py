@@ -14,9 +14,7 @@ import pytest
 from carbonledger.cli import build_parser
 from carbonledger.mqtt import MqttEndpoint
 from carbonledger.wire import decode, parse_topic, readings_subscription
-from edge.simulator.city import build_city
-from edge.simulator.profiles import Fault, FaultRates, Simulation
-from edge.simulator.publisher import FleetPublisher, publish_ticks
+from edge.simulator import Fault, FaultRates, FleetPublisher, Simulation, build_city, publish_ticks
 
 START = datetime.fromisoformat("2026-03-04T09:00:00+08:00")
 
