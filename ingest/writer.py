@@ -3,9 +3,12 @@
 A batch is many MQTT messages. Their readings are COPYed (binary) into a temporary table and
 inserted into ``readings`` with ``ON CONFLICT DO NOTHING``: the identity (meter, quantity, time)
 makes a redelivered or replayed reading a no-op, so acknowledging after commit gives exactly-once
-storage. A reading that repeats an identity with a *different* value or quality is not silently
-dropped: its message is recorded in ``dead_letters`` as a conflicting duplicate, because raw
-readings are never overwritten (corrections are new facts) and the first stored value stays.
+storage. The same transaction records the series it extended in ``reading_changes`` and notifies
+``carbonledger_readings``, so downstream consumers follow new data without rescanning.
+
+A reading that repeats an identity with a *different* value or quality is not silently dropped:
+its message is recorded in ``dead_letters`` as a conflicting duplicate, because raw readings are
+never overwritten (corrections are new facts) and the first stored value stays.
 """
 
 from __future__ import annotations
@@ -37,11 +40,27 @@ _COPY = (
     " FROM STDIN (FORMAT BINARY)"
 )
 _TYPES = ["int4", "timestamptz", "text", "text", "float8", "text", "timestamptz"]
-_INSERT = """
-INSERT INTO readings (time, meter_id, quantity, value, quality, received_at)
-SELECT time, meter_id, quantity, value, quality, received_at FROM incoming ORDER BY n
-ON CONFLICT DO NOTHING
+NOTIFY_CHANNEL = "carbonledger_readings"
+# Store the new readings, log which series they touched (reading_changes, migration 0004) and wake
+# the aggregator (NOTIFY is delivered at commit), all in one statement of the batch's transaction.
+_INSERT = f"""
+WITH stored AS (
+    INSERT INTO readings (time, meter_id, quantity, value, quality, received_at)
+    SELECT time, meter_id, quantity, value, quality, received_at FROM incoming ORDER BY n
+    ON CONFLICT DO NOTHING
+    RETURNING meter_id, quantity, time
+), logged AS (
+    INSERT INTO reading_changes
+        (enterprise_code, meter_id, quantity, first_time, last_time, readings)
+    SELECT m.enterprise_code, s.meter_id, s.quantity, min(s.time), max(s.time), count(*)
+    FROM stored s JOIN meters m ON m.id = s.meter_id
+    GROUP BY m.enterprise_code, s.meter_id, s.quantity
+    RETURNING readings
+)
+SELECT total, CASE WHEN total > 0 THEN pg_notify('{NOTIFY_CHANNEL}', '') END
+FROM (SELECT coalesce(sum(readings), 0) AS total FROM logged) AS t
 """
+
 _CONFLICTS = """
 SELECT i.n, r.value, r.quality FROM incoming i
 JOIN readings r ON r.meter_id = i.meter_id AND r.quantity = i.quantity AND r.time = i.time
@@ -140,8 +159,8 @@ class BatchWriter:
                     for position, row in enumerate(message.rows):
                         copy.write_row((len(origin), *row))
                         origin.append((m_index, position))
-            cur.execute(_INSERT)
-            stored = max(cur.rowcount, 0)
+            row = cur.execute(_INSERT).fetchone()
+            stored = int(row[0]) if row else 0
             conflicts: dict[int, list[str]] = {}
             if stored < len(origin):
                 for n, old_value, old_quality in cur.execute(_CONFLICTS):

@@ -208,3 +208,36 @@ def test_a_backlog_is_taken_in_large_batches(
         assert wait_for(lambda: count(db_url, "SELECT count(*) FROM readings") == 300)
     commits = sum(bucket.get() for bucket in ingest.service.metrics.batch_readings._buckets)
     assert commits <= 5, f"{commits} commits for 300 queued messages"
+
+
+def test_each_commit_logs_the_series_it_extended_and_notifies(
+    settings: Settings, registered: Sequence[Site], publisher: Publisher, topic_root: str
+) -> None:
+    site = registered[0]
+    topic = wire.readings_topic(site.enterprise, site.gateway, topic_root)
+    first = readings_for(site.meters[:2], T0, count=4)  # 2 series x 4 readings
+    url = settings.database_url
+    assert url
+    with psycopg.connect(url, autocommit=True) as listener, RunningIngest(settings):
+        listener.execute("LISTEN carbonledger_readings")
+        publisher.publish(topic, wire.encode(1, first, T0))
+        assert wait_for(lambda: count(url, "SELECT count(*) FROM readings") == 8)
+        notifies = listener.notifies(timeout=5, stop_after=1)
+        assert [n.channel for n in notifies] == ["carbonledger_readings"]
+        publisher.publish(topic, wire.encode(2, first[:3], T0))  # duplicates only: no change
+        more = readings_for(site.meters[:1], T0 + timedelta(hours=1), count=2)
+        publisher.publish(topic, wire.encode(3, more, T0))
+        assert wait_for(lambda: count(url, "SELECT count(*) FROM readings") == 10)
+    with psycopg.connect(url) as conn:
+        changes = conn.execute(
+            "SELECT enterprise_code, meter_id, first_time, last_time, readings"
+            " FROM reading_changes ORDER BY id"
+        ).fetchall()
+    step = timedelta(seconds=15)
+    hour = T0 + timedelta(hours=1)
+    assert len(changes) == 3  # the batch of duplicates logged nothing
+    assert sorted(changes[:2]) == [  # one transaction, one row per series
+        (ENTERPRISE_A, "a-m00", T0, T0 + 3 * step, 4),
+        (ENTERPRISE_A, "a-m01", T0, T0 + 3 * step, 4),
+    ]
+    assert changes[2] == (ENTERPRISE_A, "a-m00", hour, hour + step, 2)
