@@ -159,8 +159,8 @@ class BatchWriter:
                     for position, row in enumerate(message.rows):
                         copy.write_row((len(origin), *row))
                         origin.append((m_index, position))
-            row = cur.execute(_INSERT).fetchone()
-            stored = int(row[0]) if row else 0
+            totals = cur.execute(_INSERT).fetchone()
+            stored = int(totals[0]) if totals else 0
             conflicts: dict[int, list[str]] = {}
             if stored < len(origin):
                 for n, old_value, old_quality in cur.execute(_CONFLICTS):
