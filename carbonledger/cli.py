@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "carbonledger.db.commands",
     "ingest.commands",
     "edge.simulator.commands",
+    "edge.commands",
+    "analytics.commands",
     "carbonledger.demo",
 )
 

@@ -46,6 +46,37 @@ class SimulatorSettings(_Section):
     interval_s: int = Field(15, ge=1, le=3_600, description="seconds between readings")
 
 
+def _default_max_rates() -> dict[str, float]:
+    # Register units per hour a meter of each carrier can physically count (analytics spike
+    # check). Electricity registers count secondary units (primary / CT x PT), so even a
+    # direct-connected 100 A meter stays below ~70 kWh/h; fuel meters count primary units.
+    return {
+        "electricity": 200.0,
+        "pv": 200.0,
+        "natural_gas": 50_000.0,
+        "steam": 500.0,
+        "heat": 2_000.0,
+        "diesel": 50.0,
+    }
+
+
+class AggregateSettings(_Section):
+    poll_s: float = Field(2.0, gt=0, le=300, description="wake without NOTIFY after this long")
+    max_changes: int = Field(20_000, ge=1, le=1_000_000, description="change rows per cycle")
+    metrics_port: int = Field(9109, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
+    offline_after_s: int = Field(900, ge=1, description="a gap this long is an offline event")
+    stuck_after_s: int = Field(4 * 3600, ge=60, description="register unchanged this long: stuck")
+    clock_skew_s: int = Field(300, ge=0, description="reading time this far past its receipt")
+    instantaneous_max_gap_s: int = Field(
+        300, ge=1, description="kW and CEMS samples further apart are not integrated"
+    )
+    atmospheric_pa: float = Field(101_325.0, gt=50_000, lt=120_000, description="CEMS Ba")
+    max_rate: dict[str, float] = Field(
+        default_factory=_default_max_rates,
+        description="register units/h per carrier when meters.max_rate is NULL",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a carbonledger process."""
 
@@ -70,6 +101,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ingest: IngestSettings = IngestSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    aggregate: AggregateSettings = AggregateSettings()
 
     @field_validator("mqtt_url")
     @classmethod

@@ -6,9 +6,16 @@
     ├── RegistryError          an enterprise, gateway or meter is unknown or invalid
     ├── DatabaseUnavailableError    the database cannot be reached (retry later, lose nothing)
     ├── BrokerUnavailableError      the MQTT broker cannot be reached, refuses us or stops acking
-    └── MigrationError         a schema migration failed or the schema is ahead of the code
+    ├── OutboxError            the edge agent's durable outbox cannot be opened, read or written
+    │   └── OutboxFullError    the outbox reached its disk quota and the policy refuses new rows
+    ├── MigrationError         a schema migration failed or the schema is ahead of the code
+    ├── FrameError             a field-device frame (HJ 212, DL/T 645) cannot be decoded
+    │   ├── FramingError       bad start/end markers, truncated, too long, unparseable fields
+    │   ├── LengthError        the declared length disagrees with the data
+    │   └── ChecksumError      CRC or checksum mismatch (names the expected and received value)
+    └── DeviceError            a field device did not answer, refused a request, or its link failed
 
-Third-party errors (psycopg, paho) are translated where they enter, with ``raise ... from exc``,
+Third-party errors (psycopg, paho, pymodbus, serial) are translated where they enter, with ``raise ... from exc``,
 so callers above the boundary catch these classes and never a bare ``Exception``.
 """
 
@@ -51,5 +58,52 @@ class BrokerUnavailableError(CarbonLedgerError):
     """
 
 
+class OutboxError(CarbonLedgerError):
+    """The edge agent's durable outbox (SQLite) failed: it cannot be opened, read or written."""
+
+
+class OutboxFullError(OutboxError):
+    """The outbox is at its disk quota and its policy (``refuse-new``) refused the new readings.
+
+    ``refused`` is how many readings were turned away; the caller counts and logs them.
+    """
+
+    def __init__(self, refused: int, used_bytes: int, quota_bytes: int) -> None:
+        self.refused = refused
+        self.used_bytes = used_bytes
+        self.quota_bytes = quota_bytes
+        super().__init__(
+            f"outbox full ({used_bytes} of {quota_bytes} bytes): refused {refused} readings"
+        )
+
+
 class MigrationError(CarbonLedgerError):
     """A migration failed, or the database holds migrations this code does not know."""
+
+
+class FrameError(CarbonLedgerError):
+    """Bytes from a field device do not form a valid frame; the codecs raise only this branch."""
+
+
+class FramingError(FrameError):
+    """Start or end markers are missing, the frame is truncated or too long, or a field is bad."""
+
+
+class LengthError(FrameError):
+    """The length a frame declares differs from the length of the data it carries."""
+
+
+class ChecksumError(FrameError):
+    """A CRC or checksum does not match: ``expected`` is computed, ``got`` is what was received."""
+
+    def __init__(self, what: str, expected: str, got: str) -> None:
+        self.expected = expected
+        self.got = got
+        super().__init__(f"{what} mismatch: expected {expected}, got {got}")
+
+
+class DeviceError(CarbonLedgerError):
+    """A field device did not answer in time, answered with an error, or its link failed.
+
+    Drivers log it and retry on the next interval: one broken meter never stops the gateway.
+    """

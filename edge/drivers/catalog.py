@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from edge.drivers import Driver
+from edge.drivers import Driver, dlt645, hj212, modbus, simulator
 
 
 class DriverEntry(NamedTuple):
@@ -21,5 +21,9 @@ class DriverEntry(NamedTuple):
 
 
 DRIVERS: dict[str, DriverEntry] = {
+    "simulator": DriverEntry(simulator.Config, simulator.create),
+    "hj212": DriverEntry(hj212.Config, hj212.create),
+    "dlt645": DriverEntry(dlt645.Config, dlt645.create),
+    "modbus": DriverEntry(modbus.Config, modbus.create),
     # "modbus": DriverEntry(modbus.Config, modbus.create),  <- one line per driver
 }

@@ -384,9 +384,9 @@ def _meters(rng: random.Random, e: Enterprise, gw: Gateway) -> list[Meter]:
 
 # Fuel meters by id suffix: carrier, quantity, register_max, decimals.
 _FUELS = {
-    "gas1": ("natural_gas", "gas_volume", Decimal("99999999.99"), 2),
-    "stm1": ("steam", "steam_mass", Decimal("9999999.99"), 2),
-    "dsl1": ("diesel", "diesel_mass", Decimal("99999.999"), 3),
+    "gas1": ("natural_gas", "gas_volume", Decimal("100000000"), 2),
+    "stm1": ("steam", "steam_mass", Decimal("10000000"), 2),
+    "dsl1": ("diesel", "diesel_mass", Decimal("100000"), 3),
 }
 
 
@@ -441,7 +441,7 @@ def _electricity(
             carrier="electricity",
             quantity="energy_import",
             rate=kw * share / total,
-            register_max=Decimal("999999.99"),
+            register_max=Decimal("1000000"),
             multiplier=_ct_pt(kw * share / total),
         )
         for n, share in enumerate(shares, start=1)
@@ -524,7 +524,7 @@ def _pv(rng: random.Random, e: Enterprise, gw: Gateway, tag: str, kwp: float) ->
         carrier="pv",
         quantity="energy_generated",
         rate=kwp,
-        register_max=Decimal("999999.99"),
+        register_max=Decimal("1000000"),
         multiplier=_ct_pt(kwp),
         drive=Drive.SOLAR,
     )
