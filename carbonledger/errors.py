@@ -1,22 +1,24 @@
 """The platform's one exception tree.
 
     CarbonLedgerError
-    ├── ConfigError            a setting or config file is wrong (names file, line, key)
-    ├── WireFormatError        an MQTT payload or topic breaks the wire-format contract
-    ├── RegistryError          an enterprise, gateway or meter is unknown or invalid
-    ├── DatabaseUnavailableError    the database cannot be reached (retry later, lose nothing)
-    ├── BrokerUnavailableError      the MQTT broker cannot be reached, refuses us or stops acking
-    ├── OutboxError            the edge agent's durable outbox cannot be opened, read or written
-    │   └── OutboxFullError    the outbox reached its disk quota and the policy refuses new rows
-    ├── MigrationError         a schema migration failed or the schema is ahead of the code
-    ├── FrameError             a field-device frame (HJ 212, DL/T 645) cannot be decoded
-    │   ├── FramingError       bad start/end markers, truncated, too long, unparseable fields
-    │   ├── LengthError        the declared length disagrees with the data
-    │   └── ChecksumError      CRC or checksum mismatch (names the expected and received value)
-    └── DeviceError            a field device did not answer, refused a request, or its link failed
+    ├── ConfigError               a setting or config file is wrong (names file, line, key)
+    ├── WireFormatError           an MQTT payload or topic breaks the wire-format contract
+    ├── RegistryError             an enterprise, gateway or meter is unknown or invalid
+    ├── DatabaseUnavailableError  the database cannot be reached (retry later, lose nothing)
+    ├── BrokerUnavailableError    the MQTT broker cannot be reached, refuses us or stops acking
+    ├── OutboxError               the edge agent's durable outbox cannot be opened, read, written
+    │   └── OutboxFullError       the outbox reached its quota and the policy refuses new rows
+    ├── MigrationError            a schema migration failed or the schema is ahead of the code
+    ├── FrameError                a field-device frame (HJ 212, DL/T 645) cannot be decoded
+    │   ├── FramingError          bad start/end markers, truncated, too long, unparseable fields
+    │   ├── LengthError           the declared length disagrees with the data
+    │   └── ChecksumError         CRC or checksum mismatch (names expected and received values)
+    └── DeviceError               a field device did not answer, refused a request, or its link
+                                  failed
 
-Third-party errors (psycopg, paho, pymodbus, serial) are translated where they enter, with ``raise ... from exc``,
-so callers above the boundary catch these classes and never a bare ``Exception``.
+Third-party errors (psycopg, paho, pymodbus, serial) are translated where they enter, with
+``raise ... from exc``, so callers above the boundary catch these classes and never a bare
+``Exception``.
 """
 
 from __future__ import annotations

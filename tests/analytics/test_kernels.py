@@ -17,7 +17,9 @@ SETTINGS = AggregateSettings()
 G, E, BAD = 0, 1, 2
 
 
-def meter(multiplier: str = "1", top: str | None = "1000000", rate: str | None = None) -> MeterParams:
+def meter(
+    multiplier: str = "1", top: str | None = "1000000", rate: str | None = None
+) -> MeterParams:
     return MeterParams.from_registry(
         "91331102MA2A00001X",
         "electricity",
@@ -125,7 +127,12 @@ def test_stuck_register_is_flagged_once_after_the_threshold() -> None:
 
 def test_clock_skew_future_timestamps() -> None:
     w = Window("m", "energy_import", Kind.CUMULATIVE, T, T + B)
-    w.times, w.values, w.qualities, w.received = [T, T + 1000], [(1.0,), (1.0,)], [G, G], [T, T - 600_000]
+    w.times, w.values, w.qualities, w.received = (
+        [T, T + 1000],
+        [(1.0,), (1.0,)],
+        [G, G],
+        [T, T - 600_000],
+    )
     _, events = compute([w], {"m": meter()}, SETTINGS)
     assert [(e.kind, e.amount) for e in events] == [("clock_skew", Decimal(601))]
 

@@ -123,7 +123,9 @@ def _decimal(value: int | None):  # type: ignore[no-untyped-def]
     return None if value is None else Decimal(value)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=arrivals())
 def test_any_arrival_order_gives_the_recompute(prepared: str, case: tuple) -> None:  # type: ignore[type-arg]
     readings, batches, cycles = case
