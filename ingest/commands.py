@@ -1,4 +1,4 @@
-"""``carbonledger ingest``: run one worker in this process, or supervise several."""
+"""``carbonledger ingest`` (run or supervise workers), ``carbonledger broker`` (device access)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from carbonledger.config import Settings
+from carbonledger.db.commands import require_database_url
+from carbonledger.mqtt import MqttEndpoint
+from ingest import broker_auth
 from ingest.service import IngestService
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,18 @@ def register(subparsers: Any) -> None:
         help="worker processes sharing the subscription (default 1)",
     )
     parser.set_defaults(func=_run)
+
+    broker = subparsers.add_parser("broker", help="broker credentials and ACLs from the registry")
+    actions = broker.add_subparsers(dest="broker_command", metavar="ACTION", required=True)
+    config = actions.add_parser("config", help="write Mosquitto passwd and acl files")
+    config.add_argument("--out", type=Path, required=True, help="folder for passwd and acl")
+    config.set_defaults(func=_broker_config)
+    create = actions.add_parser("credential", help="create a gateway's secret (printed once)")
+    create.add_argument("gateway")
+    create.set_defaults(func=_credential)
+    revoke = actions.add_parser("revoke", help="revoke a gateway's credential")
+    revoke.add_argument("gateway")
+    revoke.set_defaults(func=_revoke)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,3 +97,33 @@ def _supervise(workers: int, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, forward)
     codes = [child.wait() for child in children]
     return 0 if stopping.is_set() or not any(codes) else 1
+
+
+def _broker_config(args: argparse.Namespace, settings: Settings) -> int:
+    services = {}
+    endpoint = MqttEndpoint.from_url(settings.mqtt_url)
+    if endpoint.username and endpoint.password:  # the ingest account is the one in MQTT_URL
+        services[endpoint.username] = broker_auth.hash_password(endpoint.password)
+    with psycopg.connect(require_database_url(settings)) as conn:
+        passwd, acl, gateways = broker_auth.write_broker_files(
+            conn, args.out, settings.topic_root, services
+        )
+    print(  # noqa: T201
+        f"wrote {passwd} and {acl}: {gateways} gateways, service accounts {sorted(services)}"
+        " (reload Mosquitto with SIGHUP)"
+    )
+    return 0
+
+
+def _credential(args: argparse.Namespace, settings: Settings) -> int:
+    with psycopg.connect(require_database_url(settings)) as conn:
+        secret = broker_auth.create_credential(conn, args.gateway)
+    print(f"gateway {args.gateway} password (shown once): {secret}")  # noqa: T201
+    return 0
+
+
+def _revoke(args: argparse.Namespace, settings: Settings) -> int:
+    with psycopg.connect(require_database_url(settings)) as conn:
+        broker_auth.revoke_credential(conn, args.gateway)
+    print(f"gateway {args.gateway} revoked; run `carbonledger broker config` and reload")  # noqa: T201
+    return 0
