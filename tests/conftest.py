@@ -7,12 +7,18 @@ its own MQTT topic root and client ids, so tests never see each other's data.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import paho.mqtt.client as paho
@@ -23,6 +29,7 @@ from psycopg import sql
 from carbonledger import wire
 from carbonledger.config import Settings, load_settings
 from carbonledger.db import migrate, timescaledb_loadable
+from carbonledger.embedded import free_port
 from carbonledger.mqtt import MqttEndpoint
 from ingest.service import IngestService
 
@@ -137,7 +144,9 @@ def settings(db_url: str, topic_root: str) -> Settings:
     return make_settings(db_url, topic_root)
 
 
-def make_settings(db_url: str, topic_root: str, **ingest: object) -> Settings:
+def make_settings(
+    db_url: str, topic_root: str, mqtt_url: str = MQTT_URL, **ingest: object
+) -> Settings:
     values = {
         "batch_size": 2_000,
         "max_delay_ms": 100,
@@ -148,7 +157,7 @@ def make_settings(db_url: str, topic_root: str, **ingest: object) -> Settings:
         **ingest,
     }
     return load_settings(
-        database_url=db_url, mqtt_url=MQTT_URL, topic_root=topic_root, ingest=values
+        database_url=db_url, mqtt_url=mqtt_url, topic_root=topic_root, ingest=values
     )
 
 
@@ -286,3 +295,82 @@ def count(url: str, query: str, *params: object) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute(query, params).fetchone()
         return int(row[0]) if row else 0
+
+
+# --- a private broker, for tests that stop, restart or lock it down -----------------------------
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+class PrivateMosquitto:
+    """A Mosquitto of the test's own on a free port (never the shared one on 1883).
+
+    ``restart`` keeps the port and the persistence folder, as a broker restarted by an operator
+    would; ``reload`` is SIGHUP (re-reads password and ACL files).
+    """
+
+    def __init__(self, folder: Path, extra_config: str = "") -> None:
+        self.folder = folder
+        self.port = free_port()
+        if "allow_anonymous" not in extra_config:
+            extra_config += "allow_anonymous true\n"
+        (folder / "mosquitto.conf").write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "persistence true\n"
+            f"persistence_location {folder}/\n"
+            "max_queued_messages 1000000\n"
+            "log_dest stderr\n" + extra_config
+        )
+        self._log = (folder / "mosquitto.log").open("ab")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        for path in self.folder.iterdir():
+            path.chmod(0o644 if path.is_file() else 0o777)  # Mosquitto drops root for its user
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.folder / "mosquitto.conf")], stderr=self._log
+        )
+        assert wait_for(self._listening, timeout=10), self.log()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # Mosquitto saves its persistence file on SIGTERM
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def reload(self) -> None:
+        for path in self.folder.iterdir():
+            path.chmod(0o644 if path.is_file() else 0o777)
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+
+    def log(self) -> str:
+        return (self.folder / "mosquitto.log").read_text(errors="replace")
+
+    def _listening(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
+
+
+@pytest.fixture
+def broker_folder() -> Iterator[Path]:
+    """A folder the broker's unprivileged user can read (pytest's tmp_path is private)."""
+    if not os.path.exists(MOSQUITTO):
+        pytest.skip("mosquitto is not installed")
+    path = Path(tempfile.mkdtemp(prefix="cl-broker-"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -19,55 +14,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from carbonledger import wire
-from carbonledger.embedded import free_port
 from carbonledger.errors import RegistryError
 from ingest import broker_auth
-from tests.conftest import ENTERPRISE_A, ENTERPRISE_B, register_sites, wait_for
+from tests.conftest import ENTERPRISE_A, ENTERPRISE_B, PrivateMosquitto, register_sites, wait_for
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto not installed")
 ROOT = "acl"
 REFUSED = (134, 135)  # bad user name or password / not authorised: Mosquitto answers either
-
-
-class AclBroker:
-    """A private Mosquitto with password and ACL files; reloadable with SIGHUP."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        (folder / "mosquitto.conf").write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous false\n"
-            f"password_file {folder / 'passwd'}\n"
-            f"acl_file {folder / 'acl'}\n"
-            "persistence false\n"
-            "log_dest stderr\n"
-        )
-        self._log = (folder / "mosquitto.log").open("wb")
-        self.proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(folder / "mosquitto.conf")], stderr=self._log
-        )
-        assert wait_for(self._listening, timeout=10), self.log()
-
-    def _listening(self) -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def reload(self) -> None:
-        for path in self.folder.iterdir():
-            path.chmod(0o644)  # Mosquitto drops from root to its own user
-        self.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
-
-    def log(self) -> str:
-        path = self.folder / "mosquitto.log"
-        return path.read_text() if path.exists() else ""
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        self._log.close()
 
 
 class Client:
@@ -100,26 +52,20 @@ class Client:
         self.client.loop_stop()
 
 
-@pytest.fixture
-def folder() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="cl-acl-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_gateways_reach_only_their_own_topics_and_revocation_locks_out(
-    db_url: str, folder: Path
+    db_url: str, broker_folder: Path
 ) -> None:
+    folder = broker_folder
     register_sites(db_url)
     with psycopg.connect(db_url) as conn:
         secret_a = broker_auth.create_credential(conn, "gw-a")
         secret_b = broker_auth.create_credential(conn, "gw-b")
         services = {"ingest": broker_auth.hash_password("ingest-secret")}
         broker_auth.write_broker_files(conn, folder, ROOT, services)
-    for path in folder.iterdir():
-        path.chmod(0o644)
-    broker = AclBroker(folder)
+    broker = PrivateMosquitto(
+        folder,
+        f"allow_anonymous false\npassword_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n",
+    )
     own_a = wire.readings_topic(ENTERPRISE_A, "gw-a", ROOT)
     own_b = wire.readings_topic(ENTERPRISE_B, "gw-b", ROOT)
     try:
@@ -150,7 +96,7 @@ def test_gateways_reach_only_their_own_topics_and_revocation_locks_out(
         assert Client(broker.port, "gw-b", secret_b).connack in REFUSED  # revoked
         assert Client(broker.port, "gw-a", secret_a).connack == 0
     finally:
-        broker.stop()
+        broker.close()
 
 
 def test_password_hashes_match_mosquitto_passwd(tmp_path: Path) -> None:

@@ -10,15 +10,19 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from carbonledger import wire
 from carbonledger.config import Settings
+from carbonledger.db import migrate
+from carbonledger.embedded import EmbeddedPostgres
 from tests.conftest import (
     MQTT_URL,
     SITES,
+    PrivateMosquitto,
     Publisher,
     RunningIngest,
     Site,
@@ -44,9 +48,11 @@ def stream(sites: Sequence[Site], root: str) -> list[tuple[str, bytes]]:
     return messages
 
 
-def publish_slowly(messages: list[tuple[str, bytes]], pause: float) -> threading.Thread:
+def publish_slowly(
+    messages: list[tuple[str, bytes]], pause: float, url: str = MQTT_URL
+) -> threading.Thread:
     def run() -> None:
-        publisher = Publisher()
+        publisher = Publisher(url)
         for topic, payload in messages:
             publisher.publish(topic, payload)
             time.sleep(pause)
@@ -150,3 +156,40 @@ def test_database_connections_killed_mid_stream(
         publishing.join(60)
         assert_exactly_once(url, registered)
         assert ingest.service.metrics.database_errors._value.get() >= 1
+
+
+def test_broker_restart_mid_stream(
+    db_url: str, registered: Sequence[Site], topic_root: str, broker_folder: Path
+) -> None:
+    broker = PrivateMosquitto(broker_folder)
+    try:
+        settings = make_settings(db_url, topic_root, mqtt_url=broker.url)
+        messages = stream(registered, topic_root)
+        with RunningIngest(settings) as ingest:
+            publish_slowly(messages[:40], pause=0.01, url=broker.url).join(60)
+            assert wait_for(lambda: readings_count(db_url) >= 2_000, timeout=30)
+            broker.restart()  # whatever ingest had not acknowledged is in the broker's file
+            assert ingest.service.ready.wait(30), "ingest did not resubscribe"
+            publish_slowly(messages[40:], pause=0.0, url=broker.url).join(60)
+            assert_exactly_once(db_url, registered)
+    finally:
+        broker.close()
+
+
+def test_database_server_restart_mid_stream(topic_root: str, tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "state")
+    url = server.start()
+    try:
+        migrate(url, timescaledb="off")
+        register_sites(url)
+        settings = make_settings(url, topic_root)
+        with RunningIngest(settings) as ingest:
+            publishing = publish_slowly(stream(SITES, topic_root), pause=0.02)
+            assert wait_for(lambda: readings_count(url) >= 3_000, timeout=30)
+            server.stop()  # ingest keeps its batch, acknowledges nothing, and retries
+            assert wait_for(lambda: ingest.service.metrics.database_errors._value.get() >= 1)
+            server.start()
+            publishing.join(60)
+            assert_exactly_once(url, SITES)
+    finally:
+        server.stop()
