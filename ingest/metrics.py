@@ -44,6 +44,12 @@ class IngestMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.sent_to_commit_seconds = Histogram(
+            f"{p}sent_to_commit_seconds",
+            "gateway's sent_at to commit, per message (includes gateway clock skew)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.queue_depth = Gauge(
             f"{p}queue_depth", "messages received but not yet committed (consumer lag)", registry=r
         )

@@ -10,9 +10,11 @@ and recognised as duplicates.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -81,38 +83,80 @@ class IngestService:
             receive_maximum=settings.ingest.receive_maximum,
         )
         self.ready = self._consumer.subscribed
+        self._writer_error: BaseException | None = None
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set, then commit and acknowledge what was taken, and return."""
+        """Work until ``stop`` is set, then commit and acknowledge what was taken, and return.
+
+        Two threads: this one takes and decodes messages into batches; a writer thread writes,
+        commits and acknowledges them. One batch can wait between the two, so decoding the next
+        batch overlaps the database's work on the current one, and a slow database still stops
+        the taking (and then the broker's sending) after one batch.
+        """
         self._directory.load(self._wait_for_database(stop))
         self._consumer.start()
+        handoff: queue.Queue[_Pending | None] = queue.Queue(maxsize=1)
+        writer = threading.Thread(
+            target=self._write_loop, args=(handoff, stop), name="ingest-writer", daemon=True
+        )
+        writer.start()
+        try:
+            self._take_loop(handoff, stop, writer)
+        finally:
+            if writer.is_alive():
+                handoff.put(None)
+                writer.join()
+            self._consumer.stop()
+            self._writer.close()
+        if self._writer_error is not None:
+            raise self._writer_error
+
+    def _take_loop(
+        self, handoff: queue.Queue[_Pending | None], stop: threading.Event, writer: threading.Thread
+    ) -> None:
         pending = _Pending()
         batch_size = self.settings.ingest.batch_size
         max_delay = self.settings.ingest.max_delay_ms / 1000
-        try:
-            while not stop.is_set():
-                timeout = (
-                    min(_IDLE_FLUSH_S, max(0.0, max_delay - pending.age()))
-                    if pending.deliveries
-                    else 0.5
-                )
-                delivery = self._consumer.get(timeout)
-                if delivery is not None:
-                    self.metrics.messages_received.inc()
-                    pending.add(delivery)
-                    if pending.readings < batch_size and pending.age() < max_delay:
-                        continue
-                if pending.deliveries:
-                    self._flush(pending, stop)
-                    pending = _Pending()
-                self.metrics.queue_depth.set(self._consumer.depth())
-            while (delivery := self._consumer.get(0)) is not None:  # taken: commit before leaving
+        while not stop.is_set():
+            timeout = (
+                min(_IDLE_FLUSH_S, max(0.0, max_delay - pending.age()))
+                if pending.deliveries
+                else 0.5
+            )
+            delivery = self._consumer.get(timeout)
+            if delivery is not None:
+                self.metrics.messages_received.inc()
                 pending.add(delivery)
+                if pending.readings < batch_size and pending.age() < max_delay:
+                    continue
             if pending.deliveries:
-                self._flush(pending, stop, final=True)
-        finally:
-            self._consumer.stop()
-            self._writer.close()
+                self._hand_over(handoff, pending, writer)
+                pending = _Pending()
+            self.metrics.queue_depth.set(self._consumer.depth())
+        while (delivery := self._consumer.get(0)) is not None:  # taken: commit before leaving
+            pending.add(delivery)
+        if pending.deliveries:
+            self._hand_over(handoff, pending, writer)
+
+    @staticmethod
+    def _hand_over(
+        handoff: queue.Queue[_Pending | None], pending: _Pending, writer: threading.Thread
+    ) -> None:
+        while writer.is_alive():
+            try:
+                handoff.put(pending, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise RuntimeError("the ingest writer thread stopped")  # its error is re-raised by run()
+
+    def _write_loop(self, handoff: queue.Queue[_Pending | None], stop: threading.Event) -> None:
+        try:
+            while (pending := handoff.get()) is not None:
+                self._flush(pending, stop, final=stop.is_set())
+        except BaseException as exc:  # handed to run(), which re-raises it
+            log.exception("ingest writer failed")
+            self._writer_error = exc
 
     def _wait_for_database(self, stop: threading.Event) -> psycopg.Connection:
         delay = 0.5
@@ -208,6 +252,10 @@ class IngestService:
         m.receive_to_commit_seconds.observe(
             time.monotonic() - pending.deliveries[0].received_monotonic
         )
+        committed = datetime.now(UTC)
+        for batch in pending.batches:
+            if isinstance(batch, wire.Batch):
+                m.sent_to_commit_seconds.observe((committed - batch.sent_at).total_seconds())
         if result.dead_lettered:
             log.warning("messages dead-lettered", extra={"count": result.dead_lettered})
         log.debug(
