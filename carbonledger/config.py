@@ -9,7 +9,6 @@ conventional names; everything else is ``CARBONLEDGER_*`` (nested with ``__``, e
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from carbonledger.errors import ConfigError
+from carbonledger.tomlfile import describe, read_toml
 from carbonledger.wire import DEFAULT_TOPIC_ROOT
 
 
@@ -132,13 +132,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     file_values: dict[str, Any] = {}
     text = ""
     if config_file is not None:
-        try:
-            text = config_file.read_text(encoding="utf-8")
-            file_values = tomllib.loads(text)
-        except OSError as exc:
-            raise ConfigError(f"{config_file}: cannot read: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{config_file}: {exc}") from exc
+        text, file_values = read_toml(config_file)
     try:
         env_settings = Settings()
         from_env = env_settings.model_dump(exclude_unset=True, by_alias=False)
@@ -146,7 +140,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         merged = _deep_merge(merged, overrides)
         return Settings.model_validate(_rename_aliases(merged))
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_file, text)) from exc
+        raise ConfigError(
+            describe(exc, config_file, text, "invalid configuration", _file_key)
+        ) from exc
 
 
 def _rename_aliases(values: dict[str, Any]) -> dict[str, Any]:
@@ -167,31 +163,10 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(exc: ValidationError, config_file: Path | None, text: str) -> str:
-    lines = []
-    for error in exc.errors():
-        path = [str(p) for p in error["loc"]]
-        key = ".".join(path).replace("DATABASE_URL", "database_url").replace("MQTT_URL", "mqtt_url")
-        line = _line_of(text, key.split(".")) if text else None
-        where = f"{config_file}:{line}: " if line else (f"{config_file}: " if config_file else "")
-        lines.append(f"{where}{key}: {error['msg']}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
-
-
-def _line_of(text: str, path: list[str]) -> int | None:
-    """The 1-based line where ``path`` (``["ingest", "batch_size"]``) is set in TOML ``text``."""
-    table = ".".join(path[:-1])
-    current = ""
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", line)
-        if header:
-            current = header.group(1)
-            continue
-        key = re.match(r"([A-Za-z0-9_.\"-]+)\s*=", line)
-        if key and current == table and key.group(1).strip('"') == path[-1]:
-            return number
-    return None
+def _file_key(loc: list[str]) -> list[str]:
+    """pydantic reports the URL settings by their environment names; the file uses field names."""
+    aliases = {"DATABASE_URL": "database_url", "MQTT_URL": "mqtt_url"}
+    return [aliases.get(part, part) for part in loc]
 
 
 def redact(url: str | None) -> str:

@@ -59,7 +59,7 @@ def test_missing_file_and_bad_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         load_settings(tmp_path / "absent.toml")
     monkeypatch.setenv("DATABASE_URL", "mysql://x")
     with pytest.raises(
-        ConfigError, match="database_url: Value error, must start with postgresql://"
+        ConfigError, match="database_url: must start with postgresql://"
     ):
         load_settings()
     monkeypatch.setenv("DATABASE_URL", "postgresql://x/y")

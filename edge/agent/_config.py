@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Union
 from urllib.parse import unquote, urlsplit
@@ -31,6 +29,7 @@ from pydantic import (
 )
 
 from carbonledger.errors import ConfigError
+from carbonledger.tomlfile import describe, read_toml
 from carbonledger.wire import DEFAULT_TOPIC_ROOT, status_topic
 from edge.drivers.catalog import DRIVERS
 
@@ -197,18 +196,12 @@ def _model() -> type[GatewayConfig]:
 
 def load_gateway_config(path: Path) -> GatewayConfig:
     """Read and validate ``path``; relative file paths in it are relative to its directory."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        values = tomllib.loads(text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    text, values = read_toml(path)
     _resolve_paths(values, path.parent)
     try:
         return _model().model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(describe(exc, path, text)) from exc
+        raise ConfigError(describe(exc, path, text, "invalid gateway config", _file_key)) from exc
 
 
 def _resolve_paths(values: dict[str, Any], base: Path) -> None:
@@ -220,70 +213,8 @@ def _resolve_paths(values: dict[str, Any], base: Path) -> None:
                     table[key] = str(base / Path(table[key]).expanduser())
 
 
-def describe(exc: ValidationError, path: Path, text: str) -> str:
-    """One ``file:line: key: problem`` line per error."""
-    lines = []
-    for error in exc.errors():
-        loc = [str(p) for p in error["loc"]]
-        if len(loc) >= 3 and loc[0] == "devices" and loc[2] in DRIVERS:
-            del loc[2]  # pydantic puts the union's tag in the path; the file has no such table
-        key = ".".join(loc) or "(file)"
-        line = line_of(text, loc)
-        where = f"{path}:{line}" if line else str(path)
-        message = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"{where}: {key}: {message}")
-    return "invalid gateway config:\n  " + "\n  ".join(lines)
-
-
-_HEADER = re.compile(r"(\[\[?)\s*([^\]]+?)\s*\]\]?")
-_KEY = re.compile(r"([A-Za-z0-9_\-\"]+)\s*=")
-
-
-def line_of(text: str, loc: list[str]) -> int | None:
-    """The 1-based line of ``loc`` (``["devices", "1", "port"]``) in TOML ``text``.
-
-    Like :func:`carbonledger.config._line_of`, plus arrays of tables (``[[devices]]``, counted
-    so that ``devices.1`` is the second one). When the key itself is absent (a missing field) the
-    line of its table's header is given, so the reader still lands in the right place.
-    """
-    if not loc:
-        return None
-    table, current = _table_path(loc), []
-    counts: dict[str, int] = {}
-    table_line: int | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        header = _HEADER.fullmatch(line)
-        if header:
-            names = [n.strip().strip('"') for n in header.group(2).split(".")]
-            current = _header_path(names, header.group(1) == "[[", counts)
-            if current == loc:  # the error is about a whole table
-                return number
-            if current == table:
-                table_line = number
-            continue
-        key = _KEY.match(line)
-        if key and current == table and key.group(1).strip('"') == loc[len(table)]:
-            return number
-    return table_line
-
-
-def _table_path(loc: list[str]) -> list[str]:
-    """The table holding the last key of ``loc``: ``devices.1.port`` → ``devices.1``."""
-    if len(loc) >= 2 and loc[-1].isdigit():  # an item of an inline array: report its key
-        loc = loc[:-1]
-    return loc[:-1]
-
-
-def _header_path(names: list[str], is_array: bool, counts: dict[str, int]) -> list[str]:
-    """The path of a table header, with the index of the array-of-tables item it opens.
-
-    ``[devices.options]`` after the second ``[[devices]]`` belongs to ``devices.1.options``.
-    """
-    if is_array:
-        key = ".".join(names)
-        counts[key] = counts.get(key, -1) + 1
-        return [*names, str(counts[key])]
-    if names[0] in counts and len(names) > 1:
-        return [names[0], str(counts[names[0]]), *names[1:]]
-    return names
+def _file_key(loc: list[str]) -> list[str]:
+    """pydantic puts the device union's tag in the path; the file has no table by that name."""
+    if len(loc) >= 3 and loc[0] == "devices" and loc[2] in DRIVERS:
+        return [*loc[:2], *loc[3:]]
+    return loc
