@@ -16,6 +16,8 @@ the gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -32,3 +34,20 @@ class Driver(Protocol):
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Produce readings until ``stop`` is set."""
         ...
+
+
+async def poll_every(
+    interval_s: float, poll: Callable[[], Awaitable[list[Reading]]], emit: Emit, stop: asyncio.Event
+) -> None:
+    """Run ``poll`` every ``interval_s`` (start to start) and emit what it returns, until ``stop``.
+
+    A round that overruns the interval starts the next one at once rather than skipping it.
+    """
+    while not stop.is_set():
+        started = time.monotonic()
+        readings = await poll()
+        if readings:
+            await emit(readings)
+        wait = interval_s - (time.monotonic() - started)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(wait, 0))

@@ -9,16 +9,14 @@ interval. A link failure closes the link; the next request reopens it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carbonledger.errors import DeviceError, FrameError
 from carbonledger.wire import Reading
-from edge.drivers import Emit, clock
+from edge.drivers import Emit, clock, poll_every
 from edge.drivers.link import Link, SerialLink, TcpLink
 
 from . import codec
@@ -104,14 +102,7 @@ class Dlt645Driver:
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         try:
-            while not stop.is_set():
-                started = time.monotonic()
-                readings = await self.poll()
-                if readings:
-                    await emit(readings)
-                wait = self.config.interval_s - (time.monotonic() - started)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), max(wait, 0))
+            await poll_every(self.config.interval_s, self.poll, emit, stop)
         finally:
             await self.link.close()
 

@@ -11,10 +11,8 @@ is read again next interval.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,7 +22,7 @@ from pymodbus.exceptions import ModbusException
 
 from carbonledger.errors import DeviceError, FrameError
 from carbonledger.wire import Reading
-from edge.drivers import Emit, clock
+from edge.drivers import Emit, clock, poll_every
 
 from .profiles import Profile, Register, load_profiles
 
@@ -135,14 +133,7 @@ class ModbusDriver:
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         try:
-            while not stop.is_set():
-                started = time.monotonic()
-                readings = await self.poll()
-                if readings:
-                    await emit(readings)
-                wait = self.config.interval_s - (time.monotonic() - started)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), max(wait, 0))
+            await poll_every(self.config.interval_s, self.poll, emit, stop)
         finally:
             self.client.close()
 
