@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ingest.py                    # 2 M readings, 1 and 2 workers
     .venv/bin/python benchmarks/ingest.py --readings 500000 --workers 1
-    .venv/bin/python benchmarks/ingest.py --soak 600         # 10 minutes at full rate, RSS over time
+    .venv/bin/python benchmarks/ingest.py --soak 600 --rate 50000   # 10 minutes; is RSS bounded?
 
 Measures, on the servers at DATABASE_URL (admin; a scratch database is created and dropped) and
 MQTT_URL (it must keep QoS 1 backlogs: `max_queued_messages` well above the default 1000):
@@ -54,7 +54,9 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 def scratch_database(timescaledb: str) -> tuple[str, str]:
     name = f"clbench_ingest_{os.getpid()}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
     report = migrate(url, timescaledb=timescaledb)  # type: ignore[arg-type]
@@ -63,7 +65,9 @@ def scratch_database(timescaledb: str) -> tuple[str, str]:
 
 def drop_database(name: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def register(url: str, gateways: int) -> list[tuple[str, str, list[str]]]:
@@ -75,7 +79,9 @@ def register(url: str, gateways: int) -> list[tuple[str, str, list[str]]]:
             cur.execute(
                 "INSERT INTO enterprises VALUES (%s, %s, '3011', '莲都区')", (code, f"e{g}")
             )
-            cur.execute("INSERT INTO gateways (id, enterprise_code) VALUES (%s, %s)", (f"gw{g}", code))
+            cur.execute(
+                "INSERT INTO gateways (id, enterprise_code) VALUES (%s, %s)", (f"gw{g}", code)
+            )
             cur.executemany(
                 "INSERT INTO meters (id, enterprise_code, gateway_id, carrier, quantity, unit)"
                 " VALUES (%s, %s, %s, 'electricity', 'energy_import', 'kWh')",
@@ -193,7 +199,7 @@ def scrape(ports: list[int]) -> dict[str, float]:
     totals: dict[str, float] = {}
     for port in ports:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
                 text = r.read().decode()
         except OSError:
             continue
@@ -205,7 +211,7 @@ def scrape(ports: list[int]) -> dict[str, float]:
 
 
 def quantile(metrics: dict[str, float], name: str, q: float) -> float:
-    prefix = f"{name}_bucket{{le=\""
+    prefix = f'{name}_bucket{{le="'
     buckets = sorted(
         (float(k[len(prefix) : -2]) if "+Inf" not in k else float("inf"), v)
         for k, v in metrics.items()
@@ -225,10 +231,8 @@ def quantile(metrics: dict[str, float], name: str, q: float) -> float:
     return lower_bound
 
 
-def run_ingest(url: str, messages, workers: int, root: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    total = sum(n for _, _, n in messages)
-    with psycopg.connect(url) as conn:
-        conn.execute("TRUNCATE readings, reading_changes")
+def start_workers(url: str, workers: int, root: str) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """``carbonledger ingest --workers N`` on a fresh shared group, once it serves metrics."""
     base_port = free_port()
     group = f"bench-{uuid.uuid4().hex[:6]}"
     env = {
@@ -245,9 +249,24 @@ def run_ingest(url: str, messages, workers: int, root: str) -> dict[str, float]:
         [sys.executable, "-m", "carbonledger", "ingest", "--workers", str(workers)], env=env
     )
     ports = [base_port + i for i in range(workers)]
-    while len([k for k in scrape(ports) if "readings_stored_total" in k]) == 0:
+    while not any("readings_stored_total" in k for k in scrape(ports)):
         time.sleep(0.2)
     time.sleep(1.0)  # subscribed
+    return supervisor, ports
+
+
+def workers_rss_mb(supervisor: subprocess.Popen[bytes], workers: int) -> float:
+    processes = [psutil.Process(supervisor.pid)]
+    if workers > 1:  # the supervisor only waits; the workers are its children
+        processes = psutil.Process(supervisor.pid).children()
+    return sum(p.memory_info().rss for p in processes) / 2**20
+
+
+def run_ingest(url: str, messages, workers: int, root: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    total = sum(n for _, _, n in messages)
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE readings, reading_changes")
+    supervisor, ports = start_workers(url, workers, root)
     ready = mp.Event()
     publisher = mp.Process(target=publish, args=(messages, MQTT_URL, ready))
     publisher.start()
@@ -258,13 +277,8 @@ def run_ingest(url: str, messages, workers: int, root: str) -> dict[str, float]:
     stored = 0.0
     while stored < total:
         time.sleep(0.25)
-        metrics = scrape(ports)
-        stored = metrics.get("carbonledger_ingest_readings_stored_total", 0.0)
-        worker_processes = [psutil.Process(supervisor.pid)]
-        if workers > 1:  # the supervisor only waits; the workers are its children
-            worker_processes = psutil.Process(supervisor.pid).children()
-        rss = sum(p.memory_info().rss for p in worker_processes)
-        peak_rss = max(peak_rss, rss / 2**20)
+        stored = scrape(ports).get("carbonledger_ingest_readings_stored_total", 0.0)
+        peak_rss = max(peak_rss, workers_rss_mb(supervisor, workers))
         if time.perf_counter() - start > 600:
             raise SystemExit(f"only {stored:.0f} of {total} readings stored after 600 s")
     elapsed = time.perf_counter() - start
@@ -281,6 +295,83 @@ def run_ingest(url: str, messages, workers: int, root: str) -> dict[str, float]:
     }
 
 
+def publish_at_rate(sites, root: str, rate: float, seconds: float, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Fresh readings (advancing time, so nothing is a duplicate) at ``rate`` readings/s."""
+    ticks = READINGS_PER_MESSAGE // METERS_PER_GATEWAY
+    dummy = [datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=k) for k in range(ticks)]
+    templates = []
+    for code, gateway, meters in sites:
+        rows = [
+            wire.Reading(m, "energy_import", dummy[k], 1.0) for k in range(ticks) for m in meters
+        ]
+        templates.append((wire.readings_topic(code, gateway, root), wire.encode(0, rows, dummy[0])))
+    per_message = ticks * METERS_PER_GATEWAY
+    endpoint = MqttEndpoint.from_url(url)
+    client = endpoint.client(f"bench-soak-{uuid.uuid4().hex[:6]}")
+    client.max_inflight_messages_set(1000)
+    client.connect(endpoint.host, endpoint.port)
+    client.loop_start()
+    start = time.perf_counter()
+    sent = 0
+    round_index = 0
+    while time.perf_counter() - start < seconds:
+        for topic, template in templates:
+            payload = template
+            for k in range(ticks):
+                at = T0 + timedelta(seconds=15 * (round_index * ticks + k))
+                payload = payload.replace(
+                    f'"{dummy[k].isoformat()}"'.encode(), f'"{at.isoformat()}"'.encode()
+                )
+            client.publish(topic, payload, qos=1)
+            sent += per_message
+            ahead = sent / rate - (time.perf_counter() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+        round_index += 1
+    client.disconnect()
+    client.loop_stop()
+
+
+def soak(url: str, sites, workers: int, rate: float, seconds: float, *, root: str) -> None:  # type: ignore[no-untyped-def]
+    """Full rate for ``seconds``: is RSS bounded, does ingest keep up? One line every 30 s."""
+    supervisor, ports = start_workers(url, workers, root)
+    publisher = mp.Process(target=publish_at_rate, args=(sites, root, rate, seconds, MQTT_URL))
+    start = time.perf_counter()
+    publisher.start()
+    rss: list[float] = []
+    last_report = start
+    while publisher.is_alive():
+        time.sleep(1.0)
+        rss.append(workers_rss_mb(supervisor, workers))
+        if time.perf_counter() - last_report >= 30:
+            last_report = time.perf_counter()
+            metrics = scrape(ports)
+            stored = metrics.get("carbonledger_ingest_readings_stored_total", 0.0)
+            print(
+                f"  {last_report - start:6.0f} s  stored {stored:>12,.0f}"
+                f"  ({stored / (last_report - start):,.0f}/s)  RSS {rss[-1]:.0f} MB"
+                f"  queue {metrics.get('carbonledger_ingest_queue_depth', 0):.0f}",
+                flush=True,
+            )
+    elapsed = time.perf_counter() - start
+    stored = scrape(ports).get("carbonledger_ingest_readings_stored_total", 0.0)
+    supervisor.terminate()
+    supervisor.wait(60)
+    print(
+        json.dumps(
+            {
+                "soak_seconds": round(elapsed),
+                "soak_target_readings_per_s": rate,
+                "soak_stored_readings_per_s": round(stored / elapsed),
+                "soak_rss_first_minute_mb": round(max(rss[:60]), 1),
+                "soak_rss_peak_mb": round(max(rss), 1),
+                "soak_rss_last_minute_mb": round(max(rss[-60:]), 1),
+                "workers": workers,
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=2_000_000)
@@ -288,6 +379,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
     parser.add_argument("--timescaledb", choices=["auto", "on", "off"], default="off")
+    parser.add_argument("--soak", type=float, default=0, help="seconds at --rate instead")
+    parser.add_argument("--rate", type=float, default=100_000, help="soak readings/s")
     args = parser.parse_args()
 
     global MQTT_URL  # noqa: PLW0603 - set once, before any worker starts
@@ -300,6 +393,10 @@ def main() -> None:
     try:
         sites = register(url, args.gateways)
         root = f"bench-{uuid.uuid4().hex[:6]}"
+        if args.soak:
+            workers = max(int(w) for w in args.workers.split(","))
+            soak(url, sites, workers, args.rate, args.soak, root=root)
+            return
         messages = payloads(sites, args.readings, root)
         total = sum(n for _, _, n in messages)
         print(f"storage {storage}; {total:,} readings in {len(messages):,} messages")
@@ -315,7 +412,8 @@ def main() -> None:
                 f"(c) ingest, {workers} worker(s)    {r['readings_per_s']:>12,.0f} readings/s"
                 f"  p50 {r['p50_ms']:.0f} ms  p99 {r['p99_ms']:.0f} ms"
                 f"  peak RSS {r['peak_rss_mb']:.0f} MB"
-                f"  = {r['readings_per_s'] / copy_rate:.2f}x COPY, {r['readings_per_s'] / naive:.0f}x naive"
+                f"  = {r['readings_per_s'] / copy_rate:.2f}x COPY,"
+                f" {r['readings_per_s'] / naive:.0f}x naive"
             )
         best_workers = max(results, key=lambda w: results[w]["readings_per_s"])
         best = results[best_workers]
