@@ -1,10 +1,10 @@
 """One ingest worker: take messages, decode, authorise, batch, write, commit, then acknowledge.
 
-The loop is single-threaded on purpose (paho's network thread only enqueues): decoding, the
-registry look-ups and the database work happen in order, and nothing is acknowledged before the
-transaction that holds its readings has committed. A crash at any point therefore loses nothing:
-uncommitted work is redelivered by the broker, and committed-but-unacknowledged work is redelivered
-and recognised as duplicates.
+Three threads, each with one job: paho's network thread only enqueues deliveries; the taking
+thread decodes them into batches; the writer thread authorises, writes, commits and only then
+acknowledges. Nothing is acknowledged before the transaction that holds its readings has
+committed, so a crash at any point loses nothing: uncommitted work is redelivered by the broker,
+and committed-but-unacknowledged work is redelivered and recognised as duplicates.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import psycopg
 
 from carbonledger import wire
 from carbonledger.config import Settings
-from carbonledger.errors import DatabaseUnavailableError, WireFormatError
+from carbonledger.errors import ConfigError, DatabaseUnavailableError, WireFormatError
 from carbonledger.mqtt import MqttEndpoint
 from ingest.consumer import Delivery, MqttConsumer
 from ingest.directory import Directory
@@ -71,7 +71,7 @@ def subscription_filter(settings: Settings) -> str:
 class IngestService:
     def __init__(self, settings: Settings, metrics: IngestMetrics | None = None) -> None:
         if not settings.database_url:
-            raise DatabaseUnavailableError("DATABASE_URL is not set")
+            raise ConfigError("DATABASE_URL is not set")
         self.settings = settings
         self.metrics = metrics or IngestMetrics()
         self._writer = BatchWriter(settings.database_url)
