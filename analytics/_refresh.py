@@ -16,7 +16,7 @@ from typing import TextIO
 
 import psycopg
 
-from analytics import _series, _store
+from analytics import _series, _store, _stuck
 from analytics._series import Window
 from analytics._store import Change
 from carbonledger.config import AggregateSettings
@@ -43,7 +43,9 @@ def refresh_windows(
     known = [w for w in windows if w.meter_id in params]  # readings of unregistered meters: none
     rows, events = _series.compute(known, params, settings)
     _store.write(conn, known, rows, events)
-    return RefreshStats(len(known), len(rows), sum(len(w.times) for w in known), len(events))
+    stuck = _stuck.refresh(conn, known, params, settings)
+    readings = sum(len(w.times) for w in known)
+    return RefreshStats(len(known), len(rows), readings, len(events) + stuck)
 
 
 def refresh_changes(
@@ -76,6 +78,7 @@ def recompute(
     first: date,
     last: date,
     settings: AggregateSettings,
+    *,
     enterprise: str | None = None,
     progress: TextIO | None = None,
     batch: int = 500,

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +73,7 @@ class MeterParams:
     @classmethod
     def from_registry(
         cls,
+        *,
         enterprise_code: str,
         carrier: str,
         multiplier: Decimal,
@@ -107,10 +109,10 @@ class Window:
     lo_ms: int
     hi_ms: int
     times: list[int] = field(default_factory=list)
-    values: list[tuple[float, ...]] = field(default_factory=list)  # CEMS: five values
+    # one float (or 1-tuple) per reading; CEMS: a 5-tuple per instant
+    values: list[Any] = field(default_factory=list)
     qualities: list[int] = field(default_factory=list)
     received: list[int] = field(default_factory=list)
-    run_start_ms: int = -1  # cumulative: last time the register read another value, -1 unknown
 
     @property
     def buckets(self) -> int:
@@ -181,6 +183,11 @@ class _Out:
         )
 
 
+def _first_column(w: Window) -> npt.NDArray[np.float64]:
+    values = np.asarray(w.values, np.float64)
+    return values.reshape(len(w.times), -1)[:, 0]
+
+
 def _concat(windows: Sequence[Window], attr: str) -> I64:
     parts = [np.asarray(getattr(w, attr), np.int64) for w in windows]
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -214,7 +221,7 @@ def _run_cumulative(
     out: _Out,
 ) -> list[EventRow]:
     params = [meters[w.meter_id] for w in group]
-    values = np.concatenate([np.asarray([v[0] for v in w.values], np.float64) for w in group])
+    values = np.concatenate([_first_column(w) for w in group])
     fixed = np.rint(values * VALUE_SCALE).astype(np.int64)
     arrays = (
         out.offsets,
@@ -226,18 +233,16 @@ def _run_cumulative(
         np.array([p.mult_den for p in params], np.int64),
         np.array([p.register_max_fp for p in params], np.int64),
         np.array([p.cap_per_h_fp for p in params], np.int64),
-        np.array([w.run_start_ms for w in group], np.int64),
         out.bucket_lo,
         out.bucket_off,
         settings.offline_after_s * 1000,
-        settings.stuck_after_s * 1000,
         settings.clock_skew_s * 1000,
         out.activity,
         out.covered,
         out.est_ms,
         out.counts,
     )
-    size = 3 * len(fixed) + 16  # at most clock skew + (reset|spike|negative|stuck) + offline
+    size = 3 * len(fixed) + 16  # at most clock skew + (reset|spike|negative) + offline
     ev = tuple(np.zeros(size, np.int64) for _ in range(4))
     n = int(k.rollup_cumulative(*arrays, *ev))
     return _events(group, params, ev, n)
@@ -266,7 +271,7 @@ def _events(
 
 
 def _run_power(group: Sequence[Window], settings: AggregateSettings, out: _Out) -> None:
-    values = np.concatenate([np.asarray([v[0] for v in w.values], np.float64) for w in group])
+    values = np.concatenate([_first_column(w) for w in group])
     k.rollup_power(
         out.offsets,
         _concat(group, "times"),
@@ -283,15 +288,18 @@ def _run_power(group: Sequence[Window], settings: AggregateSettings, out: _Out) 
 
 
 def _run_cems(group: Sequence[Window], settings: AggregateSettings, out: _Out) -> None:
-    samples = np.concatenate(
-        [np.asarray(w.values, np.float64).reshape(-1, 5) for w in group]
-    )  # fmt: skip
+    samples = np.concatenate([np.asarray(w.values, np.float64).reshape(-1, 5) for w in group])
     qualities = _concat(group, "qualities")
     usable = (qualities != k.BAD) & ~np.isnan(samples).any(axis=1)
+    conc, flow, temp, pressure, moisture = (np.ascontiguousarray(samples[:, i]) for i in range(5))
     k.rollup_cems(
         out.offsets,
         _concat(group, "times"),
-        *(np.ascontiguousarray(samples[:, i]) for i in range(5)),
+        conc,
+        flow,
+        temp,
+        pressure,
+        moisture,
         usable,
         settings.atmospheric_pa,
         out.bucket_lo,
@@ -333,6 +341,6 @@ def _rows(group: Sequence[Window], meters: Mapping[str, MeterParams], out: _Out)
                     int(c[0]),
                     int(c[1]),
                     int(c[2]),
-                )  # fmt: skip
+                )
             )
     return rows

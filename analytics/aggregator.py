@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -55,7 +56,7 @@ FROM reading_changes
 WHERE txid >= %(w)s AND txid < %(c)s AND {_PART}
 GROUP BY meter_id, quantity
 """
-_PENDING = f"SELECT EXISTS (SELECT 1 FROM reading_changes WHERE txid >= %(w)s AND {_PART})"
+_PENDING = f"SELECT min(committed_at) FROM reading_changes WHERE txid >= %(w)s AND {_PART}"
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,20 @@ class Aggregator:
             raise DatabaseUnavailableError(f"cannot connect: {exc}") from exc
 
     def run(self, stop: threading.Event) -> None:
-        """Follow changes until ``stop``; NOTIFY wakes it, ``poll_s`` is the fallback."""
+        """Follow changes until ``stop``, reconnecting while the database is away.
+
+        Nothing is lost by a lost connection: the watermark moves only with the rollups.
+        """
+        while not stop.is_set():
+            try:
+                self._follow(stop)
+            except (DatabaseUnavailableError, psycopg.OperationalError) as exc:
+                self.ready.clear()
+                log.warning("database unavailable; retrying in 2 s", extra={"error": str(exc)})
+                stop.wait(2.0)
+
+    def _follow(self, stop: threading.Event) -> None:
+        """NOTIFY wakes the loop, ``poll_s`` is the fallback."""
         with self._connect(autocommit=True) as listener, self._connect() as conn:
             self._lock(listener)
             listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
@@ -185,8 +199,9 @@ class Aggregator:
                 (cutoff, self.partition.count, self.partition.index),
             )
             pending = conn.execute(_PENDING, {"w": cutoff, **part}).fetchone()
-        more = bool(pending and pending[0])
-        self._observe(rows, stats, more, began)
+        oldest_pending = pending[0] if pending else None
+        more = oldest_pending is not None
+        self._observe(rows, stats, oldest_pending, began)
         return CycleResult(len(rows), stats, more)
 
     def _watermark(self, conn: psycopg.Connection) -> object:
@@ -198,8 +213,13 @@ class Aggregator:
         assert row is not None  # noqa: S101 - inserted just above
         return row[0]
 
-    def _observe(self, rows: list[tuple[object, ...]], stats: RefreshStats, more: bool,
-                 began: float) -> None:  # fmt: skip
+    def _observe(
+        self,
+        rows: list[tuple[object, ...]],
+        stats: RefreshStats,
+        oldest_pending: datetime | None,
+        began: float,
+    ) -> None:
         m = self.metrics
         m.cycles.inc()
         now = time.time()
@@ -216,4 +236,5 @@ class Aggregator:
                        "buckets": stats.buckets, "readings": stats.readings,
                        "lag_s": round(now - oldest, 3), "seconds": round(now - began, 3)},
             )  # fmt: skip
-        m.lag.set(0.0 if not more else max(0.0, now - began))
+        lag = 0.0 if oldest_pending is None else max(0.0, now - oldest_pending.timestamp())
+        m.lag.set(lag)

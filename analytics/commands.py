@@ -1,4 +1,4 @@
-"""``carbonledger aggregate``: follow new readings into rollups; ``aggregate recompute``: rebuild."""
+"""``carbonledger aggregate`` follows new readings into rollups; ``recompute`` rebuilds them."""
 
 from __future__ import annotations
 
@@ -72,7 +72,12 @@ def _recompute(args: argparse.Namespace, settings: Settings) -> int:
     if args.last < args.first:
         raise ConfigError("--to is before --from")
     stats = recompute(
-        _database(settings), args.first, args.last, settings.aggregate, args.enterprise, sys.stderr
+        _database(settings),
+        args.first,
+        args.last,
+        settings.aggregate,
+        enterprise=args.enterprise,
+        progress=sys.stderr,
     )
     log.info(
         "recompute done",

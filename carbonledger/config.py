@@ -68,7 +68,7 @@ class AggregateSettings(_Section):
     stuck_after_s: int = Field(4 * 3600, ge=60, description="register unchanged this long: stuck")
     clock_skew_s: int = Field(300, ge=0, description="reading time this far past its receipt")
     instantaneous_max_gap_s: int = Field(
-        300, ge=1, description="kW and CEMS samples further apart are not integrated"
+        300, ge=1, le=3_600, description="kW and CEMS samples further apart are not integrated"
     )
     atmospheric_pa: float = Field(101_325.0, gt=50_000, lt=120_000, description="CEMS Ba")
     max_rate: dict[str, float] = Field(

@@ -6,13 +6,14 @@ the database without installing or configuring anything. What it starts:
 1. the database: ``DATABASE_URL`` if set, otherwise an embedded PostgreSQL in the state directory;
 2. the broker: ``MQTT_URL`` if set, otherwise a private Mosquitto, or the amqtt broker (MQTT 3.1.1,
    no shared subscriptions, so ingest is told to subscribe plainly);
-3. ``db migrate`` and ``simulate register`` (run to completion), then ``ingest`` and
-   ``simulate run --from <today 00:00 Asia/Shanghai> --to <now> --live`` (kept running).
+3. ``db migrate`` and ``simulate register`` (run to completion), then ``ingest``, ``aggregate``
+   (rollups as readings arrive) and ``simulate run --from <today 00:00 Asia/Shanghai> --to <now>
+   --live`` (kept running).
 
 Children are ordinary ``python -m carbonledger`` processes configured through the environment, in
 their own sessions: a terminal Ctrl-C reaches only this process, which stops them in order
-(simulator, ingest, broker, database) so ingest can flush what it holds before the broker and the
-database go away. Their output goes to ``{state_dir}/logs/``.
+(simulator, aggregator, ingest, broker, database) so ingest can flush what it holds before the
+broker and the database go away. Their output goes to ``{state_dir}/logs/``.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ CHECK_SECONDS = 30.0
 STORED = "carbonledger_ingest_readings_stored_total"
 DUPLICATES = "carbonledger_ingest_readings_duplicate_total"
 DEAD_LETTERS = "carbonledger_ingest_messages_dead_lettered_total"
-_STOP_TIMEOUTS = {"simulator": 10.0, "ingest": 20.0}
+_STOP_TIMEOUTS = {"simulator": 10.0, "aggregator": 10.0, "ingest": 20.0}
 _LOG_LINE = re.compile(r"\d\d:\d\d:\d\d (DEBUG|INFO|WARNING) |\{\"ts\": ")
 
 
@@ -424,6 +425,9 @@ class Demo:
             port = port if port_is_free(port) else free_port()
             self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         env["CARBONLEDGER_INGEST__METRICS_PORT"] = str(port)
+        if aggregate_port := self.settings.aggregate.metrics_port:
+            aggregate_port = aggregate_port if port_is_free(aggregate_port) else free_port()
+        env["CARBONLEDGER_AGGREGATE__METRICS_PORT"] = str(aggregate_port)
         self.env = env
 
     def child(self, name: str, *args: str) -> Child:
@@ -440,6 +444,8 @@ class Demo:
         self._keep(self.child("ingest", "ingest"))
         self._wait_for_ingest()
         self.stop.check()
+        # after ingest, so the stack stops it before ingest (later children stop first)
+        self._keep(self.child("aggregator", "aggregate"))
         midnight = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
         now = datetime.now(SHANGHAI).replace(microsecond=0)
         self._keep(
@@ -502,7 +508,7 @@ class Demo:
             f"  broker     {redact(self.mqtt_url)}  ({broker})",
             f"  metrics    {self.metrics_url or 'off (CARBONLEDGER_INGEST__METRICS_PORT=0)'}",
             f"  state      {self.state_dir}",
-            f"  logs       {self.log_dir}/{{ingest,simulator,migrate,register}}.log",
+            f"  logs       {self.log_dir}/{{ingest,aggregator,simulator,migrate,register}}.log",
             "  look:",
             f"    {self._psql_line()}",
             f"    {self._sub_line()}",
@@ -604,7 +610,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
                     settings, state_dir, stop, stack, getattr(args, "config", None), args.broker
                 )
                 outcome = _run(demo, duration)
-                say("stopping simulator, ingest, broker and database …")
+                say("stopping simulator, aggregator, ingest, broker and database …")
         except _Interrupted:
             say(f"\nstopped by {stop.reason} before the demo was up")
             return 0

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from analytics._series import Kind, MeterParams, RollupRow, Window, compute
+from analytics._stuck import stuck_buckets
 from carbonledger.config import AggregateSettings
 from edge.simulator import register_delta
 
@@ -21,12 +22,12 @@ def meter(
     multiplier: str = "1", top: str | None = "1000000", rate: str | None = None
 ) -> MeterParams:
     return MeterParams.from_registry(
-        "91331102MA2A00001X",
-        "electricity",
-        Decimal(multiplier),
-        Decimal(top) if top else None,
-        Decimal(rate) if rate else None,
-        SETTINGS,
+        enterprise_code="91331102MA2A00001X",
+        carrier="electricity",
+        multiplier=Decimal(multiplier),
+        register_max=Decimal(top) if top else None,
+        max_rate=Decimal(rate) if rate else None,
+        settings=SETTINGS,
     )
 
 
@@ -96,7 +97,7 @@ def test_small_drop_is_a_negative_delta_not_a_reset() -> None:
 
 def test_gap_spread_proportionally_with_exact_remainder_placement() -> None:
     # 1 unit (10000 fp) over 40 minutes from 00:05: 10, 15, 15 minutes -> 2500, 3750, 3750
-    rows, events = run([(300_000, 0.0), (2_700_000, 1.0)])
+    rows, _ = run([(300_000, 0.0), (2_700_000, 1.0)])
     assert activity(rows) == [2_500, 3_750, 3_750, 0]  # the last reading opens bucket 3
     # 0.0001 x 7 over three equal buckets: floor cumulative shares 2, 4, 7 -> 2, 2, 3
     rows, _ = run([(0, 0.0), (3 * B, 0.0007)])
@@ -117,12 +118,10 @@ def test_estimated_intervals_are_booked_and_reported() -> None:
     assert rows[0].estimated_ms == 30_000 and rows[0].estimated == 1
 
 
-def test_stuck_register_is_flagged_once_after_the_threshold() -> None:
-    settings = AggregateSettings(stuck_after_s=3_600)
-    points = [(0, 1.0)] + [(i * 900_000, 2.0) for i in range(1, 8)]
-    rows, events = run(points, buckets=8, settings=settings)
-    # unchanged since the reading at 0 (another value): the threshold is crossed at 4 buckets
-    assert [e for e in events if e[0] == "stuck"] == [("stuck", 4 * B, Decimal(3600))]
+def test_stuck_is_the_bucket_completing_k_flat_buckets() -> None:
+    flat = {T + i * B for i in (1, 2, 3, 4, 5, 6, 9, 10)}  # flat: covered, nothing booked
+    assert stuck_buckets(flat, T, T + 12 * B, 4) == [T + 4 * B]  # 1..4; 9-10 too short
+    assert stuck_buckets(flat, T + 5 * B, T + 12 * B, 4) == []  # the run started before
 
 
 def test_clock_skew_future_timestamps() -> None:

@@ -30,8 +30,8 @@ HOURS = 2
 class RunningAggregator:
     """An Aggregator in a thread, stopped at the end; errors surface in the test."""
 
-    def __init__(self, url: str, partition: Partition = Partition()) -> None:
-        self.aggregator = Aggregator(url, AggregateSettings(poll_s=0.2), partition)
+    def __init__(self, url: str, partition: Partition | None = None) -> None:
+        self.aggregator = Aggregator(url, AggregateSettings(poll_s=0.2), partition or Partition())
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
