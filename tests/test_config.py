@@ -58,9 +58,7 @@ def test_missing_file_and_bad_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "absent.toml")
     monkeypatch.setenv("DATABASE_URL", "mysql://x")
-    with pytest.raises(
-        ConfigError, match="database_url: must start with postgresql://"
-    ):
+    with pytest.raises(ConfigError, match="database_url: must start with postgresql://"):
         load_settings()
     monkeypatch.setenv("DATABASE_URL", "postgresql://x/y")
     monkeypatch.setenv("CARBONLEDGER_RETENTION", "forever")
