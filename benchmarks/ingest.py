@@ -354,7 +354,10 @@ def soak(url: str, sites, workers: int, rate: float, seconds: float, *, root: st
                 flush=True,
             )
     elapsed = time.perf_counter() - start
-    stored = scrape(ports).get("carbonledger_ingest_readings_stored_total", 0.0)
+    time.sleep(5)  # let the last messages commit
+    metrics = scrape(ports)
+    stored = metrics.get("carbonledger_ingest_readings_stored_total", 0.0)
+    latency = "carbonledger_ingest_sent_to_commit_seconds"
     supervisor.terminate()
     supervisor.wait(60)
     print(
@@ -363,6 +366,8 @@ def soak(url: str, sites, workers: int, rate: float, seconds: float, *, root: st
                 "soak_seconds": round(elapsed),
                 "soak_target_readings_per_s": rate,
                 "soak_stored_readings_per_s": round(stored / elapsed),
+                "soak_p50_latency_ms": round(quantile(metrics, latency, 0.50) * 1000, 1),
+                "soak_p99_latency_ms": round(quantile(metrics, latency, 0.99) * 1000, 1),
                 "soak_rss_first_minute_mb": round(max(rss[:60]), 1),
                 "soak_rss_peak_mb": round(max(rss), 1),
                 "soak_rss_last_minute_mb": round(max(rss[-60:]), 1),
