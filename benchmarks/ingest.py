@@ -304,7 +304,8 @@ def publish_at_rate(sites, root: str, rate: float, seconds: float, url: str) -> 
         rows = [
             wire.Reading(m, "energy_import", dummy[k], 1.0) for k in range(ticks) for m in meters
         ]
-        templates.append((wire.readings_topic(code, gateway, root), wire.encode(0, rows, dummy[0])))
+        sent_at = datetime.fromisoformat(SENT_AT_PLACEHOLDER)
+        templates.append((wire.readings_topic(code, gateway, root), wire.encode(0, rows, sent_at)))
     per_message = ticks * METERS_PER_GATEWAY
     endpoint = MqttEndpoint.from_url(url)
     client = endpoint.client(f"bench-soak-{uuid.uuid4().hex[:6]}")
@@ -322,7 +323,8 @@ def publish_at_rate(sites, root: str, rate: float, seconds: float, url: str) -> 
                 payload = payload.replace(
                     f'"{dummy[k].isoformat()}"'.encode(), f'"{at.isoformat()}"'.encode()
                 )
-            client.publish(topic, payload, qos=1)
+            stamp = datetime.now(UTC).isoformat(timespec="microseconds").encode()
+            client.publish(topic, payload.replace(SENT_AT_PLACEHOLDER.encode(), stamp, 1), qos=1)
             sent += per_message
             ahead = sent / rate - (time.perf_counter() - start)
             if ahead > 0:
