@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from datetime import date
 from typing import Any
 
+from carbonledger.cli import stop_on_signals
 from carbonledger.config import Settings
+from carbonledger.db.commands import require_database_url
 from carbonledger.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,6 @@ def register(subparsers: Any) -> None:
     rebuild.set_defaults(func=_recompute)
 
 
-def _database(settings: Settings) -> str:
-    if not settings.database_url:
-        raise ConfigError("aggregate needs DATABASE_URL (postgresql://…)")
-    return settings.database_url
-
-
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from analytics.aggregator import Aggregator, Partition  # noqa: PLC0415 - numba loads lazily
 
@@ -55,10 +49,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         partition = Partition.parse(args.partition)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    aggregator = Aggregator(_database(settings), settings.aggregate, partition)
+    stop = stop_on_signals()
+    aggregator = Aggregator(require_database_url(settings), settings.aggregate, partition)
     if settings.aggregate.metrics_port:
         aggregator.metrics.serve(settings.aggregate.metrics_port)
     aggregator.run(stop)
@@ -72,7 +64,7 @@ def _recompute(args: argparse.Namespace, settings: Settings) -> int:
     if args.last < args.first:
         raise ConfigError("--to is before --from")
     stats = recompute(
-        _database(settings),
+        require_database_url(settings),
         args.first,
         args.last,
         settings.aggregate,

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from carbonledger.cli import stop_on_signals
 from carbonledger.config import Settings
 from carbonledger.db.commands import require_database_url
 from carbonledger.mqtt import MqttEndpoint
@@ -58,9 +59,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_worker(settings: Settings) -> int:
     """Run one worker until SIGINT or SIGTERM, then finish the batch in hand and exit 0."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     service = IngestService(settings)
     if settings.ingest.metrics_port:
         service.metrics.serve(settings.ingest.metrics_port)
