@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
 import paho.mqtt.client as paho
@@ -254,24 +255,29 @@ def readings_for(
     return out
 
 
-class RunningIngest:
-    """IngestService in a thread of the test process, stopped cleanly at the end."""
+class InThread:
+    """A service's ``run(stop)`` in a thread of the test process.
 
-    def __init__(self, settings: Settings) -> None:
-        self.service = IngestService(settings)
+    Entering waits until the service says it is ready; leaving stops it, and an error the
+    service raised is raised in the test.
+    """
+
+    def __init__(self, run: Callable[[threading.Event], None], ready: threading.Event) -> None:
+        self._service_run = run
+        self._ready = ready
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         try:
-            self.service.run(self.stop)
-        except BaseException as exc:  # noqa: BLE001 - surfaced to the test by close()
+            self._service_run(self.stop)
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the test by __exit__
             self.error = exc
 
-    def __enter__(self) -> RunningIngest:
+    def __enter__(self) -> Self:
         self.thread.start()
-        assert self.service.ready.wait(15), "ingest did not subscribe"
+        assert self._ready.wait(15), f"{type(self).__name__}: the service did not get ready"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -280,6 +286,14 @@ class RunningIngest:
         assert not self.thread.is_alive()
         if self.error:
             raise self.error
+
+
+class RunningIngest(InThread):
+    """IngestService in a thread, ready once it has subscribed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.service = IngestService(settings)
+        super().__init__(self.service.run, self.service.ready)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.1) -> bool:

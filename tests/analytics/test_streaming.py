@@ -8,7 +8,6 @@ must equal a recompute from raw readings and the simulator's exact consumption.
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,37 +20,18 @@ from carbonledger import wire
 from carbonledger.config import AggregateSettings
 from edge.simulator import Fault, FaultRates, Simulation, build_city, expected_consumption
 from edge.simulator.registry import register_city
-from tests.conftest import Publisher, RunningIngest, make_settings, wait_for
+from tests.conftest import InThread, Publisher, RunningIngest, make_settings, wait_for
 
 T0 = datetime.fromisoformat("2026-03-04T10:00:00+08:00")  # replacements happen 09-16
 HOURS = 2
 
 
-class RunningAggregator:
-    """An Aggregator in a thread, stopped at the end; errors surface in the test."""
+class RunningAggregator(InThread):
+    """An Aggregator in a thread, ready once it listens for changes."""
 
     def __init__(self, url: str, partition: Partition | None = None) -> None:
         self.aggregator = Aggregator(url, AggregateSettings(poll_s=0.2), partition or Partition())
-        self.stop = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.aggregator.run(self.stop)
-        except BaseException as exc:  # noqa: BLE001 - surfaced by __exit__
-            self.error = exc
-
-    def __enter__(self) -> RunningAggregator:
-        self.thread.start()
-        assert self.aggregator.ready.wait(15)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(30)
-        if self.error:
-            raise self.error
+        super().__init__(self.aggregator.run, self.aggregator.ready)
 
 
 def rollups(url: str) -> dict[tuple[str, str, datetime], tuple[int, ...]]:
