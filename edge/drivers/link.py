@@ -10,9 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carbonledger.errors import DeviceError
+
+
+class BusSettings(BaseModel):
+    """Where a polling driver's bus is and how it is polled: TCP to a gateway/DTU, or a serial
+    line. Each driver's ``Config`` extends it, with its own ``transport`` names and defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    transport: str = "tcp"  # "tcp", or the driver's name for its serial transport
+    host: str | None = None
+    port: int = Field(default=502, ge=1, le=65535)
+    serial_port: str | None = None  # /dev/ttyUSB0 …
+    baudrate: int = 9600
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    interval_s: float = Field(default=15.0, gt=0)
+    timeout_s: float = Field(default=2.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _link_settings(self) -> Self:
+        if self.transport == "tcp" and not self.host:
+            raise ValueError("transport 'tcp' needs host")
+        if self.transport != "tcp" and not self.serial_port:
+            raise ValueError(f"transport '{self.transport}' needs serial_port")
+        return self
 
 
 class Link(Protocol):

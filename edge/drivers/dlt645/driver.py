@@ -12,12 +12,12 @@ import asyncio
 import logging
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carbonledger.errors import DeviceError, FrameError
 from carbonledger.wire import Reading
 from edge.drivers import Emit, clock, poll_every
-from edge.drivers.link import Link, SerialLink, TcpLink
+from edge.drivers.link import BusSettings, Link, SerialLink, TcpLink
 
 from . import codec
 from .codec import Reply
@@ -48,34 +48,18 @@ class MeterConfig(BaseModel):
         return [di.upper() for di in dis]
 
 
-class Config(BaseModel):
+class Config(BusSettings):
     """The ``[[drivers]]`` section of type ``dlt645``: one bus, its link and its meters."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["dlt645"] = "dlt645"
     name: str = "dlt645"
     transport: Literal["tcp", "serial"] = "tcp"
-    host: str | None = None  # tcp: the DTU
-    port: int = Field(default=8899, ge=1, le=65535)
-    serial_port: str | None = None  # serial: /dev/ttyUSB0 …
-    baudrate: int = 2400
-    bytesize: Literal[7, 8] = 8
+    port: int = Field(default=8899, ge=1, le=65535)  # a DTU's usual port
+    baudrate: int = 2400  # DL/T 645: 2400 8E1 (old meters 1200)
     parity: Literal["N", "E", "O"] = "E"
-    stopbits: Literal[1, 2] = 1
     interval_s: float = Field(default=60.0, gt=0)
-    timeout_s: float = Field(default=2.0, gt=0)
-    retries: int = Field(default=2, ge=0, le=10)
     preamble: int = Field(default=4, ge=0, le=8)  # FE wake-up bytes before each request
     meters: list[MeterConfig] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _link_settings(self) -> Config:
-        if self.transport == "tcp" and not self.host:
-            raise ValueError("transport 'tcp' needs host")
-        if self.transport == "serial" and not self.serial_port:
-            raise ValueError("transport 'serial' needs serial_port")
-        return self
 
 
 def make_link(config: Config) -> Link:

@@ -23,6 +23,7 @@ from pymodbus.exceptions import ModbusException
 from carbonledger.errors import DeviceError, FrameError
 from carbonledger.wire import Reading
 from edge.drivers import Emit, clock, poll_every
+from edge.drivers.link import BusSettings
 
 from .profiles import Profile, Register, load_profiles
 
@@ -45,33 +46,17 @@ class MeterConfig(BaseModel):
     pt_ratio: float = Field(default=1.0, gt=0)
 
 
-class Config(BaseModel):
+class Config(BusSettings):
     """The ``[[drivers]]`` section of type ``modbus``: one TCP gateway or RTU bus and its meters."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["modbus"] = "modbus"
     name: str = "modbus"
     transport: Literal["tcp", "rtu"] = "tcp"
-    host: str | None = None
-    port: int = Field(default=502, ge=1, le=65535)
-    serial_port: str | None = None
-    baudrate: int = 9600
-    bytesize: Literal[7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    interval_s: float = Field(default=15.0, gt=0)
-    timeout_s: float = Field(default=2.0, gt=0)
-    retries: int = Field(default=2, ge=0, le=10)
-    profile_dirs: list[Path] = []  # extra folders of *.toml models, after the built-in ones
+    profile_dirs: list[Path] = Field(default_factory=list)  # extra *.toml folders, after built-ins
     meters: list[MeterConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check(self) -> Config:
-        if self.transport == "tcp" and not self.host:
-            raise ValueError("transport 'tcp' needs host")
-        if self.transport == "rtu" and not self.serial_port:
-            raise ValueError("transport 'rtu' needs serial_port")
         self.plan()  # every meter's profile and quantities exist (files only, no network)
         return self
 
