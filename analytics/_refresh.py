@@ -42,8 +42,10 @@ def refresh_windows(
     params = _store.meters(conn, (w.meter_id for w in windows), settings)
     known = [w for w in windows if w.meter_id in params]  # readings of unregistered meters: none
     rows, events = _series.compute(known, params, settings)
-    _store.write(conn, known, rows, events)
-    stuck = _stuck.refresh(conn, known, params, settings)
+    flipped = _store.write(conn, known, rows, events)
+    # appended buckets that stayed as flat (or not) as they were cannot move a stuck event
+    judged = [w for w in known if not w.appends or (w.meter_id, w.quantity) in flipped]
+    stuck = _stuck.refresh(conn, judged, params, settings)
     readings = sum(len(w.times) for w in known)
     return RefreshStats(len(known), len(rows), readings, len(events) + stuck)
 
@@ -51,7 +53,7 @@ def refresh_windows(
 def refresh_changes(
     conn: psycopg.Connection, changes: Iterable[Change], settings: AggregateSettings
 ) -> RefreshStats:
-    """Recompute just the buckets that the changed series' new readings touch."""
+    """Update just the buckets that the changed series' new readings touch."""
     return refresh_windows(conn, _store.plan(conn, changes, settings), settings)
 
 
@@ -98,6 +100,7 @@ def recompute(
             for i in range(0, len(series), batch):
                 windows = _day_windows(series[i : i + batch], start, end)
                 with conn.transaction():
+                    _store.clip_to_frontiers(conn, windows)
                     stats = refresh_windows(conn, windows, settings)
                 total = RefreshStats(*(a + b for a, b in zip(_tuple(total), _tuple(stats),
                                                              strict=True)))  # fmt: skip

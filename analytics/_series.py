@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -101,13 +102,24 @@ class MeterParams:
 
 @dataclass
 class Window:
-    """Buckets [lo_ms, hi_ms) of one (meter, rolled-up quantity), filled by :func:`compute`."""
+    """Buckets [lo_ms, hi_ms) of one (meter, rolled-up quantity), filled by :func:`compute`.
+
+    A window is *recomputed* (its buckets replaced by the booking of the readings around it, up
+    to ``upto``) or, when ``after`` is set, *appended*: only the readings after ``after`` are new,
+    and their intervals (from the last usable reading at or before ``after``, loaded first and
+    then ``carried``) are added to the buckets as they stand. ``frontier``: what the series'
+    frontier becomes once the window is written (None: unchanged).
+    """
 
     meter_id: str
     quantity: str
     kind: Kind
     lo_ms: int
     hi_ms: int
+    upto: datetime | None = None  # readings after this are not taken in (None: all)
+    after: datetime | None = None  # append: the readings after this are the new ones
+    frontier: datetime | None = None
+    carried: bool = False  # append: times[0] is the booked reading the first new interval starts at
     times: list[int] = field(default_factory=list)
     # one float (or 1-tuple) per reading; CEMS: a 5-tuple per instant
     values: list[Any] = field(default_factory=list)
@@ -117,6 +129,10 @@ class Window:
     @property
     def buckets(self) -> int:
         return (self.hi_ms - self.lo_ms) // BUCKET_MS
+
+    @property
+    def appends(self) -> bool:
+        return self.after is not None
 
 
 @dataclass(frozen=True)
@@ -256,8 +272,8 @@ def _events(
     series, times, kinds, amounts = (a[:n].tolist() for a in ev)
     for s, t, kind, amount in zip(series, times, kinds, amounts, strict=True):
         w = group[s]
-        if not w.lo_ms <= t < w.hi_ms:
-            continue
+        if not w.lo_ms <= t < w.hi_ms or (w.carried and t <= w.times[0]):
+            continue  # another window's, or the carried reading's (booked already)
         name = k.EVENT_NAMES[kind]
         if kind in (k.EV_OFFLINE, k.EV_STUCK, k.EV_CLOCK_SKEW):
             value = Decimal(amount) / 1000
@@ -319,10 +335,13 @@ def _run_cems(group: Sequence[Window], settings: AggregateSettings, out: _Out) -
 
 
 def _rows(group: Sequence[Window], meters: Mapping[str, MeterParams], out: _Out) -> list[RollupRow]:
+    """One row per bucket with coverage or readings; of an appended window, the increments."""
     rows = []
     counts = out.counts.reshape(-1, 3)
     for s, w in enumerate(group):
         base = int(out.bucket_off[s])
+        if w.carried:  # counted when it was new
+            counts[base + (w.times[0] - w.lo_ms) // BUCKET_MS, w.qualities[0]] -= 1
         code = meters[w.meter_id].enterprise_code
         for b in range(w.buckets):
             i = base + b

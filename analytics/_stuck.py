@@ -20,7 +20,7 @@ from carbonledger.config import AggregateSettings
 
 _TS = "('epoch'::timestamptz + {} * interval '1 millisecond')"
 _WINDOWS = (
-    "unnest(%s::int[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])"
+    "unnest(%b::int[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])"
     " AS w(n, meter_id, quantity, lo, hi)"
 )
 _FLAT = f"""
@@ -38,7 +38,7 @@ WHERE t.meter_id = w.meter_id AND t.quantity = w.quantity AND t.kind = 'stuck'
 _INSERT = """
 INSERT INTO quality_events (meter_id, quantity, kind, time, enterprise_code, amount, detail)
 SELECT m, q, 'stuck', 'epoch'::timestamptz + t * interval '1 millisecond', c, %s, %s
-FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) AS x(m, q, t, c)
+FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[]) AS x(m, q, t, c)
 ON CONFLICT (meter_id, quantity, kind, time) DO UPDATE SET amount = excluded.amount
 """
 

@@ -48,10 +48,7 @@ WHERE txid >= %(w)s AND txid < %(x)s AND {_PART}
 ORDER BY txid OFFSET %(limit)s LIMIT 1
 """
 _CHANGES = f"""
-SELECT meter_id, quantity,
-       floor(extract(epoch FROM min(first_time)) * 1000)::bigint,
-       floor(extract(epoch FROM max(last_time)) * 1000)::bigint,
-       min(committed_at), sum(readings)
+SELECT meter_id, quantity, min(first_time), max(last_time), min(committed_at), sum(readings)
 FROM reading_changes
 WHERE txid >= %(w)s AND txid < %(c)s AND {_PART}
 GROUP BY meter_id, quantity
