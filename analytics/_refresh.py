@@ -18,7 +18,7 @@ import psycopg
 
 from analytics import _series, _store, _stuck
 from analytics._series import Window
-from analytics._store import Change
+from analytics._store import Change, MeterCache
 from carbonledger.config import AggregateSettings
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
@@ -33,13 +33,16 @@ class RefreshStats:
 
 
 def refresh_windows(
-    conn: psycopg.Connection, windows: Sequence[Window], settings: AggregateSettings
+    conn: psycopg.Connection,
+    windows: Sequence[Window],
+    settings: AggregateSettings,
+    meters: MeterCache | None = None,
 ) -> RefreshStats:
-    """Load, compute and replace the windows' rollups, in the caller's transaction."""
+    """Load, compute and write the windows' rollups, in the caller's transaction."""
     if not windows:
         return RefreshStats()
     _store.load(conn, windows, settings)
-    params = _store.meters(conn, (w.meter_id for w in windows), settings)
+    params = (meters or MeterCache(settings)).get(conn, (w.meter_id for w in windows))
     known = [w for w in windows if w.meter_id in params]  # readings of unregistered meters: none
     rows, events = _series.compute(known, params, settings)
     flipped = _store.write(conn, known, rows, events)
@@ -51,10 +54,13 @@ def refresh_windows(
 
 
 def refresh_changes(
-    conn: psycopg.Connection, changes: Iterable[Change], settings: AggregateSettings
+    conn: psycopg.Connection,
+    changes: Iterable[Change],
+    settings: AggregateSettings,
+    meters: MeterCache | None = None,
 ) -> RefreshStats:
     """Update just the buckets that the changed series' new readings touch."""
-    return refresh_windows(conn, _store.plan(conn, changes, settings), settings)
+    return refresh_windows(conn, _store.plan(conn, changes, settings), settings, meters)
 
 
 # --- recompute over history ---------------------------------------------------------------------
@@ -93,6 +99,7 @@ def recompute(
     total = RefreshStats()
     periods = list(days(first, last))
     bar = Progress(len(periods), progress or sys.stderr)
+    meters = MeterCache(settings)
     with psycopg.connect(conninfo, application_name="carbonledger-recompute") as conn:
         for start, end in periods:
             series = conn.execute(_SERIES, (start, end, enterprise, enterprise)).fetchall()
@@ -101,7 +108,7 @@ def recompute(
                 windows = _day_windows(series[i : i + batch], start, end)
                 with conn.transaction():
                     _store.clip_to_frontiers(conn, windows)
-                    stats = refresh_windows(conn, windows, settings)
+                    stats = refresh_windows(conn, windows, settings, meters)
                 total = RefreshStats(*(a + b for a, b in zip(_tuple(total), _tuple(stats),
                                                              strict=True)))  # fmt: skip
             bar.step(f"{start.date()} {len(series)} series, {total.buckets} buckets")

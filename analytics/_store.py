@@ -305,25 +305,38 @@ def _ms(seconds: list[float]) -> list[int]:
     return np.rint(np.asarray(seconds, np.float64) * 1000).astype(np.int64).tolist()  # type: ignore[no-any-return]
 
 
-def meters(
-    conn: psycopg.Connection, ids: Iterable[str], settings: AggregateSettings
-) -> dict[str, MeterParams]:
-    rows = conn.execute(
-        "SELECT id, enterprise_code, carrier, multiplier, register_max, max_rate"
-        " FROM meters WHERE id = ANY(%b)",
-        (sorted(set(ids)),),
-    )
-    return {
-        meter_id: MeterParams.from_registry(
-            enterprise_code=code,
-            carrier=carrier,
-            multiplier=mult,
-            register_max=top,
-            max_rate=rate,
-            settings=settings,
-        )
-        for meter_id, code, carrier, mult, top, rate in rows
-    }
+_METER_VERSIONS = (
+    "SELECT id, m.xmin::text FROM meters m JOIN unnest(%b::text[]) AS w(id) USING (id)"
+)
+_METERS = """
+SELECT id, m.xmin::text, enterprise_code, carrier, multiplier, register_max, max_rate
+FROM meters m JOIN unnest(%b::text[]) AS w(id) USING (id)
+"""
+
+
+class MeterCache:
+    """Meters' kernel parameters, kept per row version (``xmin``): an edited meter is reread."""
+
+    def __init__(self, settings: AggregateSettings) -> None:
+        self.settings = settings
+        self._known: dict[str, tuple[str, MeterParams]] = {}
+
+    def get(self, conn: psycopg.Connection, ids: Iterable[str]) -> dict[str, MeterParams]:
+        """The registered ones of ``ids``, as the registry stands in ``conn``'s snapshot."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        versions = dict(conn.execute(_METER_VERSIONS, (wanted,)).fetchall())
+        stale = [m for m, v in versions.items() if self._known.get(m, ("",))[0] != v]
+        if stale:
+            for meter_id, version, code, carrier, mult, top, rate in conn.execute(
+                _METERS, (stale,)
+            ):
+                params = MeterParams.from_registry(enterprise_code=code, carrier=carrier,
+                                                   multiplier=mult, register_max=top,
+                                                   max_rate=rate, settings=self.settings)  # fmt: skip
+                self._known[meter_id] = (version, params)
+        return {m: self._known[m][1] for m in versions if self._known[m][0] == versions[m]}
 
 
 _STAGE = """

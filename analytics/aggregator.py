@@ -29,7 +29,7 @@ import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from analytics._refresh import RefreshStats, refresh_changes
-from analytics._store import Change
+from analytics._store import Change, MeterCache
 from carbonledger.config import AggregateSettings
 from carbonledger.errors import DatabaseUnavailableError
 
@@ -126,6 +126,7 @@ class Aggregator:
         self.partition = partition
         self.metrics = metrics or AggregatorMetrics()
         self.ready = threading.Event()
+        self.meters = MeterCache(settings)
 
     def _connect(self, **kwargs: object) -> psycopg.Connection:
         try:
@@ -189,7 +190,7 @@ class Aggregator:
             cutoff = xmin if cut is None or cut[0] == watermark else cut[0]
             rows = conn.execute(_CHANGES, {**args, "c": cutoff}).fetchall()
             changes = [Change(m, q, f, last) for m, q, f, last, _, _ in rows]
-            stats = refresh_changes(conn, changes, self.settings)
+            stats = refresh_changes(conn, changes, self.settings, self.meters)
             conn.execute(
                 "UPDATE aggregator_watermarks SET txid = %s, updated_at = now()"
                 " WHERE partitions = %s AND partition = %s",

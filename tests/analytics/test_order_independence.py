@@ -80,7 +80,7 @@ def _reset(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(
             "TRUNCATE readings, reading_changes, rollups_15m, quality_events,"
-            " aggregator_watermarks, dead_letters"
+            " aggregator_watermarks, rollup_frontiers, dead_letters"
         )
 
 
@@ -124,30 +124,100 @@ def _in_memory(readings: list[Reading]) -> set[tuple[object, ...]]:
     }  # fmt: skip
 
 
-@settings(
+@st.composite
+def appends_then_late(
+    draw: st.DrawFn,
+) -> tuple[list[Reading], list[list[Reading]], list[bool]]:
+    """Most readings in time order, a cycle after each batch (the append path), then the held
+    back ones late, in any order and with redeliveries (window recomputes), more cycles between."""
+    readings = draw(meter_series("a-m00")) + draw(meter_series("b-m00"))
+    late = draw(st.lists(st.sampled_from(readings), max_size=6, unique=True))
+    on_time = sorted((r for r in readings if r not in late), key=lambda r: r[0])
+    cuts = sorted(draw(st.lists(st.integers(0, len(on_time)), max_size=10)))
+    batches = [on_time[a:b] for a, b in zip([0, *cuts], [*cuts, len(on_time)], strict=True)]
+    tail = list(draw(st.permutations(late))) + draw(st.lists(st.sampled_from(readings), max_size=4))
+    split = draw(st.integers(0, len(tail)))
+    batches += [tail[:split], tail[split:]]
+    batches = [b for b in batches if b]
+    return readings, batches, [True] * len(batches)
+
+
+SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+
+
+@SETTINGS
 @given(case=arrivals())
 def test_any_arrival_order_gives_the_recompute(prepared: str, case: tuple) -> None:  # type: ignore[type-arg]
-    readings, batches, cycles = case
-    _reset(prepared)
-    writer = BatchWriter(prepared)
-    aggregator = Aggregator(prepared, CONFIG)
-    with psycopg.connect(prepared) as conn:
+    _stream_and_check(prepared, *case)
+
+
+@SETTINGS
+@given(case=appends_then_late())
+def test_appends_then_late_readings_give_the_recompute(prepared: str, case: tuple) -> None:  # type: ignore[type-arg]
+    _stream_and_check(prepared, *case)
+
+
+def _stream_and_check(
+    url: str, readings: list[Reading], batches: list[list[Reading]], cycles: list[bool]
+) -> None:
+    _reset(url)
+    writer = BatchWriter(url)
+    aggregator = Aggregator(url, CONFIG)
+    with psycopg.connect(url) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         for batch, cycle in zip(batches, cycles, strict=False):
-            writer.write([Message("t", b"", rows=list(batch), row_indexes=list(range(len(batch))))])
+            _write(writer, batch)
             if cycle:
                 aggregator.cycle(conn)
         while aggregator.cycle(conn).more or aggregator.cycle(conn).changes:
             pass
     writer.close()
-    streamed = _snapshot(prepared)
+    streamed = _snapshot(url)
     first = min(r[0] for r in readings).astimezone(SHANGHAI).date()
     last = max(r[0] for r in readings).astimezone(SHANGHAI).date()
-    recompute(prepared, first, last, CONFIG, progress=_Null())
-    assert _snapshot(prepared) == streamed
+    recompute(url, first, last, CONFIG, progress=_Null())
+    assert _snapshot(url) == streamed
     assert streamed[0] == _in_memory(readings)
+
+
+def _write(writer: BatchWriter, batch: list[Reading]) -> None:
+    writer.write([Message("t", b"", rows=list(batch), row_indexes=list(range(len(batch))))])
+
+
+def test_in_order_readings_are_added_and_a_late_one_recomputes(prepared: str) -> None:
+    """a-m00 (x 40): 100.00 @0 s, 100.25 @300 s, 100.75 @600 s, then 101.00 @1200 s, then a late
+    100.80 @900 s. Buckets [0, 900 s) and [900 s, 1800 s); activity in 1e-4 kWh."""
+    writer = BatchWriter(prepared)
+    aggregator = Aggregator(prepared, CONFIG)
+
+    def reading(seconds: int, value: float) -> Reading:
+        t = T0 + timedelta(seconds=seconds)
+        return (t, "a-m00", "energy_import", value, "good", t)
+
+    def buckets() -> list[tuple[int, int, int]]:
+        rows = _snapshot(prepared)[0]
+        return sorted((r[3], r[4], r[6]) for r in rows)  # activity, covered ms, good readings
+
+    with psycopg.connect(prepared) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        _write(writer, [reading(0, 100.00), reading(300, 100.25), reading(600, 100.75)])
+        aggregator.cycle(conn)
+        assert buckets() == [(300_000, 600_000, 3)]  # 0.75 x 40 = 30 kWh
+        _write(writer, [reading(1200, 101.00)])
+        appended = aggregator.cycle(conn)
+        assert appended.stats.readings == 2  # 100.75 (carried) and 101.00 only
+        # 0.25 x 40 = 10 kWh over 600..1200 s, half in each bucket: + 5 kWh, 5 kWh
+        assert buckets() == [(50_000, 300_000, 1), (350_000, 900_000, 3)]
+        _write(writer, [reading(900, 100.80)])
+        late = aggregator.cycle(conn)
+        assert late.stats.readings == 5  # the window 0..1800 s, recomputed from all of them
+        # bucket 0: (0.75 + 0.05) x 40 = 32 kWh; bucket 1: 0.20 x 40 = 8 kWh, 2 readings
+        assert buckets() == [(80_000, 300_000, 2), (320_000, 900_000, 3)]
+        frontier = conn.execute("SELECT time FROM rollup_frontiers").fetchall()
+        assert frontier == [(T0 + timedelta(seconds=1200),)]
+    writer.close()
 
 
 class _Null:
