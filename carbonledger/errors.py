@@ -64,7 +64,7 @@ class InvalidImportError(CarbonLedgerError):
         self.problems = problems
         self.more = more
         count = len(problems) + more
-        where = f" on {lines} lines" if lines else ""
+        where = f" on {lines} line{'s' if lines != 1 else ''}" if lines else ""
         head = f"{path}: {count} problem{'s' if count != 1 else ''}{where}; nothing was imported"
         tail = [f"... and {more} more"] if more else []
         super().__init__("\n  ".join([head + ":", *problems, *tail]))

@@ -39,6 +39,9 @@ class EconomicRecord:
     revenue: Decimal | None  # 万元
     output_quantity: Decimal | None
     output_unit: str | None
+    columns: frozenset[
+        str
+    ]  # the file's columns: a value whose column is absent keeps its stored one
 
     @property
     def period(self) -> str:
@@ -72,6 +75,11 @@ def read_economics(path: Path, today: date | None = None) -> list[EconomicRecord
         if row.error:
             problems.add(row.line, "(row)", row.error)
             continue
+        if not seen and ("output_quantity" in row.values) != ("output_unit" in row.values):
+            problems.add(
+                1, "output_unit", "give the columns output_quantity and output_unit together"
+            )
+            problems.raise_if_any()
         record = _record(row.line, row.values, today, problems)
         if record is None:
             continue
@@ -120,7 +128,7 @@ def _record(
         return None
     return EconomicRecord(
         line, code, kind, start, amounts["value_added"], amounts["revenue"],
-        amounts["output_quantity"], unit,
+        amounts["output_quantity"], unit, frozenset(values),
     )  # fmt: skip
 
 
@@ -192,9 +200,13 @@ def apply_economics(
         changes: list[Change] = []
         writes = []
         for r in records:
-            new = (r.value_added, r.revenue, r.output_quantity, r.output_unit)
+            given = (r.value_added, r.revenue, r.output_quantity, r.output_unit)
             old = stored.get((r.enterprise_code, r.period_kind, r.period_start))
             key = f"{r.enterprise_code} {r.period}"
+            new = tuple(
+                value if name in r.columns or old is None else old[i]
+                for i, (name, value) in enumerate(zip(_VALUES, given, strict=True))
+            )
             if old is None:
                 changes.append(Change("economic record", key, "added"))
             else:

@@ -24,6 +24,7 @@ from carbonledger.db.commands import require_database_url
 from carbonledger.errors import DatabaseUnavailableError, InvalidImportError
 
 from ._apply import ImportReport, import_registry
+from ._csvfile import SHANGHAI
 from ._economics import import_economics
 from ._lookup import enterprise_details, list_enterprises
 from ._readings import import_readings
@@ -146,7 +147,8 @@ def _registry_show(args: argparse.Namespace, settings: Settings) -> int:
     _out(
         f"  industry {e['industry_code']}  district {e['district']}  size {e['size_class'] or '-'}"
     )
-    _out(f"  registered {e['created_at']:%Y-%m-%d}, updated {e['updated_at']:%Y-%m-%d %H:%M}")
+    created, updated = (e[k].astimezone(SHANGHAI) for k in ("created_at", "updated_at"))
+    _out(f"  registered {created:%Y-%m-%d}, updated {updated:%Y-%m-%d %H:%M} (+08:00)")
     if d.sites:
         _out("sites")
         for s in d.sites:
