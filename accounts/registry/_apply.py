@@ -274,7 +274,7 @@ def _write(
     for entry in entries:
         record = entry.record
         key = _key(entry)
-        given = {name: getattr(record, name) for name in record.model_fields_set}
+        given = {n: getattr(record, n) for n in columns if n in record.model_fields_set}
         if kind == "meter":
             given.setdefault("unit", record.booked_unit)
         old = stored.get(key)
