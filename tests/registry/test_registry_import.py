@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from accounts.registry import import_registry
 from carbonledger.cli import main
@@ -27,7 +28,9 @@ district = "莲都区"
 def snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
     with psycopg.connect(url) as conn:
         return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()  # noqa: S608
+            table: conn.execute(
+                sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))
+            ).fetchall()
             for table in ("enterprises", "sites", "gateways", "meters")
         }
 
