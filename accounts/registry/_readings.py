@@ -183,9 +183,13 @@ class _Progress:
         self.tty = out.isatty()
         self.began = self.last = time.monotonic()
         self.tenth = 0
+        self.shown = -1
 
     def show(self, report: ReadingsReport, final: bool = False) -> None:
         done = report.stored + report.duplicates
+        if done == self.shown:
+            return
+        self.shown = done
         fraction = done / self.total
         now = time.monotonic()
         rate = done / max(now - self.began, 1e-9)
