@@ -82,7 +82,7 @@ class Change:
         text = f"{self.action} {self.kind} {self.key}"
         if self.fields:
             text += ": " + "; ".join(
-                f"{f} {_show(old)} -> {_show(new)}" for f, old, new in self.fields
+                f"{f} {show_value(old)} -> {show_value(new)}" for f, old, new in self.fields
             )
         return text + (f" ({self.note})" if self.note else "")
 
@@ -346,7 +346,8 @@ def _same(old: object, new: object) -> bool:
     return old == new
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
+    """A value as reports print it: decimals without trailing zeros, nothing as (none)."""
     if value is None:
         return "(none)"
     if isinstance(value, Decimal):

@@ -45,14 +45,8 @@ Carrier = Literal["electricity", "natural_gas", "steam", "heat", "diesel", "pv",
 Role = Literal["purchased", "exported", "own_generation", "combustion", "process", "measured"]
 CARRIERS: tuple[str, ...] = get_args(Carrier)
 ROLES: tuple[str, ...] = get_args(Role)
-_CEMS = (
-    "co2_concentration",
-    "o2_concentration",
-    "flue_gas_flow",
-    "flue_gas_temperature",
-    "flue_gas_pressure",
-    "flue_gas_moisture",
-)
+# What a CEMS stack reports: concentrations and the flue-gas state (HJ 212, HJ 75).
+_CEMS = tuple(q for q in QUANTITIES if q.endswith("_concentration") or q.startswith("flue_gas_"))
 # The quantities a meter of each carrier can be booked by (it may report others too).
 CARRIER_QUANTITIES: dict[str, tuple[str, ...]] = {
     "electricity": ("energy_import", "energy_export", "active_power"),

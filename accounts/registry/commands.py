@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from carbonledger.config import Settings
 from carbonledger.db.commands import require_database_url
 from carbonledger.errors import DatabaseUnavailableError, InvalidImportError
 
-from ._apply import ImportReport, import_registry
+from ._apply import ImportReport, import_registry, show_value
 from ._csvfile import SHANGHAI
 from ._economics import import_economics
 from ._lookup import enterprise_details, list_enterprises
@@ -196,11 +195,7 @@ def _registry_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return str(value)
+    return "-" if value is None else show_value(value)
 
 
 def _width(text: str) -> int:
