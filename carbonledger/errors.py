@@ -54,9 +54,9 @@ class RegistryError(CarbonLedgerError):
 class InvalidImportError(CarbonLedgerError):
     """An import file (registry, economic data, readings) has records that fail validation.
 
-    ``problems`` holds one ``file:line: field: problem`` line per fault, every one of them (up to
-    ``limit``; ``more`` counts the rest), so a clerk can fix the whole file in one go. The import
-    that raises it has changed nothing.
+    ``problems`` holds one ``file:line: field: problem`` line per fault, all of them (a huge file
+    keeps the first thousand and counts the rest in ``more``), so a clerk can fix the whole file
+    in one go. The import that raises it has changed nothing.
     """
 
     def __init__(self, path: str, problems: list[str], more: int = 0, lines: int = 0) -> None:

@@ -103,7 +103,7 @@ class ImportReport:
         for kind in dict.fromkeys(c.kind for c in self.changes):
             total = sum(1 for c in self.changes if c.kind == kind)
             added, updated = self.count(kind, "added"), self.count(kind, "updated")
-            plural = "s" if total != 1 and True else ""
+            plural = "s" if total != 1 else ""
             parts.append(
                 f"{total} {kind}{plural} ({added} added, {updated} updated,"
                 f" {total - added - updated} unchanged)"
@@ -164,15 +164,11 @@ def _stored(conn: psycopg.Connection, kind: str, parsed: RegistryFile) -> dict[s
 
 
 def _referenced_enterprises(conn: psycopg.Connection, parsed: RegistryFile) -> set[str]:
-    codes = {e.record.enterprise for _, es in _by_kind(parsed) for e in es if _ref(e)}
+    codes = {e.record.enterprise for k, es in _by_kind(parsed) if k != "enterprise" for e in es}
     if not codes:
         return set()
     rows = conn.execute("SELECT code FROM enterprises WHERE code = ANY(%s)", (sorted(codes),))
     return {str(code) for (code,) in rows}
-
-
-def _ref(entry: Entry[Any]) -> bool:
-    return entry.kind != "enterprise"
 
 
 def _key(entry: Entry[Any]) -> str:
