@@ -10,15 +10,18 @@ conflicting-duplicate dead letter, exactly like live ingest. Each row is its own
 
 Two passes over the file, both streamed: the first validates every row and writes nothing when
 any is bad (listing them all); the second writes batches of ``batch_size`` rows, each committed on
-its own, with a progress line. Memory stays bounded by one batch. An interrupted import can be run
+its own (on a writer thread, so reading the next batch overlaps the database), with a progress
+line. Memory stays bounded by one batch. An interrupted import can be run
 again: rows already stored are duplicates, nothing is stored twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,20 +79,62 @@ def import_readings(
     bar = _Progress(total, progress or sys.stderr)
     writer = BatchWriter(conninfo)
     try:
-        batch: list[Message] = []
-        for message in _messages(path, directory, problems):
-            batch.append(message)
-            if len(batch) >= batch_size:
-                _write(writer, batch, report)
-                bar.show(report)
-                batch = []
-        if batch:
-            _write(writer, batch, report)
+        _store(writer, _batches(_messages(path, directory, problems), batch_size), report, bar)
         bar.show(report, final=True)
     finally:
         writer.close()
     problems.raise_if_any()  # the file changed between the passes
     return report
+
+
+def _batches(messages: Iterator[Message], size: int) -> Iterator[list[Message]]:
+    batch: list[Message] = []
+    for message in messages:
+        batch.append(message)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _store(
+    writer: BatchWriter, batches: Iterator[list[Message]], report: ReadingsReport, bar: _Progress
+) -> None:
+    """Write the batches on a second thread, so parsing the next overlaps the database's work.
+
+    One batch waits between the two at most (memory stays bounded); the writer's error is
+    raised here.
+    """
+    handoff: queue.Queue[list[Message] | None] = queue.Queue(maxsize=1)
+    failure: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            while (batch := handoff.get()) is not None:
+                _write(writer, batch, report)
+                bar.show(report)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the reading thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=drain, name="readings-import-writer", daemon=True)
+    thread.start()
+    try:
+        for batch in batches:
+            while thread.is_alive():
+                try:
+                    handoff.put(batch, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if not thread.is_alive():
+                break
+    finally:
+        if thread.is_alive():
+            handoff.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _validated(
