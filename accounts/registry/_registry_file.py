@@ -8,6 +8,7 @@ offending key, or of the record's header when the key is missing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +23,9 @@ from carbonledger.tomlfile import line_of, read_toml
 from ._records import EnterpriseRecord, GatewayRecord, MeterRecord, SiteRecord
 
 R = TypeVar("R", bound=BaseModel)
+_AT_LINE = re.compile(
+    r"(?P<path>.*?): (?P<text>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)"
+)
 
 KINDS: dict[str, type[BaseModel]] = {
     "enterprise": EnterpriseRecord,
@@ -77,7 +81,9 @@ def read_registry_file(path: Path) -> RegistryFile:
     try:
         text, doc = read_toml(path, parse_float=Decimal)
     except ConfigError as exc:  # unreadable or not TOML: one problem, nothing else to check
-        raise InvalidImportError(str(path), [str(exc)]) from exc
+        # tomllib says "... (at line 2, column 10)": put the line where every message has it
+        message = _AT_LINE.sub(r"\g<path>:\g<line>: \g<text> (column \g<column>)", str(exc))
+        raise InvalidImportError(str(path), [message]) from exc
     parsed = RegistryFile(path, text)
     for name, value in doc.items():
         if name not in KINDS:

@@ -190,7 +190,7 @@ def _registry_list(args: argparse.Namespace, settings: Settings) -> int:
         [[*(r[c] for c in columns), r["latest_month"] and f"{r['latest_month']:%Y-%m}"]
          for r in rows],
     )  # fmt: skip
-    _out(f"{len(rows)} enterprises")
+    _out(f"{len(rows)} enterprise{'s' if len(rows) != 1 else ''}")
     return 0
 
 

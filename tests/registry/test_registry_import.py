@@ -204,8 +204,7 @@ def test_a_dry_run_reports_and_changes_nothing(db_url: str) -> None:
 def test_file_level_faults_name_the_line(db_url: str, tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text('[[enterprise]]\ncode = "x\n', encoding="utf-8")
-    [problem] = problems(db_url, path)
-    assert "line 2" in problem  # tomllib's position of the unterminated string
+    assert problems(db_url, path) == ["2: Illegal character '\\n' (column 10)"]  # tomllib's words
     path.write_text(_ENTERPRISE.format(code=A) + "\n[[meters]]\nid = 'x'\n", encoding="utf-8")
     assert problems(db_url, path) == [
         "8: meters: unknown table; a registry file has [[enterprise]], [[site]], [[gateway]]"
@@ -237,5 +236,5 @@ def test_cli_import_prints_every_problem_and_exits_1(
     assert "m-cx001-el1" in shown and "丽水示例印染有限公司" in shown
     assert main(["registry", "list", "--district", "龙泉市"]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert listed[-1] == "1 enterprises"
+    assert listed[-1] == "1 enterprise"
     assert B in listed[1]
