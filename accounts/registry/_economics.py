@@ -207,8 +207,14 @@ def apply_economics(
                 value if name in r.columns or old is None else old[i]
                 for i, (name, value) in enumerate(zip(_VALUES, given, strict=True))
             )
+            va, revenue = new[0], new[1]
+            note = (
+                "value added exceeds revenue: are the two columns swapped?"
+                if va is not None and revenue is not None and va > revenue
+                else ""
+            )
             if old is None:
-                changes.append(Change("economic record", key, "added"))
+                changes.append(Change("economic record", key, "added", note=note))
             else:
                 diffs = tuple(
                     (name, o, n) for name, o, n in zip(_VALUES, old, new, strict=True) if o != n
@@ -216,7 +222,7 @@ def apply_economics(
                 if not diffs:
                     changes.append(Change("economic record", key, "unchanged"))
                     continue
-                changes.append(Change("economic record", key, "updated", diffs))
+                changes.append(Change("economic record", key, "updated", diffs, note))
             writes.append((r.enterprise_code, r.period_kind, r.period_start, *new, source))
         if writes:
             with conn.cursor() as cur:

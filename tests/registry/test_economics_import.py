@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from accounts.registry import import_economics, import_registry, parse_period
+from carbonledger.cli import main
 from carbonledger.errors import InvalidImportError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -131,3 +132,28 @@ def test_an_update_says_what_changed_and_absent_columns_keep_their_values(
         A, "month", date(2026, 9, 1), Decimal("830.75"), Decimal("3250"), Decimal("1.2"), "万米",
         "statistics",
     )  # fmt: skip
+
+
+def test_cli_prints_the_changes_and_notes_a_swap(
+    registry_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", registry_url)
+    path = tmp_path / "e.csv"
+    path.write_text(HEADER + f"{A},2026-09,3250,812.5,,\n", encoding="utf-8")
+    assert main(["economics", "import", str(path), "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"  added economic record {A} 2026-09 (value added exceeds revenue: are the two columns"
+        " swapped?)",
+        f"{path}: would import 1 economic record (1 added, 0 updated, 0 unchanged)",
+    ]
+    assert stored(registry_url) == []
+    path.write_text(HEADER + f"{A},2026,1,2,,\n91331181MA2CX00302,2026,1,2,,\n")
+    assert main(["economics", "import", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}: 1 problem on 1 line; nothing was imported:",
+        f"  {path}:3: enterprise_code: no enterprise 91331181MA2CX00302 in the registry (import"
+        " it first with carbonledger registry import)",
+    ]

@@ -231,6 +231,7 @@ def test_cli_import_prints_every_problem_and_exits_1(
         " 景宁畲族自治县",
     ]
     assert main(["registry", "import", str(EXAMPLES / "registry.toml")]) == 0
+    assert main(["registry", "show", "91331181MA2CX00302"]) == 1  # valid, but not registered
     assert main(["registry", "show", A]) == 0
     shown = capsys.readouterr().out
     assert "m-cx001-el1" in shown and "丽水示例印染有限公司" in shown
