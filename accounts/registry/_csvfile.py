@@ -44,8 +44,9 @@ class Problems:
         else:
             self.more += 1
 
-    def __bool__(self) -> bool:
-        return bool(self.kept)
+    @property
+    def count(self) -> int:
+        return len(self.kept) + self.more
 
     def raise_if_any(self) -> None:
         if self.kept:
@@ -70,11 +71,14 @@ class _Recorder:
         return text
 
 
-def read_rows(path: Path, columns: Sequence[str], required: Sequence[str]) -> Iterator[CsvRow]:
+def read_rows(
+    path: Path, columns: Sequence[str], required: Sequence[str], together: Sequence[str] = ()
+) -> Iterator[CsvRow]:
     """The data rows of ``path``; file-level faults raise :class:`InvalidImportError` at once.
 
-    The header must name every column of ``required`` and nothing outside ``columns``. A row
-    with the wrong number of cells is yielded with the cells it has; the caller reports it.
+    The header must name every column of ``required``, all or none of ``together``, and nothing
+    outside ``columns``. A row
+    with the wrong number of cells is yielded with ``error`` set; the caller reports it.
     """
     try:
         with path.open(encoding="utf-8-sig", newline="") as source:
@@ -88,7 +92,9 @@ def read_rows(path: Path, columns: Sequence[str], required: Sequence[str]) -> It
                 if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
                     continue
                 if header is None:
-                    header = _header(path, first, cells, columns, required)
+                    header = _header(
+                        path, first, cells, columns=columns, required=required, together=together
+                    )
                     continue
                 if len(cells) != len(header):
                     error = (
@@ -122,7 +128,13 @@ def _records(path: Path, reader: Iterator[list[str]], recorder: _Recorder) -> It
 
 
 def _header(
-    path: Path, line: int, cells: list[str], columns: Sequence[str], required: Sequence[str]
+    path: Path,
+    line: int,
+    cells: list[str],
+    *,
+    columns: Sequence[str],
+    required: Sequence[str],
+    together: Sequence[str],
 ) -> list[str]:
     names = [c.strip().lower() for c in cells]
     problems = [
@@ -135,6 +147,12 @@ def _header(
         for name in required
         if name not in names
     ]
+    if any(name in names for name in together):
+        problems += [
+            f"{path}:{line}: {name}: column missing: {' and '.join(together)} go together"
+            for name in together
+            if name not in names
+        ]
     repeated = sorted({n for n in names if names.count(n) > 1})
     problems += [f"{path}:{line}: {name}: column appears twice" for name in repeated]
     if problems:

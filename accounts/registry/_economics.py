@@ -39,9 +39,8 @@ class EconomicRecord:
     revenue: Decimal | None  # 万元
     output_quantity: Decimal | None
     output_unit: str | None
-    columns: frozenset[
-        str
-    ]  # the file's columns: a value whose column is absent keeps its stored one
+    # the file's columns: a value whose column the file lacks keeps its stored value
+    columns: frozenset[str]
 
     @property
     def period(self) -> str:
@@ -71,15 +70,10 @@ def read_economics(path: Path, today: date | None = None) -> list[EconomicRecord
     problems = Problems(path)
     records: list[EconomicRecord] = []
     seen: dict[tuple[str, date, str], int] = {}
-    for row in read_rows(path, COLUMNS, REQUIRED):
+    for row in read_rows(path, COLUMNS, REQUIRED, together=("output_quantity", "output_unit")):
         if row.error:
             problems.add(row.line, "(row)", row.error)
             continue
-        if not seen and ("output_quantity" in row.values) != ("output_unit" in row.values):
-            problems.add(
-                1, "output_unit", "give the columns output_quantity and output_unit together"
-            )
-            problems.raise_if_any()
         record = _record(row.line, row.values, today, problems)
         if record is None:
             continue
@@ -100,7 +94,7 @@ def read_economics(path: Path, today: date | None = None) -> list[EconomicRecord
 def _record(
     line: int, values: dict[str, str], today: date, problems: Problems
 ) -> EconomicRecord | None:
-    before = len(problems.kept) + problems.more
+    before = problems.count
     code = values.get("enterprise_code", "")
     try:
         uscc.validate(code)
@@ -117,19 +111,24 @@ def _record(
     for name in ("value_added", "revenue", "output_quantity"):
         amounts[name] = _amount(line, name, values.get(name, ""), problems)
     unit = values.get("output_unit") or None
-    if (amounts["output_quantity"] is None) != (unit is None) and (
-        values.get("output_quantity") or unit
-    ):
+    if bool(values.get("output_quantity")) != bool(unit):
         missing = "output_unit" if unit is None else "output_quantity"
         problems.add(line, missing, "output_quantity and output_unit go together: give both")
     if not values.get("value_added") and not values.get("revenue"):
         problems.add(line, "value_added", "give value_added or revenue (or both), in 万元")
-    if len(problems.kept) + problems.more > before:
+    if problems.count > before:
         return None
     return EconomicRecord(
         line, code, kind, start, amounts["value_added"], amounts["revenue"],
         amounts["output_quantity"], unit, frozenset(values),
     )  # fmt: skip
+
+
+def _swapped(value_added: object, revenue: object) -> str:
+    """A note when value added exceeds revenue, which the accounts of a real firm cannot show."""
+    if isinstance(value_added, Decimal) and isinstance(revenue, Decimal) and value_added > revenue:
+        return "value added exceeds revenue: are the two columns swapped?"
+    return ""
 
 
 def _amount(line: int, name: str, text: str, problems: Problems) -> Decimal | None:
@@ -207,12 +206,7 @@ def apply_economics(
                 value if name in r.columns or old is None else old[i]
                 for i, (name, value) in enumerate(zip(_VALUES, given, strict=True))
             )
-            va, revenue = new[0], new[1]
-            note = (
-                "value added exceeds revenue: are the two columns swapped?"
-                if va is not None and revenue is not None and va > revenue
-                else ""
-            )
+            note = _swapped(new[0], new[1])
             if old is None:
                 changes.append(Change("economic record", key, "added", note=note))
             else:

@@ -104,6 +104,16 @@ def test_a_bad_line_changes_nothing_and_every_field_is_named(
     assert stored(registry_url) == before
 
 
+def test_header_faults_are_named(registry_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text("# revised figures\nenterprise_code,period,revenue,output_quantity,va\n")
+    assert refused(registry_url, path) == [
+        "2: va: unknown column; the columns are enterprise_code, period, value_added, revenue,"
+        " output_quantity, output_unit",
+        "2: output_unit: column missing: output_quantity and output_unit go together",
+    ]
+
+
 def test_an_unknown_enterprise_is_an_error_naming_the_line(
     registry_url: str, tmp_path: Path
 ) -> None:
