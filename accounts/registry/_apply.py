@@ -279,7 +279,8 @@ def _write(
             if kind == "meter":
                 values["unit"] = record.booked_unit
             rows.append(values)
-            changes.append(Change(kind, key, "added"))
+            note = f"give it an MQTT secret: carbonledger broker credential {key}"
+            changes.append(Change(kind, key, "added", note=note if kind == "gateway" else ""))
             continue
         diffs = tuple(
             (name, old[name], value) for name, value in given.items() if not _same(old[name], value)

@@ -91,9 +91,10 @@ def _connect(settings: Settings) -> psycopg.Connection:
 
 
 def _print_report(report: ImportReport) -> None:
+    prefix = "(dry run) " if report.dry_run else ""
     for change in report.changes:
         if change.action != "unchanged":
-            _out(f"  {change}")
+            _out(f"  {prefix}{change}")
     _out(report.summary())
 
 

@@ -155,8 +155,8 @@ def test_cli_prints_the_changes_and_notes_a_swap(
     path.write_text(HEADER + f"{A},2026-09,3250,812.5,,\n", encoding="utf-8")
     assert main(["economics", "import", str(path), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"  added economic record {A} 2026-09 (value added exceeds revenue: are the two columns"
-        " swapped?)",
+        f"  (dry run) added economic record {A} 2026-09 (value added exceeds revenue: are the"
+        " two columns swapped?)",
         f"{path}: would import 1 economic record (1 added, 0 updated, 0 unchanged)",
     ]
     assert stored(registry_url) == []
