@@ -151,56 +151,70 @@ def grade(
     kind_label = _KIND_LABEL[period_kind]
     if period_kind == "year" and live:
         kind_label = "annual estimate (year to date)"
-    out = []
-    for s in standings:
-        basis: Literal["value_added", "revenue"] | None
-        if s.value_added:
-            basis, denominator, industry = "value_added", s.value_added, va_sum[s.industry_code]
-        elif s.revenue:
-            basis, denominator, industry = "revenue", s.revenue, rev_sum[s.industry_code]
-        else:
-            basis, denominator, industry = None, None, None
-        notes = [kind_label, *s.notes]
-        l_value = industry_l = k = None
-        grade_value: int | None = None
-        colour = level = None
-        if basis is None or denominator is None or industry is None:
-            notes.append("not graded: no value added or revenue")
-        else:
-            if basis == "revenue":
-                notes.append("revenue basis (no value added): per 万元 revenue")
-            l_value = Fraction(s.tco2) / Fraction(denominator)
-            industry_l = industry[0] / industry[1]
-            if industry_l > 0:
-                k = l_value / industry_l
-                if bands.kind == "grade":
-                    grade_value = bands.grade_of(k)
-                else:
-                    colour = _colour(bands, k, l_value, s.previous_l, notes)
-            else:
-                notes.append("not graded: the industry emits nothing in this period")
-            if basis == "value_added" and bands.kind == "grade":
-                level = bands.level_of(l_value)
-        out.append(
-            GradeRecord(
-                enterprise_code=s.code,
-                period_kind=period_kind,
-                period_start=period_start,
-                model=bands.model,
-                model_version=bands.version,
-                industry_code=s.industry_code,
-                l_value=dec(l_value),
-                industry_l=dec(industry_l),
-                k_value=dec(k),
-                grade=grade_value,
-                colour=colour,
-                level=level,
-                basis=basis,
-                label="; ".join(notes),
-                account_version=s.version,
-            )
+    return [
+        _one(
+            s,
+            va_sum if s.value_added else rev_sum,
+            bands=bands,
+            kind_label=kind_label,
+            period_kind=period_kind,
+            period_start=period_start,
         )
-    return out
+        for s in standings
+    ]
+
+
+def _one(
+    s: Standing,
+    sums: dict[str, list[Fraction]],
+    *,
+    bands: BandSet,
+    kind_label: str,
+    period_kind: str,
+    period_start: date,
+) -> GradeRecord:
+    basis: Literal["value_added", "revenue"] | None = (
+        "value_added" if s.value_added else "revenue" if s.revenue else None
+    )
+    denominator = s.value_added or s.revenue
+    notes = [kind_label, *s.notes]
+    l_value = industry_l = k = None
+    grade_value: int | None = None
+    colour = level = None
+    if basis is None or not denominator:
+        notes.append("not graded: no value added or revenue")
+    else:
+        if basis == "revenue":
+            notes.append("revenue basis (no value added): per 万元 revenue")
+        l_value = Fraction(s.tco2) / Fraction(denominator)
+        industry_l = sums[s.industry_code][0] / sums[s.industry_code][1]
+        if industry_l > 0:
+            k = l_value / industry_l
+            if bands.kind == "grade":
+                grade_value = bands.grade_of(k)
+            else:
+                colour = _colour(bands, k, l_value, s.previous_l, notes)
+        else:
+            notes.append("not graded: the industry emits nothing in this period")
+        if basis == "value_added" and bands.kind == "grade":
+            level = bands.level_of(l_value)
+    return GradeRecord(
+        enterprise_code=s.code,
+        period_kind=period_kind,
+        period_start=period_start,
+        model=bands.model,
+        model_version=bands.version,
+        industry_code=s.industry_code,
+        l_value=dec(l_value),
+        industry_l=dec(industry_l),
+        k_value=dec(k),
+        grade=grade_value,
+        colour=colour,
+        level=level,
+        basis=basis,
+        label="; ".join(notes),
+        account_version=s.version,
+    )
 
 
 _COLOURS = ("深绿", "浅绿", "黄", "红")

@@ -90,7 +90,7 @@ def read_activity(
 @dataclass(frozen=True)
 class Enterprise:
     info: EnterpriseInfo
-    meters: dict[str, str]  # meter id -> carrier (every registered meter)
+    meters: dict[str, str]  # meter id -> the quantity it is booked by (every registered meter)
 
 
 def read_enterprise(conn: psycopg.Connection, code: str) -> Enterprise:
@@ -103,9 +103,12 @@ def read_enterprise(conn: psycopg.Connection, code: str) -> Enterprise:
     info = EnterpriseInfo(
         code=row[0].strip(), name=row[1], industry_code=row[2], district=row[3], size_class=row[4]
     )
-    meters = dict(
-        conn.execute("SELECT id, carrier FROM meters WHERE enterprise_code = %s", (code,))
-    )
+    meters: dict[str, str] = {
+        meter: "co2_mass" if carrier == "flue_gas" else quantity
+        for meter, carrier, quantity in conn.execute(
+            "SELECT id, carrier, quantity FROM meters WHERE enterprise_code = %s", (code,)
+        )
+    }
     return Enterprise(info, meters)
 
 
@@ -162,7 +165,15 @@ def compute_account(
     totals = _totals(sums.values(), green[1] if green else Fraction(0))
     economics = read_economics(conn, code, period, lo, hi)
     intensity = _intensity(totals, economics)
-    quality = _quality(conn, enterprise, sums.values(), lo, hi, period_ms, offline_after_s)
+    quality = _quality(
+        conn,
+        enterprise,
+        sums.values(),
+        lo=lo,
+        hi=hi,
+        period_ms=period_ms,
+        offline_after_s=offline_after_s,
+    )
     factor_ids = sorted({f.ref for line in lines for f in [*line.factors, *line.tce_factors]})
     two_high = None
     if period.kind in ("year", "rolling12"):
@@ -432,24 +443,22 @@ def _quality(
     conn: psycopg.Connection,
     enterprise: Enterprise,
     sums: Iterable[_LineSum],
+    *,
     lo: datetime,
     hi: datetime,
     period_ms: int,
     offline_after_s: int,
 ) -> Quality:
     own: dict[str, tuple[int, int, datetime | None]] = {}
-    for s in sums:
-        a = s.first
-        if a.role == "exported" and a.quantity == "energy_export" and a.carrier == "electricity":
-            if a.meter_id in own:  # the import side of a two-way meter measures coverage
-                continue
-        own[a.meter_id] = (s.covered_ms, s.estimated_ms, s.last_bucket)
+    for s in sums:  # a meter's coverage is that of the quantity it is booked by
+        if enterprise.meters.get(s.first.meter_id) == s.first.quantity:
+            own[s.first.meter_id] = (s.covered_ms, s.estimated_ms, s.last_bucket)
     meters = sorted(enterprise.meters)
     covered = sum(own.get(m, (0, 0, None))[0] for m in meters)
     estimated = sum(own.get(m, (0, 0, None))[1] for m in meters)
     horizon = hi - timedelta(seconds=offline_after_s) - BUCKET
     offline = [m for m in meters if (last := own.get(m, (0, 0, None))[2]) is None or last < horizon]
-    events = dict(
+    events: dict[str, int] = dict(
         conn.execute(
             "SELECT kind, count(*) FROM quality_events WHERE enterprise_code = %s"
             " AND time >= %s AND time < %s GROUP BY kind ORDER BY kind",
@@ -501,9 +510,16 @@ def read_economics(
         " AND period_start < %s",
         (code, date(period.start.year - 1, 1, 1), period.end),
     ).fetchall()
-    monthly = {start: r for kind, start, *r in rows if kind == "month"}
-    yearly = {start.year: r for kind, start, *r in rows if kind == "year"}
-    units = {r[3] for r in [*monthly.values(), *yearly.values()] if r[3] is not None}
+    monthly: dict[date, list[Decimal | None]] = {}
+    yearly: dict[int, list[Decimal | None]] = {}
+    units = set()
+    for kind, start, va, revenue, output, output_unit in rows:
+        if kind == "month":
+            monthly[start] = [va, revenue, output]
+        else:
+            yearly[start.year] = [va, revenue, output]
+        if output_unit is not None:
+            units.add(output_unit)
     unit = units.pop() if len(units) == 1 else None
     figures = {}
     for index, name in enumerate(_FIELDS):
@@ -514,7 +530,7 @@ def read_economics(
         if period.kind == "year" and period.closed and whole and whole[index] is not None:
             figures[name] = Figure(value=whole[index], basis="reported (annual)")
             continue
-        figures[name] = _by_month(period, lo, hi, index, monthly, yearly)
+        figures[name] = _by_month(period, lo, hi, index=index, monthly=monthly, yearly=yearly)
     return Economics(
         value_added=figures["value_added"],
         revenue=figures["revenue"],
@@ -527,9 +543,10 @@ def _by_month(
     period: Period,
     lo: datetime,
     hi: datetime,
+    *,
     index: int,
-    monthly: dict[date, list[object]],
-    yearly: dict[int, list[object]],
+    monthly: dict[date, list[Decimal | None]],
+    yearly: dict[int, list[Decimal | None]],
 ) -> Figure:
     total, notes = Fraction(0), []
     for month in period.months():
@@ -538,15 +555,10 @@ def _by_month(
         if elapsed.total_seconds() <= 0:
             continue
         share = Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds()))
-        own = monthly.get(month)
-        if own is not None and own[index] is not None:
-            value, how = Fraction(own[index]), "reported"  # type: ignore[arg-type]
-        elif (y := yearly.get(month.year)) is not None and y[index] is not None:
-            value, how = Fraction(y[index]) / 12, f"{month.year} annual / 12"  # type: ignore[arg-type]
-        elif (p := yearly.get(month.year - 1)) is not None and p[index] is not None:
-            value, how = Fraction(p[index]) / 12, f"{month.year - 1} annual / 12"  # type: ignore[arg-type]
-        else:
+        found = _month_value(month, index, monthly, yearly)
+        if found is None:
             return Figure(value=None, basis=f"missing for {month:%Y-%m}")
+        value, how = found
         if share != 1:
             how += f" x {float(share):.3f} of the month elapsed"
         total += value * share
@@ -557,3 +569,21 @@ def _by_month(
         return Figure(value=dec(total), basis="reported")
     kinds = sorted(set(notes))
     return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds))
+
+
+def _month_value(
+    month: date,
+    index: int,
+    monthly: dict[date, list[Decimal | None]],
+    yearly: dict[int, list[Decimal | None]],
+) -> tuple[Fraction, str] | None:
+    """The month's own figure, else its year's / 12, else the previous year's / 12."""
+    candidates = (
+        (monthly.get(month), 1, "reported"),
+        (yearly.get(month.year), 12, f"{month.year} annual / 12"),
+        (yearly.get(month.year - 1), 12, f"{month.year - 1} annual / 12"),
+    )
+    for row, divisor, how in candidates:
+        if row is not None and (value := row[index]) is not None:
+            return Fraction(value) / divisor, how
+    return None

@@ -260,7 +260,14 @@ def select(
             f"kWh x {equivalent.value} (当量值) or {equal.value} (等价值) kgce/kWh / 1000",
         )
     if carrier in ("natural_gas", "diesel"):
-        return _fuel(library, carrier, month, as_of, guideline_for(industry_code, s), measured)
+        return _fuel(
+            library,
+            carrier=carrier,
+            month=month,
+            as_of=as_of,
+            guideline=guideline_for(industry_code, s),
+            measured=measured,
+        )
     if carrier == "heat":
         heat = library.one("heat", "heat", "default", month, as_of)
         tce = library.one("tce", "heat", "default", month, as_of)
@@ -297,6 +304,7 @@ def _equal_value(library: FactorLibrary, month: date, as_of: date) -> Factor:
 
 def _fuel(
     library: FactorLibrary,
+    *,
     carrier: str,
     month: date,
     as_of: date,

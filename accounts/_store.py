@@ -466,8 +466,11 @@ def recompute(
     *,
     now: datetime | None = None,
 ) -> list[Recomputed]:
-    """Recompute closed accounts with today's library and policy; a changed one becomes version
-    n + 1 (closed, with ``reason``), the old one ``superseded`` with the time. Unchanged ones stay."""
+    """Recompute closed accounts with today's library and policy.
+
+    A changed account becomes version n + 1 (closed, with ``reason``) and version n is marked
+    ``superseded`` with the time; an unchanged one stays as it is (``new_version`` None).
+    """
     settings = settings or AccountsSettings()
     if not reason.strip():
         raise AccountsError("a recompute needs a reason")
@@ -483,8 +486,8 @@ def recompute(
         wanted = None if codes is None else set(codes)
         if not rows:
             raise AccountsError(f"{period.label} has no closed accounts to recompute")
-        for code, version in rows:
-            code = code.strip()
+        for padded, version in rows:
+            code = padded.strip()
             if wanted is not None and code not in wanted:
                 continue
             old = _stored(conn, code, period.kind, period.start)

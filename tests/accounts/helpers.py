@@ -69,8 +69,8 @@ def register(conn: psycopg.Connection, codes: Sequence[str] = tuple(ENTERPRISES)
         )
         for m in meters:
             conn.execute(
-                "INSERT INTO meters (id, enterprise_code, gateway_id, carrier, quantity, unit, role)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO meters (id, enterprise_code, gateway_id, carrier, quantity, unit,"
+                " role) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (m.id, code, f"gw-{code[-6:]}", m.carrier, m.quantity, m.unit, m.role),
             )
 
@@ -80,9 +80,12 @@ def local(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
+def owner(meter: str) -> str:
+    return next(code for code, (_, _, ms) in ENTERPRISES.items() if meter in {m.id for m in ms})
+
+
 def rollup(
     conn: psycopg.Connection,
-    code: str,
     meter: str,
     quantity: str,
     bucket: datetime,
@@ -92,6 +95,7 @@ def rollup(
     estimated_ms: int = 0,
 ) -> None:
     """One 15-minute rollup row with ``activity`` in the quantity's unit (exact)."""
+    code = owner(meter)
     scale = 6 if quantity == "co2_mass" else 4
     fp = Decimal(activity).scaleb(scale)
     assert fp == fp.to_integral_value(), f"{activity} has more than {scale} decimals"
@@ -105,10 +109,11 @@ def rollup(
 def economics(
     conn: psycopg.Connection,
     code: str,
-    kind: str,
     start: str,
     value_added: str | None,
     revenue: str | None,
+    *,
+    kind: str = "month",
 ) -> None:
     conn.execute(
         "INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added,"

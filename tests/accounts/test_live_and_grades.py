@@ -25,8 +25,8 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 
 
 def test_month_to_date_follows_new_rollups(conn: psycopg.Connection) -> None:
-    rollup(conn, PARTS, "prt-el1", "energy_import", local("2026-11-02 10:00"), "2000")
-    economics(conn, PARTS, "month", "2026-11-01", "10", None)
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-02 10:00"), "2000")
+    economics(conn, PARTS, "2026-11-01", "10", None)
     refresh_live(conn, now=NOW)
     mtd = get_account(conn, PARTS, Period.mtd(NOW), now=NOW)
     assert mtd.status == "live" and mtd.period.kind == "mtd"
@@ -35,7 +35,7 @@ def test_month_to_date_follows_new_rollups(conn: psycopg.Connection) -> None:
     # = 10 x (19 x 24 + 10) / (30 x 24) = 10 x 466 / 720 = 6.472222...
     assert mtd.economics.value_added.value == Decimal("6.472222222222")
     assert mtd.economics.value_added.basis.startswith("estimated")
-    rollup(conn, PARTS, "prt-el1", "energy_import", local("2026-11-20 09:30"), "1000")
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-20 09:30"), "1000")
     later = local("2026-11-20 10:00:05")
     refresh_live(conn, now=later)
     mtd = get_account(conn, PARTS, Period.mtd(later), now=later)

@@ -38,15 +38,15 @@ def _line(account, meter: str, quantity: str | None = None):  # type: ignore[no-
 
 def test_dyeing_works_electricity_gas_diesel_steam(conn: psycopg.Connection) -> None:
     # electricity 1000.5 + 499.5 = 1500 kWh, gas 1000 Nm3, diesel 2 t, steam 10 t in October
-    rollup(conn, DYEING, "dye-el1", "energy_import", local("2026-10-01 00:00"), "1000.5")
-    rollup(conn, DYEING, "dye-el1", "energy_import", local("2026-10-31 23:45"), "499.5")
-    rollup(conn, DYEING, "dye-gas1", "gas_volume", local("2026-10-10 08:00"), "1000")
-    rollup(conn, DYEING, "dye-dsl1", "diesel_mass", local("2026-10-10 08:00"), "2")
-    rollup(conn, DYEING, "dye-stm1", "steam_mass", local("2026-10-10 08:00"), "10")
+    rollup(conn, "dye-el1", "energy_import", local("2026-10-01 00:00"), "1000.5")
+    rollup(conn, "dye-el1", "energy_import", local("2026-10-31 23:45"), "499.5")
+    rollup(conn, "dye-gas1", "gas_volume", local("2026-10-10 08:00"), "1000")
+    rollup(conn, "dye-dsl1", "diesel_mass", local("2026-10-10 08:00"), "2")
+    rollup(conn, "dye-stm1", "steam_mass", local("2026-10-10 08:00"), "10")
     # outside the local month: 2026-09-30 23:45 +08 and 2026-11-01 00:00 +08
-    rollup(conn, DYEING, "dye-el1", "energy_import", local("2026-09-30 23:45"), "777")
-    rollup(conn, DYEING, "dye-el1", "energy_import", local("2026-11-01 00:00"), "888")
-    economics(conn, DYEING, "month", "2026-10-01", "100", "400")
+    rollup(conn, "dye-el1", "energy_import", local("2026-09-30 23:45"), "777")
+    rollup(conn, "dye-el1", "energy_import", local("2026-11-01 00:00"), "888")
+    economics(conn, DYEING, "2026-10-01", "100", "400")
 
     a = get_account(conn, DYEING, OCT, now=NOW)
     el, gas = _line(a, "dye-el1"), _line(a, "dye-gas1")
@@ -93,10 +93,10 @@ def test_dyeing_works_electricity_gas_diesel_steam(conn: psycopg.Connection) -> 
 
 
 def test_parts_maker_with_export_and_own_pv(conn: psycopg.Connection) -> None:
-    rollup(conn, PARTS, "prt-el1", "energy_import", local("2026-10-02 10:00"), "2000")
-    rollup(conn, PARTS, "prt-el1", "energy_export", local("2026-10-02 12:00"), "100")
-    rollup(conn, PARTS, "prt-pv1", "energy_generated", local("2026-10-02 12:00"), "500")
-    economics(conn, PARTS, "month", "2026-10-01", "10", None)
+    rollup(conn, "prt-el1", "energy_import", local("2026-10-02 10:00"), "2000")
+    rollup(conn, "prt-el1", "energy_export", local("2026-10-02 12:00"), "100")
+    rollup(conn, "prt-pv1", "energy_generated", local("2026-10-02 12:00"), "500")
+    economics(conn, PARTS, "2026-10-01", "10", None)
     a = get_account(conn, PARTS, OCT, now=NOW)
     export = _line(a, "prt-el1", "energy_export")
     assert export.role == "exported" and export.activity == Decimal("100")
@@ -118,11 +118,11 @@ def test_parts_maker_with_export_and_own_pv(conn: psycopg.Connection) -> None:
 
 
 def test_cement_plant_with_cems_cross_check(conn: psycopg.Connection) -> None:
-    rollup(conn, CEMENT, "cem-el1", "energy_import", local("2026-10-03 00:00"), "10000")
-    rollup(conn, CEMENT, "cem-dsl1", "diesel_mass", local("2026-10-03 00:00"), "1")
-    rollup(conn, CEMENT, "cem-cems1", "co2_mass", local("2026-10-03 00:00"), "12.345678")
-    rollup(conn, CEMENT, "cem-cems1", "co2_mass", local("2026-10-03 00:15"), "1.000001")
-    economics(conn, CEMENT, "month", "2026-10-01", None, "50")
+    rollup(conn, "cem-el1", "energy_import", local("2026-10-03 00:00"), "10000")
+    rollup(conn, "cem-dsl1", "diesel_mass", local("2026-10-03 00:00"), "1")
+    rollup(conn, "cem-cems1", "co2_mass", local("2026-10-03 00:00"), "12.345678")
+    rollup(conn, "cem-cems1", "co2_mass", local("2026-10-03 00:15"), "1.000001")
+    economics(conn, CEMENT, "2026-10-01", None, "50")
     a = get_account(conn, CEMENT, OCT, now=NOW)
     # 10000 kWh x 0.4974 / 1000 = 4.974; diesel 1 t = 3.0959096373333... t
     assert a.totals.scope2 == Decimal("4.974")
