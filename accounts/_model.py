@@ -15,7 +15,8 @@ from accounts._policy import FactorRef
 PLACES = 12  # stored figures: the exact rational value rounded once, half-even
 ROUNDING_NOTE = (
     "computed exactly (rationals); each stored figure is its exact value rounded once to"
-    f" {PLACES} decimals (half-even, trailing zeros dropped), totals from the exact sum, not from rounded lines;"
+    f" {PLACES} decimals (half-even, trailing zeros dropped), totals from the exact sum,"
+    " not from rounded lines;"
     " show/explain/report print 3 decimals (tCO2, tce) and 4 for intensities"
 )
 Status = Literal["live", "closed", "superseded"]

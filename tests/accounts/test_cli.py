@@ -45,9 +45,7 @@ def test_show_json_is_the_account(city: str, capsys: pytest.CaptureFixture[str])
     assert body["status"] == "live" and body["period"]["kind"] == "month"
 
 
-def test_explain_walks_from_meters_to_grade(
-    city: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_explain_walks_from_meters_to_grade(city: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["accounts", "explain", DYEING, "--period", "2025-03"]) == 0
     out = capsys.readouterr().out
     for heading in ("1. meters", "2. factors", "3. emissions", "4. totals", "6. L, industry L"):
@@ -75,14 +73,20 @@ def test_close_recompute_and_report(
     assert e["purchased_electricity"]["tco2"] == "0.9948"
     assert e["fuel_combustion"]["tco2"] == "2.162188809"
     assert e["total"] == "3.156988809"
-    assert report["memo"]["monthly_tco2"] == {
-        "2025-03": "2.908288809", "2025-04": "0.2487"
-    }
+    assert report["memo"]["monthly_tco2"] == {"2025-03": "2.908288809", "2025-04": "0.2487"}
     assert "grid.zhejiang.2023@1" in report["emission_factors"]
     assert main(["accounts", "report", PARTS, "--year", "2025", "--format", "csv"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
-    assert rows[0] == ["section", "item", "source", "carrier", "activity", "unit", "tco2",
-                       "factors"]
+    assert rows[0] == [
+        "section",
+        "item",
+        "source",
+        "carrier",
+        "activity",
+        "unit",
+        "tco2",
+        "factors",
+    ]
     assert ["emissions", "total", "", "", "", "", "0.9948", ""] in rows
 
 
