@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import psycopg
+
 from accounts._explain import Derivation, Term
 from accounts._model import Account, GradeRecord, Line
 
@@ -232,3 +234,39 @@ def _terms(terms: Sequence[Term], places: int) -> list[str]:
     for t in terms:
         rows.append([t.name, num(t.value, places), t.unit, t.formula])
     return table(rows, right=(1,))
+
+
+_TOP = """
+SELECT a.enterprise_code, e.name, e.industry_code, a.tco2_total, a.coverage,
+       g.grade, g.level, g.k_value, a.computed_at
+FROM account_periods a
+JOIN enterprises e ON e.code = a.enterprise_code
+LEFT JOIN grades g ON g.enterprise_code = a.enterprise_code AND g.period_kind = a.period_kind
+     AND g.period_start = a.period_start AND g.model = 'huzhou'
+WHERE a.period_kind = 'mtd' AND a.status = 'live'
+  AND a.period_start = (SELECT max(period_start) FROM account_periods WHERE period_kind = 'mtd')
+ORDER BY a.tco2_total DESC, a.enterprise_code
+LIMIT %s
+"""
+
+
+def top_emitters(conn: psycopg.Connection, limit: int = 5) -> list[str]:
+    """The live month-to-date table: top emitters with their estimated grade."""
+    rows = conn.execute(_TOP, (limit,)).fetchall()
+    if not rows:
+        return ["  (no live accounts yet: `carbonledger accounts run` fills them)"]
+    body = [["enterprise", "name", "industry", "MTD tCO2", "coverage", "grade (estimate)", "K"]]
+    for code, name, industry, tco2, coverage, grade, level, k, _ in rows:
+        code_text = f"{level or ''}{grade}级" if grade else "not graded"
+        body.append(
+            [
+                code.strip(),
+                name,
+                industry,
+                num(tco2),
+                f"{float(coverage):.0%}",
+                code_text,
+                num(k, 2),
+            ]
+        )
+    return table(body, right=(3, 4, 6))
