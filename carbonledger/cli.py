@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "edge.commands",
     "analytics.commands",
     "accounts.registry.commands",
+    "accounts.commands",
     "carbonledger.demo",
 )
 
