@@ -9,6 +9,7 @@ conventional names; everything else is ``CARBONLEDGER_*`` (nested with ``__``, e
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -77,6 +78,38 @@ class AggregateSettings(_Section):
     )
 
 
+class ApiSettings(_Section):
+    """The HTTP API (``carbonledger api``, docs/api.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65_535)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
+    pool_max: int = Field(10, ge=1, le=200, description="database connections per worker")
+    rate_per_s: float = Field(20.0, gt=0, description="per-key token refill (keys may override)")
+    burst: int = Field(40, ge=1, description="per-key bucket size (keys may override)")
+    etag_cache: int = Field(10_000, ge=0, description="account bodies kept by ETag per worker")
+    consent_days: int = Field(365, ge=1, description="default consent lifetime")
+    two_high_tce: Decimal = Field(
+        Decimal(5_000), ge=0, description="两高: annual tce above which a 两高-industry firm is listed"
+    )
+    two_high_divisions: tuple[str, ...] = Field(
+        ("25", "26", "30", "31", "32", "44"),
+        description="两高 GB/T 4754 divisions (NBS's six energy-intensive industries)",
+    )
+    top_emitters: int = Field(10, ge=1, le=1_000)
+    quality_threshold: Decimal = Field(
+        Decimal("0.9"), ge=0, le=1, description="coverage under which watchers are told"
+    )
+    quality_window_h: int = Field(24, ge=1, le=24 * 31, description="coverage window, hours")
+    watch_poll_s: float = Field(30.0, gt=0, description="how often grades and quality are checked")
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+    webhook_attempts: int = Field(8, ge=1, le=30, description="tries before a delivery fails")
+    webhook_backoff_s: float = Field(10.0, gt=0, description="first retry delay; doubles each try")
+    webhook_allow_private: bool = Field(
+        False, description="deliver to loopback and private addresses (tests, closed networks)"
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a carbonledger process."""
 
@@ -102,6 +135,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     aggregate: AggregateSettings = AggregateSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("mqtt_url")
     @classmethod

@@ -4,6 +4,7 @@
     ├── ConfigError               a setting or config file is wrong (names file, line, key)
     ├── WireFormatError           an MQTT payload or topic breaks the wire-format contract
     ├── RegistryError             an enterprise, gateway or meter is unknown or invalid
+    ├── AccessError               an API key, bank or consent is unknown, revoked or not allowed
     ├── DatabaseUnavailableError  the database cannot be reached (retry later, lose nothing)
     ├── BrokerUnavailableError    the MQTT broker cannot be reached, refuses us or stops acking
     ├── OutboxError               the edge agent's durable outbox cannot be opened, read, written
@@ -47,6 +48,10 @@ class WireFormatError(CarbonLedgerError):
 
 class RegistryError(CarbonLedgerError):
     """A registry entry (enterprise, gateway, meter) is unknown or invalid."""
+
+
+class AccessError(CarbonLedgerError):
+    """An API key, bank or consent is unknown, revoked, expired, or does not allow the request."""
 
 
 class DatabaseUnavailableError(CarbonLedgerError):
