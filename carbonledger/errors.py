@@ -14,8 +14,9 @@
     │   ├── FramingError          bad start/end markers, truncated, too long, unparseable fields
     │   ├── LengthError           the declared length disagrees with the data
     │   └── ChecksumError         CRC or checksum mismatch (names expected and received values)
-    └── DeviceError               a field device did not answer, refused a request, or its link
-                                  failed
+    ├── DeviceError               a field device did not answer, refused a request, or its link
+    │                             failed
+    └── AccountsError             an account cannot be produced, closed or recomputed as asked
 
 Third-party errors (psycopg, paho, pymodbus, serial) are translated where they enter, with
 ``raise ... from exc``, so callers above the boundary catch these classes and never a bare
@@ -114,3 +115,16 @@ class DeviceError(CarbonLedgerError):
 
     Drivers log it and retry on the next interval: one broken meter never stops the gateway.
     """
+
+
+class AccountsError(CarbonLedgerError):
+    """An account cannot be produced, closed or recomputed as asked (a period not over yet, no
+    factor in the library for a carrier, a recompute of a month that is not closed)."""
+
+
+class UnknownEnterpriseError(RegistryError):
+    """No enterprise with this unified social credit code is registered."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"unknown enterprise {code!r}")

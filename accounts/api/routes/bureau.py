@@ -118,6 +118,7 @@ ORDER BY e.code, a.period_start DESC
 async def overview(access: AccessDep) -> Overview:
     await access.role("bureau.overview", *BUREAU)
     settings = access.state.settings.api
+    policy = access.state.settings.accounts
     as_of = utcnow()
     t1 = floor_15m(as_of)
     local = as_of.astimezone(SHANGHAI)
@@ -128,7 +129,7 @@ async def overview(access: AccessDep) -> Overview:
         "midnight": midnight,
         "end": as_of,
         "top": settings.top_emitters,
-        "divisions": list(settings.two_high_divisions),
+        "divisions": list(policy.two_high_divisions),
     }
     cur = access.conn.cursor(row_factory=dict_row)
     await cur.execute(_TOTALS, params)
@@ -147,7 +148,7 @@ async def overview(access: AccessDep) -> Overview:
     top = [Emitter.model_validate(r) for r in await cur.fetchall()]
     await cur.execute(_TWO_HIGH, params)
     two_high = [
-        TwoHigh.model_validate(r) for r in await cur.fetchall() if r["tce"] > settings.two_high_tce
+        TwoHigh.model_validate(r) for r in await cur.fetchall() if r["tce"] > policy.two_high_tce
     ]
     two_high.sort(key=lambda t: (-t.tce, t.enterprise_code))
     return Overview(
@@ -159,7 +160,7 @@ async def overview(access: AccessDep) -> Overview:
         industries=[GroupTotals(name=k, carriers=v) for k, v in sorted(industries.items())],
         top_emitters=top,
         two_high=two_high,
-        two_high_threshold_tce=settings.two_high_tce,
+        two_high_threshold_tce=policy.two_high_tce,
     )
 
 
