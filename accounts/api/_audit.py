@@ -100,9 +100,7 @@ class AuditWriter:
                 cur = conn.cursor()
                 async with cur.copy(f"COPY audit_log ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
                     for entry, _ in batch:
-                        await copy.write_row(
-                            tuple(getattr(entry, column) for column in _COLUMNS)
-                        )
+                        await copy.write_row(tuple(getattr(entry, column) for column in _COLUMNS))
         except psycopg.Error as exc:
             log.error("audit log write failed", extra={"entries": len(batch), "error": str(exc)})
             for _, future in batch:

@@ -52,6 +52,7 @@ async def grant_consent(
     bank_id: str,
     scope: list[Scope],
     expires_at: datetime,
+    *,
     by: str,
 ) -> ConsentInfo:
     """Grant (or replace) the bank's consent; AccessError for an unknown enterprise or bank."""

@@ -44,7 +44,9 @@ def decode_cursor(cursor: str | None, *types: type) -> list[Any] | None:
     if (
         not isinstance(values, list)
         or len(values) != len(types)
-        or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True))
+        or not all(
+            isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)
+        )
     ):
         raise Problem(422, "cursor: not a cursor this API gave")
     return values

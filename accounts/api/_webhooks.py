@@ -11,6 +11,7 @@ a row of ``webhook_attempts``. An event is only delivered while the bank's conse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -44,7 +45,12 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def verify(
-    secret: str, header: str, body: bytes, *, tolerance_s: int = TOLERANCE_S, now: float | None = None
+    secret: str,
+    header: str,
+    body: bytes,
+    *,
+    tolerance_s: int = TOLERANCE_S,
+    now: float | None = None,
 ) -> bool:
     """What a receiver does: the signature matches and its timestamp is recent."""
     fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
@@ -140,8 +146,9 @@ WITH due AS (
     RETURNING d.id, d.attempts, d.event_id, d.webhook_id
 )
 SELECT c.id, c.attempts, h.url, h.secret, e.payload, e.type AS kind, e.public_id,
-       (e.enterprise_code IS NULL OR EXISTS ({CONSENTED.replace("%(bank)s", "h.bank_id")
-                                              .replace("%(code)s", "e.enterprise_code")}))
+       (e.enterprise_code IS NULL OR EXISTS ({
+    CONSENTED.replace("%(bank)s", "h.bank_id").replace("%(code)s", "e.enterprise_code")
+}))
            AS consented
 FROM claimed c JOIN webhooks h ON h.id = c.webhook_id JOIN webhook_events e ON e.id = c.event_id
 """
@@ -164,7 +171,9 @@ class DeliveryWorker:
         lease = timedelta(seconds=self._settings.webhook_timeout_s * 2 + 5)
         async with self._pool.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(_CLAIM, {"limit": limit, "lease": lease, "scope": Scope.ACCOUNT.value})
+            await cur.execute(
+                _CLAIM, {"limit": limit, "lease": lease, "scope": Scope.ACCOUNT.value}
+            )
             due = [_Due(**row) for row in await cur.fetchall()]
         await asyncio.gather(*(self._attempt(d) for d in due))
         return len(due)
@@ -177,10 +186,8 @@ class DeliveryWorker:
                 log.warning("webhook delivery: database unavailable", extra={"error": str(exc)})
                 sent = 0
             if not sent:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_s)
-                except TimeoutError:
-                    pass
 
     async def _attempt(self, due: _Due) -> None:
         if not due.consented:

@@ -62,7 +62,9 @@ async def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Principal:
     if credentials is None:
-        raise Problem(401, "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE)
+        raise Problem(
+            401, "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE
+        )
     try:
         principal = await authenticate(conn, credentials.credentials)
     except AccessError as exc:
@@ -137,9 +139,7 @@ class Access:
             raise Problem(403, f"only {names} keys may use {self.request.url.path}")
 
 
-def get_access(
-    principal: PrincipalDep, conn: ConnDep, state: StateDep, request: Request
-) -> Access:
+def get_access(principal: PrincipalDep, conn: ConnDep, state: StateDep, request: Request) -> Access:
     return Access(principal, conn, state, request)
 
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from accounts.api import _problems
@@ -119,10 +120,22 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of a uvicorn worker: settings from the environment and CARBONLEDGER_CONFIG."""
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from carbonledger import logs  # noqa: PLC0415
+    from carbonledger.config import load_settings  # noqa: PLC0415
+
+    config = os.environ.get("CARBONLEDGER_CONFIG")
+    settings = load_settings(Path(config) if config else None)
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
-        from fastapi.openapi.utils import get_openapi
-
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )

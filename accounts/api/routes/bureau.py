@@ -265,7 +265,8 @@ async def ingest_health(access: AccessDep) -> IngestHealth:
     recent = await cur.fetchone()
     assert recent is not None  # noqa: S101 - an aggregate has one row
     await cur.execute(
-        "SELECT m.id AS meter_id, trim(m.enterprise_code) AS enterprise_code, r.last AS last_reading"
+        "SELECT m.id AS meter_id, trim(m.enterprise_code) AS enterprise_code,"
+        " r.last AS last_reading"
         " FROM meters m LEFT JOIN LATERAL (SELECT max(time) AS last FROM readings"
         "   WHERE meter_id = m.id AND quantity = m.quantity) r ON true"
         " ORDER BY r.last NULLS FIRST, m.id"
@@ -285,9 +286,7 @@ async def ingest_health(access: AccessDep) -> IngestHealth:
         " WHERE received_at > now() - interval '1 day' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
     )
     reasons = [DeadLetterReason.model_validate(r) for r in await cur.fetchall()]
-    await cur.execute(
-        "SELECT min(updated_at) AS at, min(txid) AS txid FROM aggregator_watermarks"
-    )
+    await cur.execute("SELECT min(updated_at) AS at, min(txid) AS txid FROM aggregator_watermarks")
     mark = await cur.fetchone()
     assert mark is not None  # noqa: S101
     backlog = 0

@@ -32,9 +32,7 @@ class NewConsent(BaseModel):
     scope: list[Scope] = Field(
         default_factory=lambda: [Scope.ACCOUNT, Scope.TIMESERIES], min_length=1, max_length=2
     )
-    expires_at: AwareDatetime | None = Field(
-        None, description="default: api.consent_days from now"
-    )
+    expires_at: AwareDatetime | None = Field(None, description="default: api.consent_days from now")
 
 
 @router.post(
@@ -51,7 +49,7 @@ async def grant(
     expires: datetime = body.expires_at or utcnow() + timedelta(days=days)
     try:
         return await grant_consent(
-            access.conn, code, body.bank_id, body.scope, expires, access.principal.key_id
+            access.conn, code, body.bank_id, body.scope, expires, by=access.principal.key_id
         )
     except AccessError as exc:
         raise Problem(422, str(exc)) from exc

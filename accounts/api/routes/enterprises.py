@@ -129,7 +129,8 @@ async def upload_economic_data(
         cur = access.conn.cursor()
         await cur.executemany(
             "INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added,"
-            " revenue, output_quantity, output_unit, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " revenue, output_quantity, output_unit, source)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (enterprise_code, period_kind, period_start) DO UPDATE SET"
             " value_added = excluded.value_added, revenue = excluded.revenue,"
             " output_quantity = excluded.output_quantity, output_unit = excluded.output_unit,"
@@ -158,7 +159,8 @@ async def economic_data(
         "SELECT CASE period_kind WHEN 'month' THEN to_char(period_start, 'YYYY-MM')"
         " ELSE to_char(period_start, 'YYYY') END AS period, value_added, revenue,"
         " output_quantity, output_unit, source, submitted_at"
-        " FROM economic_data WHERE enterprise_code = %s AND (period_start::text, period_kind) > (%s, %s)"
+        " FROM economic_data WHERE enterprise_code = %s"
+        " AND (period_start::text, period_kind) > (%s, %s)"
         " ORDER BY period_start, period_kind LIMIT %s",
         (code, *(after or ("", "")), limit + 1),
     )
@@ -188,4 +190,3 @@ async def audit_log(
     )
     items = [AuditRecord.model_validate(row) for row in await cur.fetchall()]
     return page(items, limit, lambda r: (r.id,))
-

@@ -24,7 +24,9 @@ async def healthz() -> Response:
 
 @router.get("/metrics", summary="Prometheus metrics of this worker", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
 
 
 class ProblemType(BaseModel):

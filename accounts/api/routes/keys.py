@@ -48,7 +48,9 @@ class NewKey(BaseModel):
 
 
 @router.get("/keys", response_model=Page[KeyInfo], summary="list API keys (admin)")
-async def keys(access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None) -> Page[KeyInfo]:
+async def keys(
+    access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Page[KeyInfo]:
     await access.role("keys.list", Role.ADMIN)
     after = decode_cursor(cursor, str)
     items = await list_keys(access.conn, after=after[0] if after else "", limit=limit + 1)

@@ -146,9 +146,7 @@ async def delete_webhook(access: AccessDep, webhook_id: WebhookId) -> Response:
     return Response(status_code=204)
 
 
-@router.post(
-    "/webhooks/{webhook_id}/ping", status_code=202, summary="queue a signed ping event"
-)
+@router.post("/webhooks/{webhook_id}/ping", status_code=202, summary="queue a signed ping event")
 async def ping(access: AccessDep, webhook_id: WebhookId) -> Response:
     await access.role("webhook.ping", Role.BANK)
     await _own_webhook(access, webhook_id)
