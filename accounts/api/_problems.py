@@ -47,6 +47,7 @@ _SLUG_BY_STATUS = {
     409: "conflict",
     422: "validation",
     429: "rate-limited",
+    500: "internal",
     503: "unavailable",
 }
 
@@ -138,6 +139,11 @@ async def _on_database(request: Request, exc: Exception) -> Response:
     return problem_response(request, problem)
 
 
+async def _on_data(request: Request, exc: Exception) -> Response:
+    """The database refused a value pydantic let through (a NUL character, say)."""
+    return problem_response(request, Problem(422, f"a value cannot be stored: {exc}"))
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error", exc_info=exc, extra={"path": request.url.path})
     return problem_response(request, Problem(500, "unexpected error; it was logged"))
@@ -149,6 +155,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(psycopg.OperationalError, _on_database)
     app.add_exception_handler(DatabaseUnavailableError, _on_database)
+    app.add_exception_handler(psycopg.DataError, _on_data)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -4,18 +4,23 @@ every state, and the app served in-process (Starlette's TestClient runs its life
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from accounts.api import Role, Scope, create_app, create_key, grant_consent
 from carbonledger.config import Settings, load_settings
-from tests.conftest import _clone
+from carbonledger.embedded import free_port
+from tests.conftest import _clone, wait_for
 
 # One enterprise per consent state of bank "bank-a" (codes follow the registry's pattern).
 GRANTED = "91331102MA2A0GRT1X"
@@ -102,3 +107,43 @@ def client(world: World) -> Iterator[TestClient]:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    proc: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``carbonledger api`` in its own process on a free loopback port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": world.url,
+        "CARBONLEDGER_API__RATE_PER_S": "100000",
+        "CARBONLEDGER_API__BURST": "100000",
+    }
+    log = (tmp_path_factory.mktemp("api") / "api.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "carbonledger", "api", "--port", str(port), "--no-watch"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _answers(url), timeout=30), "the API did not start"
+        yield Server(url, proc)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
