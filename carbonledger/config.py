@@ -177,7 +177,6 @@ class Settings(BaseSettings):
     aggregate: AggregateSettings = AggregateSettings()
     api: ApiSettings = ApiSettings()
 
-
     accounts: AccountsSettings = AccountsSettings()
 
     @field_validator("mqtt_url")

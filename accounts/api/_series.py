@@ -55,14 +55,15 @@ def export_query(granularity: Granularity, carrier: bool) -> sql.Composed:
     if granularity is Granularity.MIN15:
         return sql.SQL(
             "SELECT trim(x.enterprise_code), {start}, x.meter_id, x.carrier, x.role, x.unit,"
-            " x.activity::text, x.tco2::text, x.tco2_measured::text, x.tce_equivalent::text"
+            " trim_scale(x.activity)::text, trim_scale(x.tco2)::text,"
+            " trim_scale(x.tco2_measured)::text, trim_scale(x.tce_equivalent)::text"
             " FROM emissions_15m x WHERE {where} ORDER BY x.enterprise_code, x.bucket, x.meter_id"
         ).format(start=local_text(sql.SQL("x.bucket")), where=where)
     bucket = BUCKET[granularity]
     return sql.SQL(
         "SELECT trim(x.enterprise_code), {start}, x.meter_id, x.carrier, x.role, x.unit,"
-        " sum(x.activity)::text, sum(x.tco2)::text, sum(x.tco2_measured)::text,"
-        " sum(x.tce_equivalent)::text"
+        " trim_scale(sum(x.activity))::text, trim_scale(sum(x.tco2))::text,"
+        " trim_scale(sum(x.tco2_measured))::text, trim_scale(sum(x.tce_equivalent))::text"
         " FROM emissions_15m x WHERE {where}"
         " GROUP BY x.enterprise_code, {bucket}, x.meter_id, x.carrier, x.role, x.unit"
         " ORDER BY x.enterprise_code, {bucket}, x.meter_id, x.role"

@@ -81,12 +81,12 @@ class Overview(BaseModel):
 _TOTALS = f"""
 SELECT GROUPING(e.district) AS by_district, GROUPING(left(e.industry_code, 2)) AS by_industry,
        e.district, left(e.industry_code, 2) AS division, x.carrier, x.unit,
-       coalesce(sum(x.activity) FILTER (WHERE x.bucket >= %(t0)s AND x.bucket < %(t1)s
-                                         AND x.role IN {CONSUMING}), 0) AS energy_now,
-       coalesce(sum(x.activity) FILTER (WHERE x.role IN {CONSUMING}), 0) AS energy_today,
-       coalesce(sum(x.tco2) FILTER (WHERE x.bucket >= %(t0)s AND x.bucket < %(t1)s), 0) AS tco2_now,
-       coalesce(sum(x.tco2), 0) AS tco2_today,
-       coalesce(sum(x.tce_equivalent), 0) AS tce_today
+       trim_scale(coalesce(sum(x.activity) FILTER (WHERE x.bucket >= %(t0)s AND x.bucket < %(t1)s
+                                         AND x.role IN {CONSUMING}), 0)) AS energy_now,
+       trim_scale(coalesce(sum(x.activity) FILTER (WHERE x.role IN {CONSUMING}), 0)) AS energy_today,
+       trim_scale(coalesce(sum(x.tco2) FILTER (WHERE x.bucket >= %(t0)s AND x.bucket < %(t1)s), 0)) AS tco2_now,
+       trim_scale(coalesce(sum(x.tco2), 0)) AS tco2_today,
+       trim_scale(coalesce(sum(x.tce_equivalent), 0)) AS tce_today
 FROM emissions_15m x JOIN enterprises e ON e.code = x.enterprise_code
 WHERE x.bucket >= %(midnight)s AND x.bucket < %(end)s
 GROUP BY GROUPING SETS ((x.carrier, x.unit), (e.district, x.carrier, x.unit),
@@ -96,7 +96,7 @@ ORDER BY 3, 4, 5
 
 _TOP = """
 SELECT trim(e.code) AS enterprise_code, e.name, e.district, e.industry_code,
-       sum(x.tco2) AS tco2_today
+       trim_scale(sum(x.tco2)) AS tco2_today
 FROM emissions_15m x JOIN enterprises e ON e.code = x.enterprise_code
 WHERE x.bucket >= %(midnight)s AND x.bucket < %(end)s AND x.tco2 IS NOT NULL
 GROUP BY e.code ORDER BY tco2_today DESC, e.code LIMIT %(top)s

@@ -45,8 +45,9 @@ class Point(BaseModel):
 _QUERY = """
 SELECT * FROM (
     SELECT {text} AS bucket, x.carrier, x.role, x.unit,
-           sum(x.activity) AS activity, sum(x.tco2) AS tco2,
-           sum(x.tco2_measured) AS tco2_measured, sum(x.tce_equivalent) AS tce_equivalent
+           trim_scale(sum(x.activity)) AS activity, trim_scale(sum(x.tco2)) AS tco2,
+           trim_scale(sum(x.tco2_measured)) AS tco2_measured,
+           trim_scale(sum(x.tce_equivalent)) AS tce_equivalent
     FROM emissions_15m x
     WHERE x.enterprise_code = %(code)s AND x.bucket >= %(start)s AND x.bucket < %(end)s
       AND (%(carrier)s::text IS NULL OR x.carrier = %(carrier)s)
