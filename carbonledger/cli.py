@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "analytics.commands",
     "accounts.registry.commands",
     "accounts.commands",
+    "accounts.api.commands",
     "carbonledger.demo",
 )
 

@@ -78,6 +78,31 @@ class AggregateSettings(_Section):
     )
 
 
+class ApiSettings(_Section):
+    """The HTTP API (``carbonledger api``, docs/api.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65_535)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
+    pool_max: int = Field(10, ge=1, le=200, description="database connections per worker")
+    rate_per_s: float = Field(20.0, gt=0, description="per-key token refill (keys may override)")
+    burst: int = Field(40, ge=1, description="per-key bucket size (keys may override)")
+    etag_cache: int = Field(10_000, ge=0, description="account bodies kept by ETag per worker")
+    consent_days: int = Field(365, ge=1, description="default consent lifetime")
+    top_emitters: int = Field(10, ge=1, le=1_000)
+    quality_threshold: Decimal = Field(
+        Decimal("0.9"), ge=0, le=1, description="coverage under which watchers are told"
+    )
+    quality_window_h: int = Field(24, ge=1, le=24 * 31, description="coverage window, hours")
+    watch_poll_s: float = Field(30.0, gt=0, description="how often grades and quality are checked")
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+    webhook_attempts: int = Field(8, ge=1, le=30, description="tries before a delivery fails")
+    webhook_backoff_s: float = Field(10.0, gt=0, description="first retry delay; doubles each try")
+    webhook_allow_private: bool = Field(
+        False, description="deliver to loopback and private addresses (tests, closed networks)"
+    )
+
+
 def _default_guidelines() -> dict[str, str]:
     # GB/T 4754 division -> the industry guideline whose default NCVs apply (domain.md 3.1)
     return {"25": "petrochemical", "26": "chemical"}
@@ -150,6 +175,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     aggregate: AggregateSettings = AggregateSettings()
+    api: ApiSettings = ApiSettings()
+
     accounts: AccountsSettings = AccountsSettings()
 
     @field_validator("mqtt_url")

@@ -6,6 +6,7 @@
     ├── RegistryError             an enterprise, gateway or meter is unknown or invalid
     ├── InvalidImportError        an import file has bad records (each named by line and field);
     │                             nothing of the file was applied
+    ├── AccessError               an API key, bank or consent is unknown, revoked or not allowed
     ├── DatabaseUnavailableError  the database cannot be reached (retry later, lose nothing)
     ├── BrokerUnavailableError    the MQTT broker cannot be reached, refuses us or stops acking
     ├── OutboxError               the edge agent's durable outbox cannot be opened, read, written
@@ -69,6 +70,10 @@ class InvalidImportError(CarbonLedgerError):
         head = f"{path}: {count} problem{'s' if count != 1 else ''}{where}; nothing was imported"
         tail = [f"... and {more} more"] if more else []
         super().__init__("\n  ".join([head + ":", *problems, *tail]))
+
+
+class AccessError(CarbonLedgerError):
+    """An API key, bank or consent is unknown, revoked, expired, or does not allow the request."""
 
 
 class DatabaseUnavailableError(CarbonLedgerError):

@@ -1,0 +1,23 @@
+"""Path and query types shared by the routes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Path
+
+CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+
+EnterpriseCode = Annotated[
+    str,
+    Path(
+        pattern=CODE_PATTERN,
+        description="unified social credit code (18 characters)",
+        examples=["91331102MA2A00001X"],
+    ),
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

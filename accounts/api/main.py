@@ -1,0 +1,146 @@
+"""The FastAPI application: ``create_app(settings)`` builds it, the lifespan opens the pools.
+
+Routers (one per resource, ``routes/``) are mounted under ``/v1``; the OpenAPI document is
+``/v1/openapi.json`` and its docs page ``/v1/docs``. The lifespan opens an asyncio pool for the
+API's own queries and a small blocking pool for the ledger's functions (``accounts``), which run
+in worker threads, and starts the audit writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+
+from accounts.api import _problems
+from accounts.api._audit import AuditWriter
+from accounts.api._etag import BodyCache
+from accounts.api._metrics import ApiMetrics, MetricsMiddleware
+from accounts.api._problems import PROBLEM_RESPONSES
+from accounts.api._ratelimit import RateLimiter
+from accounts.api.deps import ApiState
+from accounts.api.routes import (
+    accounts,
+    bureau,
+    consents,
+    enterprises,
+    export,
+    health,
+    keys,
+    timeseries,
+    watch,
+)
+from carbonledger import __version__
+from carbonledger.config import Settings
+from carbonledger.db.commands import require_database_url
+from carbonledger.errors import DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+_SESSION = {"autocommit": True, "options": "-c TimeZone=Asia/Shanghai"}
+
+DESCRIPTION = """Carbon accounts, grades and live emissions of the city's key enterprises.
+
+Authenticate with an API key: `Authorization: Bearer clk_….…`. Banks see an enterprise only with
+its consent; errors are `application/problem+json`; lists are cursor-paginated. See docs/api.md.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    url = require_database_url(settings)
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=settings.api.pool_max,
+            kwargs=_SESSION,
+            check=AsyncConnectionPool.check_connection,
+            name="api",
+            open=False,
+        )
+        ledger_pool = ConnectionPool(
+            url, min_size=1, max_size=4, kwargs=_SESSION, name="api-ledger", open=False
+        )
+        try:
+            await pool.open()
+            await pool.wait(timeout=10)
+            ledger_pool.open(wait=True, timeout=10)
+        except PoolTimeout as exc:
+            await pool.close()
+            ledger_pool.close()
+            raise DatabaseUnavailableError(f"the API cannot reach the database: {exc}") from exc
+        audit = AuditWriter(pool)
+        audit.start()
+        app.state.api = ApiState(
+            settings=settings,
+            pool=pool,
+            ledger_pool=ledger_pool,
+            audit=audit,
+            limiter=RateLimiter(
+                settings.api.rate_per_s, settings.api.burst, share=1 / settings.api.workers
+            ),
+            bodies=BodyCache(settings.api.etag_cache),
+        )
+        metrics.watch("pool", pool.get_stats)
+        metrics.watch("audit", lambda: {"batches": audit.batches, "entries": audit.entries})
+        try:
+            yield
+        finally:
+            await audit.stop()
+            await pool.close()
+            ledger_pool.close()
+
+    app = FastAPI(
+        title="carbonledger API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _problems.install(app)
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+    v1.include_router(health.problems)
+    for module in (keys, enterprises, accounts, timeseries, consents, watch, export, bureau):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of a uvicorn worker: settings from the environment and CARBONLEDGER_CONFIG."""
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from carbonledger import logs  # noqa: PLC0415
+    from carbonledger.config import load_settings  # noqa: PLC0415
+
+    config = os.environ.get("CARBONLEDGER_CONFIG")
+    settings = load_settings(Path(config) if config else None)
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDocument"] = (
+            _problems.ProblemDocument.model_json_schema()
+        )
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,1 @@
+"""One router per resource; :mod:`accounts.api.main` mounts them under ``/v1``."""
