@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "edge.simulator.commands",
     "edge.commands",
     "analytics.commands",
+    "dashboards.commands",
     "carbonledger.demo",
 )
 

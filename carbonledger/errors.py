@@ -13,11 +13,12 @@
     │   ├── FramingError          bad start/end markers, truncated, too long, unparseable fields
     │   ├── LengthError           the declared length disagrees with the data
     │   └── ChecksumError         CRC or checksum mismatch (names expected and received values)
-    └── DeviceError               a field device did not answer, refused a request, or its link
-                                  failed
+    ├── DeviceError               a field device did not answer, refused a request, or its link
+    │                             failed
+    └── GrafanaError              a Grafana server could not be reached or refused a request
 
-Third-party errors (psycopg, paho, pymodbus, serial) are translated where they enter, with
-``raise ... from exc``, so callers above the boundary catch these classes and never a bare
+Third-party errors (psycopg, paho, pymodbus, serial, grafana-client) are translated where they
+enter, with ``raise ... from exc``, so callers above the boundary catch these classes and never a bare
 ``Exception``.
 """
 
@@ -109,3 +110,14 @@ class DeviceError(CarbonLedgerError):
 
     Drivers log it and retry on the next interval: one broken meter never stops the gateway.
     """
+
+
+class GrafanaError(CarbonLedgerError):
+    """A Grafana server could not be reached, refused the token, or rejected a dashboard.
+
+    ``status`` is the HTTP status Grafana answered with, or ``None`` when there was no answer.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
