@@ -18,8 +18,8 @@
     └── GrafanaError              a Grafana server could not be reached or refused a request
 
 Third-party errors (psycopg, paho, pymodbus, serial, grafana-client) are translated where they
-enter, with ``raise ... from exc``, so callers above the boundary catch these classes and never a bare
-``Exception``.
+enter, with ``raise ... from exc``, so callers above the boundary catch these classes and never
+a bare ``Exception``.
 """
 
 from __future__ import annotations

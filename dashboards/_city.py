@@ -1,4 +1,4 @@
-"""The ecology bureau's live city cockpit (可视化驾驶舱): the whole city, by district and industry."""
+"""The ecology bureau's live city cockpit (可视化驾驶舱): the city by district and industry."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ _CEMS_TODAY = Panel(
 CITY = Dashboard(
     uid="carbonledger-city",
     title="City cockpit",
-    description="Live emissions and energy of the city's key enterprises, by district and industry.",
+    description="Live emissions and energy of the key enterprises, by district and industry.",
     variables=(DISTRICT, INDUSTRY),
     panels=(
         _today("electricity", "Electricity today", "kwatth"),

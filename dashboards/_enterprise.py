@@ -108,7 +108,7 @@ _METERS = Panel(
             ORDER BY m.id
         """),
     ),
-    description="Coverage: share of the meter's 15-minute buckets in the range that readings cover.",
+    description="Coverage: the share of the meter's 15-minute buckets in the range covered.",
     width=12,
 )
 

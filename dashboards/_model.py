@@ -43,7 +43,7 @@ class Format(StrEnum):
 
 @dataclass(frozen=True)
 class Sql:
-    """A raw SQL query for the PostgreSQL data source (macros and $variables as Grafana has them)."""
+    """A raw SQL query for the PostgreSQL data source (Grafana's macros and $variables)."""
 
     sql: str
     format: Format = Format.TABLE
@@ -154,7 +154,7 @@ _DEFAULT_OPTIONS: dict[Kind, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class QueryVariable:
-    """A variable whose options come from SQL (columns ``__text`` and ``__value``, or one column)."""
+    """A variable whose options come from SQL (``__text``/``__value`` or one column)."""
 
     name: str
     label: str

@@ -50,7 +50,7 @@ _LATENCY = Panel(
             Format.TIME_SERIES,
         ),
     ),
-    description="Newest reading of a series in a batch to the batch's commit, per series and batch.",
+    description="Newest reading of a series in a batch to the batch's commit.",
     unit="s",
     min_interval="1m",
     width=12,
