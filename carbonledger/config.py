@@ -9,6 +9,7 @@ conventional names; everything else is ``CARBONLEDGER_*`` (nested with ``__``, e
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -77,6 +78,53 @@ class AggregateSettings(_Section):
     )
 
 
+def _default_guidelines() -> dict[str, str]:
+    # GB/T 4754 division -> the industry guideline whose default NCVs apply (domain.md 3.1)
+    return {"25": "petrochemical", "26": "chemical"}
+
+
+class AccountsSettings(_Section):
+    """The accounting policy (docs/accounts.md): which factors an account period uses, and more."""
+
+    region: Literal["national", "zhejiang", "east_china"] = Field(
+        "zhejiang", description="grid factor region (MEE/NBS average factors)"
+    )
+    grid_series: Literal[
+        "average", "excluding_market_non_fossil", "fossil_only", "carbon_market"
+    ] = Field("average", description="grid factor series; the non-average ones are national")
+    green_power: Literal["location", "residual"] = Field(
+        "location",
+        description="location: all purchases at the grid factor; residual: green purchases"
+        " zero-rated, the rest at the factor excluding market-traded non-fossil power",
+    )
+    guideline_by_division: dict[str, str] = Field(
+        default_factory=_default_guidelines, description="GB/T 4754 division -> NCV guideline"
+    )
+    steam_enthalpy: dict[str, Decimal] = Field(
+        default_factory=dict, description="kJ/kg per steam meter id (default: the library's)"
+    )
+    two_high_tce: Decimal = Field(
+        Decimal(5000), gt=0, description="两高: annual comprehensive energy use above this, tce"
+    )
+    two_high_divisions: list[str] = Field(
+        default_factory=lambda: ["25", "26", "30", "31", "32", "44"],
+        description="GB/T 4754 divisions of the energy-intensive industries",
+    )
+    grading_model: Literal["huzhou", "quzhou-colour"] = Field(
+        "huzhou", description="the grading model an account shows first"
+    )
+    band_version: str = Field("huzhou-2021", description="Huzhou band set (accounts/grading)")
+    colour_version: str = Field("quzhou-colour-ours-1", description="Quzhou-style colour set")
+    factor_files: list[Path] = Field(
+        default_factory=list, description="extra factor TOML files loaded after the packaged ones"
+    )
+    refresh_s: float = Field(2.0, gt=0, le=300, description="live accounts refresh period")
+    cache_ttl_s: float = Field(
+        600.0, gt=0, description="past months' activity is re-read at least this often"
+    )
+    metrics_port: int = Field(9110, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
+
+
 class Settings(BaseSettings):
     """All configuration of a carbonledger process."""
 
@@ -102,6 +150,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     aggregate: AggregateSettings = AggregateSettings()
+    accounts: AccountsSettings = AccountsSettings()
 
     @field_validator("mqtt_url")
     @classmethod

@@ -15,6 +15,7 @@
     │   └── ChecksumError         CRC or checksum mismatch (names expected and received values)
     ├── DeviceError               a field device did not answer, refused a request, or its link
     │                             failed
+    ├── AccountsError             an account cannot be produced, closed or recomputed as asked
     └── GrafanaError              a Grafana server could not be reached or refused a request
 
 Third-party errors (psycopg, paho, pymodbus, serial, grafana-client) are translated where they
@@ -110,6 +111,19 @@ class DeviceError(CarbonLedgerError):
 
     Drivers log it and retry on the next interval: one broken meter never stops the gateway.
     """
+
+
+class AccountsError(CarbonLedgerError):
+    """An account cannot be produced, closed or recomputed as asked (a period not over yet, no
+    factor in the library for a carrier, a recompute of a month that is not closed)."""
+
+
+class UnknownEnterpriseError(RegistryError):
+    """No enterprise with this unified social credit code is registered."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"unknown enterprise {code!r}")
 
 
 class GrafanaError(CarbonLedgerError):

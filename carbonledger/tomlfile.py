@@ -21,11 +21,14 @@ _HEADER = re.compile(r"(\[\[?)\s*([^\]]+?)\s*\]\]?")
 _KEY = re.compile(r"([A-Za-z0-9_\-\"]+)\s*=")
 
 
-def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
-    """The file's text and its parsed values; a ConfigError naming the file when either fails."""
+def read_toml(path: Path, parse_float: Callable[[str], Any] = float) -> tuple[str, dict[str, Any]]:
+    """The file's text and its parsed values; a ConfigError naming the file when either fails.
+
+    ``parse_float=decimal.Decimal`` keeps numbers such as 0.1 exact (registry imports).
+    """
     try:
         text = path.read_text(encoding="utf-8")
-        return text, tomllib.loads(text)
+        return text, tomllib.loads(text, parse_float=parse_float)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:

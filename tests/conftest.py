@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from accounts import load_factors
 from carbonledger import wire
 from carbonledger.config import Settings, load_settings
 from carbonledger.db import migrate, timescaledb_loadable
@@ -55,6 +56,8 @@ def _create_template(name: str, timescaledb: str) -> str:
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     migrate(database_url(name), timescaledb=timescaledb)  # type: ignore[arg-type]
+    with psycopg.connect(database_url(name)) as conn:  # what `carbonledger db migrate` loads
+        load_factors(conn)
     with _admin() as conn:
         # Nobody may connect to a template (TimescaleDB's job scheduler would, and a database
         # with a session on it cannot be cloned).

@@ -38,9 +38,14 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
         compress_after=settings.compress_after,
         retention=settings.retention,
     )
+    from accounts import load_factors  # noqa: PLC0415 - the factor library is accounts' data
+
+    with psycopg.connect(require_database_url(settings)) as conn:
+        loaded = load_factors(conn, settings.accounts.factor_files)
     storage = "TimescaleDB hypertable" if report.timescaledb else "plain PostgreSQL tables"
     applied = ", ".join(report.applied) or "nothing new"
     print(f"migrations applied: {applied}; storage: {storage}")  # noqa: T201
+    print(f"factor library: {loaded.added} added, {loaded.unchanged} unchanged")  # noqa: T201
     if report.pending_without_timescaledb:
         pending = ", ".join(report.pending_without_timescaledb)
         print(f"waiting for TimescaleDB: {pending}")  # noqa: T201

@@ -1,0 +1,239 @@
+"""The derivation of an account, step by step, for people (a bank's analyst) and machines.
+
+meters -> rollups (buckets, coverage) -> activity -> factor (value, source) -> emissions ->
+totals (GB/T 32150) -> intensities -> L, industry L, K, grade and level.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import psycopg
+from pydantic import BaseModel, ConfigDict
+
+from accounts._model import Account, GradeRecord, Line, dec
+from accounts._period import Period
+from accounts._store import get_account
+from carbonledger.config import AccountsSettings
+
+
+class Term(BaseModel):
+    """One figure: what it is, how it is made from the figures above it, and its value."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    formula: str
+    value: Decimal | None
+    unit: str
+
+
+class IndustryMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    tco2: Decimal
+    denominator: Decimal | None
+
+
+class Derivation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account: Account
+    totals: list[Term]
+    intensities: list[Term]
+    grading: list[Term]
+    industry: list[IndustryMember]
+
+
+def explain_account(
+    conn: psycopg.Connection,
+    code: str,
+    period: Period,
+    *,
+    settings: AccountsSettings | None = None,
+    now: datetime | None = None,
+) -> Derivation:
+    """The full derivation of ``get_account(conn, code, period)``."""
+    account = get_account(conn, code, period, settings=settings, now=now)
+    t = account.totals
+    totals = [
+        Term(
+            name="E_combustion + E_process (scope 1)",
+            unit="tCO2",
+            formula=f"{t.combustion} + {t.process}",
+            value=t.scope1,
+        ),
+        Term(
+            name="E_purchased_electricity",
+            unit="tCO2",
+            formula=_sum(account.lines, "purchased", electric=True),
+            value=t.purchased_electricity,
+        ),
+        Term(
+            name="E_purchased_heat (steam, heat)",
+            unit="tCO2",
+            formula=_sum(account.lines, "purchased", electric=False),
+            value=t.purchased_heat,
+        ),
+        Term(
+            name="E_exported_electricity",
+            unit="tCO2",
+            formula=_sum(account.lines, "exported", electric=True),
+            value=t.exported_electricity,
+        ),
+        Term(
+            name="E_exported_heat",
+            unit="tCO2",
+            formula=_sum(account.lines, "exported", electric=False),
+            value=t.exported_heat,
+        ),
+        Term(
+            name="E_green_power (zero-rated purchases)",
+            unit="tCO2",
+            formula="residual policy",
+            value=t.green_power,
+        ),
+        Term(
+            name="E_total (GB/T 32150)",
+            unit="tCO2",
+            formula=f"{t.scope1} + {t.purchased_electricity} + {t.purchased_heat}"
+            f" - {t.exported_electricity} - {t.exported_heat} + {t.green_power}"
+            f" - {t.recovered} (recovered)",
+            value=t.total,
+        ),
+        Term(
+            name="scope 2 (net)",
+            unit="tCO2",
+            formula="purchased - exported + green power",
+            value=t.scope2,
+        ),
+        Term(
+            name="own generation, avoided (recorded, not subtracted)",
+            unit="tCO2",
+            formula=_sum(account.lines, "own_generation", electric=True, field="tco2_avoided"),
+            value=t.own_generation_avoided,
+        ),
+        Term(
+            name="CEMS measured (cross-check, not in E_total)",
+            unit="tCO2",
+            formula=_sum(account.lines, "measured", electric=False, field="tco2_measured"),
+            value=t.measured,
+        ),
+        Term(
+            name="energy, electricity 当量值",
+            unit="tce",
+            formula="sum of lines' tce (当量值)",
+            value=t.tce_equivalent,
+        ),
+        Term(
+            name="energy, electricity 等价值",
+            unit="tce",
+            formula="sum of lines' tce (等价值)",
+            value=t.tce_equal,
+        ),
+    ]
+    e, i = account.economics, account.intensity
+    intensities = [
+        Term(
+            name="value added", unit="万元", formula=e.value_added.basis, value=e.value_added.value
+        ),
+        Term(name="revenue", unit="万元", formula=e.revenue.basis, value=e.revenue.value),
+        Term(
+            name="intensity per value added",
+            unit="tCO2/万元",
+            formula=f"{t.total} / {e.value_added.value}",
+            value=i.per_value_added,
+        ),
+        Term(
+            name="intensity per revenue",
+            unit="tCO2/万元",
+            formula=f"{t.total} / {e.revenue.value}",
+            value=i.per_revenue,
+        ),
+        Term(
+            name="intensity per output",
+            unit=f"tCO2/{i.output_unit or 'unit'}",
+            formula=f"{t.total} / {e.output_quantity.value}",
+            value=i.per_output,
+        ),
+    ]
+    members = _industry(conn, account, period)
+    grading: list[Term] = []
+    for g in account.grades:
+        grading += _grade_terms(g, account, members)
+    return Derivation(
+        account=account,
+        totals=totals,
+        intensities=intensities,
+        grading=grading,
+        industry=members,
+    )
+
+
+def _sum(lines: list[Line], role: str, *, electric: bool, field: str = "tco2") -> str:
+    parts = [
+        f"{line.meter_id} {getattr(line, field)}"
+        for line in lines
+        if line.role == role
+        and (line.carrier in ("electricity", "pv")) == electric
+        and getattr(line, field) is not None
+    ]
+    return " + ".join(parts) or "none"
+
+
+def _industry(conn: psycopg.Connection, account: Account, period: Period) -> list[IndustryMember]:
+    """The stored accounts of the industry for the same period (what industry L sums)."""
+    rows = conn.execute(
+        "SELECT a.enterprise_code, a.tco2_total, coalesce(a.value_added, a.revenue)"
+        " FROM account_periods a JOIN enterprises e ON e.code = a.enterprise_code"
+        " WHERE a.period_kind = %s AND a.period_start = %s AND a.status <> 'superseded'"
+        " AND e.industry_code = %s ORDER BY a.enterprise_code",
+        (period.kind, period.start, account.enterprise.industry_code),
+    ).fetchall()
+    return [IndustryMember(code=c.strip(), tco2=t, denominator=d) for c, t, d in rows]
+
+
+def _grade_terms(g: GradeRecord, account: Account, members: list[IndustryMember]) -> list[Term]:
+    basis = "value added" if g.basis == "value_added" else "revenue"
+    denominator = (
+        account.economics.value_added.value
+        if g.basis == "value_added"
+        else account.economics.revenue.value
+    )
+    tco2 = sum((m.tco2 for m in members if m.denominator), Decimal(0))
+    money = sum((m.denominator for m in members if m.denominator), Decimal(0))
+    industry = (
+        f"sum E {tco2} / sum {basis} {money} over {len(members)} enterprises of {g.industry_code}"
+        if members
+        else f"aggregate ratio over the enterprises of {g.industry_code}"
+    )
+    result = g.colour or (f"grade {g.grade}" if g.grade else "not graded")
+    k_check = (
+        dec(Fraction(g.l_value) / Fraction(g.industry_l)) if g.l_value and g.industry_l else None
+    )
+    return [
+        Term(
+            name=f"[{g.model_version}] L",
+            unit="tCO2/万元",
+            formula=f"(E_total {account.totals.total} - E_sinks 0) / {basis} {denominator}",
+            value=g.l_value,
+        ),
+        Term(
+            name=f"[{g.model_version}] industry L",
+            unit="tCO2/万元",
+            formula=industry,
+            value=g.industry_l,
+        ),
+        Term(
+            name=f"[{g.model_version}] K",
+            unit="",
+            formula=f"L / industry L = {k_check}",
+            value=g.k_value,
+        ),
+        Term(
+            name=f"[{g.model_version}] result",
+            unit="",
+            formula=f"{result}, level {g.level or '-'} ({g.label})",
+            value=None,
+        ),
+    ]
