@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboards._model import Dashboard, Format, Kind, Panel, Sql
-from dashboards._sql import BOOKED, ENTERPRISE, local
+from dashboards._sql import BOOKED, ENTERPRISE, TCO2, current, local
 
 _ENERGY_IN_RANGE = Panel(
     "Energy in range",
@@ -67,29 +67,6 @@ _ENERGY_DAILY = Panel(
     options={"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
 )
 
-_CEMS = Panel(
-    "CEMS-measured CO₂",
-    Kind.TIMESERIES,
-    (
-        Sql(
-            """
-            SELECT $__timeGroupAlias(r.bucket, $__interval), r.meter_id AS metric,
-                   sum(r.activity) AS "tCO2"
-            FROM rollups_15m_activity r
-            WHERE r.enterprise_code = '$enterprise' AND r.quantity = 'co2_mass'
-              AND $__timeFilter(r.bucket)
-            GROUP BY 1, 2
-            ORDER BY 1
-            """,
-            Format.TIME_SERIES,
-        ),
-    ),
-    description="Stack CO₂ integrated from CEMS concentration and flow (HJ 75-2017).",
-    unit="masst",
-    min_interval="15m",
-    width=12,
-)
-
 _METERS = Panel(
     "Meters",
     Kind.TABLE,
@@ -129,11 +106,107 @@ _QUALITY = Panel(
     width=12,
 )
 
+_ACCOUNT = Panel(
+    "Account (live)",
+    Kind.STAT,
+    (
+        Sql(f"""
+            SELECT a.period_kind || ' ' || a.period_start AS "period", a.tco2_total AS "tCO2",
+                   a.tce_equivalent AS "tce", a.intensity_va AS "tCO2/万元 value added",
+                   a.coverage AS "coverage"
+            FROM (SELECT * FROM {current("account_periods", "mtd")} m
+                  UNION ALL SELECT * FROM {current("account_periods", "rolling12")} r) a
+            WHERE a.enterprise_code = '$enterprise'
+            ORDER BY a.period_kind
+        """),
+    ),
+    description="Month to date and rolling 12 months, as `accounts run` keeps them.",
+    decimals=3,
+    width=24,
+    height=5,
+    options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True}},
+)
+
+_SCOPES = Panel(
+    "Emissions by scope",
+    Kind.TIMESERIES,
+    (
+        Sql(
+            """
+            SELECT $__timeGroupAlias(x.bucket, $__interval),
+                   coalesce(sum(x.tco2) FILTER (WHERE x.scope = 1), 0) AS "scope 1",
+                   coalesce(sum(x.tco2) FILTER (WHERE x.scope = 2), 0) AS "scope 2",
+                   coalesce(sum(x.tco2_avoided), 0) AS "avoided by own generation"
+            FROM emissions_15m x
+            WHERE x.enterprise_code = '$enterprise' AND $__timeFilter(x.bucket)
+            GROUP BY 1
+            ORDER BY 1
+            """,
+            Format.TIME_SERIES,
+        ),
+    ),
+    unit=TCO2,
+    min_interval="15m",
+    width=12,
+)
+
+_MEASURED_VS_CALCULATED = Panel(
+    "CEMS-measured against calculated",
+    Kind.TIMESERIES,
+    (
+        Sql(
+            """
+            SELECT $__timeGroupAlias(x.bucket, $__interval),
+                   coalesce(sum(x.tco2_measured), 0) AS "measured (CEMS)",
+                   coalesce(sum(x.tco2) FILTER (WHERE x.scope = 1), 0) AS "calculated scope 1"
+            FROM emissions_15m x
+            WHERE x.enterprise_code = '$enterprise' AND $__timeFilter(x.bucket)
+            GROUP BY 1
+            ORDER BY 1
+            """,
+            Format.TIME_SERIES,
+        ),
+    ),
+    description="Stack CO₂ (实测法, HJ 75-2017) beside the fuel-based calculation of scope 1.",
+    unit=TCO2,
+    min_interval="15m",
+    width=12,
+)
+
+_GRADE_HISTORY = Panel(
+    "Grade history",
+    Kind.TABLE,
+    (
+        Sql("""
+            SELECT g.period_kind AS "period", g.period_start AS "from", g.model AS "model",
+                   coalesce(g.colour, g.level || g.grade || '级', g.grade || '级', 'not graded')
+                       AS "code",
+                   g.k_value AS "K", g.l_value AS "L (tCO2/万元)", g.industry_l AS "industry L",
+                   g.label AS "label", g.computed_at AS "computed"
+            FROM grades g
+            WHERE g.enterprise_code = '$enterprise'
+            ORDER BY g.period_start DESC, g.period_kind, g.model
+        """),
+    ),
+    description="Every graded period (annual codes, and live estimates labelled as such).",
+    width=24,
+)
+
 ENTERPRISE_DASHBOARD = Dashboard(
     uid="carbonledger-enterprise",
     title="Enterprise drill-down",
     description="One enterprise's energy, emissions, grade and data quality.",
     variables=(ENTERPRISE,),
     time_from="now-7d/d",
-    panels=(_ENERGY_IN_RANGE, _ENERGY_SERIES, _ENERGY_DAILY, _CEMS, _METERS, _QUALITY),
+    panels=(
+        _ACCOUNT,
+        _SCOPES,
+        _MEASURED_VS_CALCULATED,
+        _GRADE_HISTORY,
+        _ENERGY_IN_RANGE,
+        _ENERGY_SERIES,
+        _ENERGY_DAILY,
+        _METERS,
+        _QUALITY,
+    ),
 )

@@ -51,3 +51,25 @@ BOOKED = (
 def local(unit: str, column: str) -> str:
     """``column`` truncated to the local (Asia/Shanghai) ``unit`` ('day', 'month'), as time."""
     return f"date_trunc('{unit}', {column}, '{ZONE}')"
+
+
+# Live emissions per meter and bucket from the accounts (emissions_15m, migration 0008): tco2 is
+# the calculated scope 1/2 emission (signed: exports negative), tco2_measured the CEMS stack's.
+EMISSIONS = "emissions_15m x JOIN enterprises e ON e.code = x.enterprise_code"
+
+TCO2 = "suffix: tCO₂"
+TCE = "suffix: tce"
+
+
+def current(table: str, kind: str, where: str = "") -> str:
+    """The newest non-superseded row of ``table`` per enterprise for period ``kind``."""
+    status = " AND t.status <> 'superseded'" if table == "account_periods" else ""
+    return (
+        f"(SELECT DISTINCT ON (t.enterprise_code) t.* FROM {table} t"
+        f" WHERE t.period_kind = '{kind}'{status}{where}"
+        " ORDER BY t.enterprise_code, t.period_start DESC)"
+    )
+
+
+# A Huzhou grade as the accounts show it: 高碳3级, or 3级 on the revenue basis (no level).
+GRADE_TEXT = "coalesce(g.level, '') || g.grade || '级'"

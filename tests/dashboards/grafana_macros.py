@@ -82,7 +82,10 @@ def _macros(sql: str, request: Request) -> str:
         name, args = match.group(1), [a.strip(" ") for a in match.group(2).split(",")]
         if name == "__timeGroup":
             end = original.find(match.group(0))
-            if end >= 0 and original[end + len(match.group(0)) : end + len(match.group(0)) + 1] == ",":
+            if (
+                end >= 0
+                and original[end + len(match.group(0)) : end + len(match.group(0)) + 1] == ","
+            ):
                 name = "__timeGroupAlias"
         return _macro(name, args, request)
 

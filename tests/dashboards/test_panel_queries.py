@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from accounts import refresh_live
 from analytics import Aggregator
 from carbonledger import wire
-from carbonledger.config import AggregateSettings
+from carbonledger.config import AccountsSettings, AggregateSettings
 from dashboards import DASHBOARDS, Dashboard, Format, Kind, Panel, QueryVariable, TextVariable
 from edge.simulator import OutgoingBatch, Simulation, build_city
 from edge.simulator.registry import register_city
@@ -103,6 +104,16 @@ def scene(plain_template: str) -> Iterator[Scene]:
         assert wait_for(lambda: _count(url, "SELECT count(*) FROM readings") >= stored, 120)
         assert wait_for(lambda: _count(url, "SELECT count(*) FROM dead_letters") == 2, 30)
         assert wait_for(lambda: _caught_up(url), 30)
+    with psycopg.connect(url, autocommit=True) as conn:
+        month = end.astimezone(SHANGHAI).date().replace(day=1)
+        for index, enterprise in enumerate(city.enterprises):  # value added for the grades
+            conn.execute(
+                "INSERT INTO economic_data (enterprise_code, period_kind, period_start,"
+                " value_added) VALUES (%s, 'month', %s, %s)",
+                (enterprise.code, month, 100 * (index + 1)),
+            )
+        # a tiny 两高 threshold, so the energy-intensive enterprise (division 30) is flagged
+        refresh_live(conn, AccountsSettings(two_high_tce=Decimal("0.001")), now=end)
     yield Scene(url, start, end, cems, last, booked)
     next(databases, None)
 
