@@ -1,4 +1,4 @@
-"""The test helper expands macros exactly as Grafana does: cases from Grafana's own macros_test.go."""
+"""The helper expands macros exactly as Grafana does: cases from Grafana's own macros_test.go."""
 
 from __future__ import annotations
 
