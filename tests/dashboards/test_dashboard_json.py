@@ -44,7 +44,7 @@ def test_panels_ids_layout_and_data_sources(model: dict) -> None:  # type: ignor
     cells: set[tuple[int, int]] = set()
     for panel in panels:
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
         area = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
                 for y in range(grid["y"], grid["y"] + grid["h"])}  # fmt: skip
         assert not area & cells, f"{panel['title']} overlaps another panel"
