@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import niquests
-from grafana_client import GrafanaApi
+from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
 from carbonledger import __version__
@@ -60,34 +60,43 @@ def push_dashboards(
             "overwrite": True,
             "message": f"carbonledger {__version__} dashboards push",
         }
-        saved = _call(f"dashboard {model['uid']}", lambda b=body: api.dashboard.update_dashboard(b))
+        saved = _save(api, model["uid"], body)
         pushed.append(Pushed(model["uid"], int(saved.get("version", 0)), str(saved.get("url", ""))))
         log.info("dashboard pushed", extra={"uid": model["uid"], "version": saved.get("version")})
     return pushed
 
 
 def _ensure_folder(api: GrafanaApi, uid: str, title: str) -> None:
-    try:
-        api.folder.get_folder(uid)
+    what = f"folder {uid}"
+    get = api.folder.get_folder
+    if _call(what, lambda: get(uid), missing_ok=True) is not None:  # type: ignore[no-untyped-call]
         return
-    except GrafanaClientError as exc:
-        if exc.status_code != _NOT_FOUND:
-            raise _mapped(f"folder {uid}", exc) from exc
-    except (GrafanaException, niquests.exceptions.RequestException) as exc:
-        raise _mapped(f"folder {uid}", exc) from exc
-    try:
-        api.folder.create_folder(title, uid=uid)
-    except GrafanaClientError as exc:
-        if exc.status_code not in _ALREADY_THERE:  # another push created it meanwhile
-            raise _mapped(f"folder {uid}", exc) from exc
-    except (GrafanaException, niquests.exceptions.RequestException) as exc:
-        raise _mapped(f"folder {uid}", exc) from exc
+    # another push may create it meanwhile: Grafana then answers 409 (or 412), which is fine
+    create = api.folder.create_folder
+    _call(what, lambda: create(title, uid=uid), tolerated=_ALREADY_THERE)  # type: ignore[no-untyped-call]
     log.info("folder created", extra={"uid": uid, "title": title})
 
 
-def _call(what: str, request: Callable[[], T]) -> T:
+def _save(api: GrafanaApi, uid: str, body: dict[str, Any]) -> dict[str, Any]:
+    save = api.dashboard.update_dashboard
+    saved = _call(f"dashboard {uid}", lambda: save(body))  # type: ignore[no-untyped-call]
+    return dict(saved or {})
+
+
+def _call(
+    what: str,
+    request: Callable[[], T],
+    *,
+    missing_ok: bool = False,
+    tolerated: tuple[int, ...] = (),
+) -> T | None:
+    """``request()``; None for a 404 when ``missing_ok`` or a ``tolerated`` status."""
     try:
         return request()
+    except GrafanaClientError as exc:
+        if (missing_ok and exc.status_code == _NOT_FOUND) or exc.status_code in tolerated:
+            return None
+        raise _mapped(what, exc) from exc
     except (GrafanaException, niquests.exceptions.RequestException) as exc:
         raise _mapped(what, exc) from exc
 
