@@ -251,9 +251,10 @@ _TOP_EMITTERS = Panel(
             SELECT e.name AS "enterprise", e.code AS "code", e.district AS "district",
                    e.industry_code AS "industry", sum(x.tco2) AS "tCO2",
                    sum(x.tce_equivalent) AS "tce",
-                   (SELECT {GRADE_TEXT} FROM grades g WHERE g.enterprise_code = e.code
+                   coalesce((SELECT {GRADE_TEXT} FROM grades g WHERE g.enterprise_code = e.code
                       AND g.model = 'huzhou' AND g.period_kind = 'rolling12'
-                    ORDER BY g.period_start DESC LIMIT 1) AS "grade (rolling 12 months)"
+                    ORDER BY g.period_start DESC LIMIT 1), 'not graded')
+                       AS "grade (rolling 12 months)"
             FROM {EMISSIONS}
             WHERE $__timeFilter(x.bucket) AND {CITY_FILTER}
             GROUP BY e.code

@@ -10,15 +10,21 @@ computed here from what was published.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from accounts import refresh_live
 from analytics import Aggregator
@@ -67,8 +73,9 @@ def scene(plain_template: str) -> Iterator[Scene]:
     city = build_city(4, 11)
     with psycopg.connect(url) as conn:
         register_city(conn, city)
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = end - timedelta(hours=HOURS)
+    end = datetime.now(UTC).replace(microsecond=0)
+    edge = end.replace(minute=end.minute - end.minute % 15, second=0)
+    start = edge - timedelta(hours=HOURS)  # on a bucket edge: the range holds whole buckets
     cems = next(m.enterprise_code for m in city.meters if m.carrier == "flue_gas")
     gap = next(m.id for m in city.meters if m.enterprise_code == cems and m.carrier != "flue_gas")
     silent = next(m.id for m in city.meters if m.enterprise_code != cems)
@@ -105,13 +112,17 @@ def scene(plain_template: str) -> Iterator[Scene]:
         assert wait_for(lambda: _count(url, "SELECT count(*) FROM dead_letters") == 2, 30)
         assert wait_for(lambda: _caught_up(url), 30)
     with psycopg.connect(url, autocommit=True) as conn:
-        month = end.astimezone(SHANGHAI).date().replace(day=1)
-        for index, enterprise in enumerate(city.enterprises):  # value added for the grades
-            conn.execute(
-                "INSERT INTO economic_data (enterprise_code, period_kind, period_start,"
-                " value_added) VALUES (%s, 'month', %s, %s)",
-                (enterprise.code, month, 100 * (index + 1)),
-            )
+        this_month = end.astimezone(SHANGHAI).date().replace(day=1)
+        months = [this_month]
+        while len(months) < 13:  # this month and the 12 before: rolling 12 months are graded
+            months.append((months[-1] - timedelta(days=1)).replace(day=1))
+        for index, enterprise in enumerate(city.enterprises):
+            for month in months:
+                conn.execute(
+                    "INSERT INTO economic_data (enterprise_code, period_kind, period_start,"
+                    " value_added) VALUES (%s, 'month', %s, %s)",
+                    (enterprise.code, month, 100 * (index + 1)),
+                )
         # a tiny 两高 threshold, so the energy-intensive enterprise (division 30) is flagged
         refresh_live(conn, AccountsSettings(two_high_tce=Decimal("0.001")), now=end)
     yield Scene(url, start, end, cems, last, booked)
@@ -272,3 +283,54 @@ def test_enterprise_meters_table_lists_the_enterprise_meters(scene: Scene) -> No
         ).fetchall()
     assert [r[columns.index("meter")] for r in rows] == [i for (i,) in ids]
     assert all(0 <= r[columns.index("coverage")] <= 1 for r in rows)
+
+
+@pytest.mark.skipif(not shutil.which("psql"), reason="psql is not installed")
+def test_every_panel_runs_as_the_select_only_grafana_role(scene: Scene) -> None:
+    """deploy/db/grafana-reader.sh, run by psql as the db container runs it, grants enough."""
+    reader = f"cltest_reader_{uuid.uuid4().hex[:8]}"
+    parts = urlsplit(scene.url)
+    env = {**os.environ, "POSTGRES_USER": parts.username or "postgres",
+           "POSTGRES_DB": parts.path.lstrip("/"), "GRAFANA_DB_PASSWORD": "unused-here",
+           "GRAFANA_DB_USER": reader, "PGHOST": parts.hostname or "127.0.0.1",
+           "PGPORT": str(parts.port or 5432)}  # fmt: skip
+    script = Path(__file__).resolve().parents[2] / "deploy" / "db" / "grafana-reader.sh"
+    subprocess.run(["sh", str(script)], env=env, check=True, capture_output=True)
+    as_reader = urlunsplit(parts._replace(netloc=f"{reader}@{parts.hostname}:{parts.port}"))
+    try:
+        with psycopg.connect(scene.url, autocommit=True) as owner:  # created after the grant
+            owner.execute("CREATE TABLE later_table (x int)")
+        with psycopg.connect(as_reader) as conn:
+            for dashboard in DASHBOARDS:
+                for panel in dashboard.panels:
+                    for query in panel.queries:
+                        conn.execute(expand(query.sql, _request(scene, dashboard, panel)))  # type: ignore[arg-type]
+            conn.execute("SELECT * FROM later_table")  # the default privileges reach it
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("INSERT INTO later_table VALUES (1)")
+    finally:
+        with psycopg.connect(scene.url, autocommit=True) as owner:
+            owner.execute("DROP TABLE IF EXISTS later_table")
+            owner.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(reader)))
+            owner.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))
+
+
+def test_top_emitters_agree_with_the_ledger_accounts(scene: Scene) -> None:
+    """The cockpit's tCO2 per enterprise is the month-to-date account's total (same factors)."""
+    if scene.start.astimezone(SHANGHAI).month != scene.end.astimezone(SHANGHAI).month:
+        pytest.skip("the simulated hours cross a local month boundary")
+    columns, rows = run(scene, *_panel("carbonledger-city", "Top emitters"))
+    with psycopg.connect(scene.url) as conn:
+        accounts = dict(
+            conn.execute(
+                "SELECT enterprise_code, tco2_total FROM account_periods"
+                " WHERE period_kind = 'mtd' AND status <> 'superseded'"
+            ).fetchall()
+        )
+    shown = {r[columns.index("code")]: r[columns.index("tCO2")] for r in rows}
+    assert shown and all(value > 0 for value in shown.values())
+    # the ledger stores totals rounded half-even to 12 decimals; the view sums exact terms
+    assert {c: round(v, 12) for c, v in shown.items()} == {c: accounts[c] for c in shown}
+    codes = [r[columns.index("grade (rolling 12 months)")] for r in rows]
+    assert any(c.endswith("级") for c in codes)
+    assert all(c.endswith("级") or c == "not graded" for c in codes), codes
