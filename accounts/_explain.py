@@ -157,7 +157,7 @@ def explain_account(
             value=i.per_output,
         ),
     ]
-    members = _industry(conn, account, period)
+    members = _industry(conn, account, period, settings, now)
     grading: list[Term] = []
     for g in account.grades:
         grading += _grade_terms(g, account, members)
@@ -168,6 +168,10 @@ def explain_account(
         grading=grading,
         industry=members,
     )
+
+
+def _ratio(numerator: Decimal, denominator: Decimal | None) -> str:
+    return f"{numerator} / {denominator}" if denominator else "no denominator for the period"
 
 
 def _sum(lines: list[Line], role: str, *, electric: bool, field: str = "tco2") -> str:
@@ -181,16 +185,33 @@ def _sum(lines: list[Line], role: str, *, electric: bool, field: str = "tco2") -
     return " + ".join(parts) or "none"
 
 
-def _industry(conn: psycopg.Connection, account: Account, period: Period) -> list[IndustryMember]:
-    """The stored accounts of the industry for the same period (what industry L sums)."""
-    rows = conn.execute(
-        "SELECT a.enterprise_code, a.tco2_total, coalesce(a.value_added, a.revenue)"
-        " FROM account_periods a JOIN enterprises e ON e.code = a.enterprise_code"
-        " WHERE a.period_kind = %s AND a.period_start = %s AND a.status <> 'superseded'"
-        " AND e.industry_code = %s ORDER BY a.enterprise_code",
-        (period.kind, period.start, account.enterprise.industry_code),
-    ).fetchall()
-    return [IndustryMember(code=c.strip(), tco2=t, denominator=d) for c, t, d in rows]
+def _industry(
+    conn: psycopg.Connection,
+    account: Account,
+    period: Period,
+    settings: AccountsSettings | None,
+    now: datetime | None,
+) -> list[IndustryMember]:
+    """The industry's accounts for the same period (what industry L sums), on the basis of the
+    enterprise's own grade (value added, else revenue)."""
+    codes = [
+        row[0].strip()
+        for row in conn.execute(
+            "SELECT code FROM enterprises WHERE industry_code = %s ORDER BY code",
+            (account.enterprise.industry_code,),
+        )
+    ]
+    by_va = account.economics.value_added.value is not None
+    out = []
+    for code in codes:
+        peer = (
+            account
+            if code == account.enterprise.code
+            else get_account(conn, code, period, settings=settings, now=now)
+        )
+        figure = peer.economics.value_added if by_va else peer.economics.revenue
+        out.append(IndustryMember(code=code, tco2=peer.totals.total, denominator=figure.value))
+    return out
 
 
 def _grade_terms(g: GradeRecord, account: Account, members: list[IndustryMember]) -> list[Term]:
@@ -207,7 +228,6 @@ def _grade_terms(g: GradeRecord, account: Account, members: list[IndustryMember]
         if members
         else f"aggregate ratio over the enterprises of {g.industry_code}"
     )
-    result = g.colour or (f"grade {g.grade}" if g.grade else "not graded")
     k_check = (
         dec(Fraction(g.l_value) / Fraction(g.industry_l)) if g.l_value and g.industry_l else None
     )
@@ -233,7 +253,7 @@ def _grade_terms(g: GradeRecord, account: Account, members: list[IndustryMember]
         Term(
             name=f"[{g.model_version}] result",
             unit="",
-            formula=f"{result}, level {g.level or '-'} ({g.label})",
+            formula=f"{g.code_text}: grade {g.grade or '-'}, level {g.level or '-'} ({g.label})",
             value=None,
         ),
     ]
