@@ -54,13 +54,13 @@ def test_mounted_files_exist_and_volumes_are_named() -> None:
 
 
 def test_every_command_is_a_carbonledger_command() -> None:
-    """Services run `carbonledger <command>`; `accounts run` and `api` come from other branches."""
+    """Services run `carbonledger <command>`; `api` comes from another branch."""
     parser = build_parser()
     choices = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for name, service in _compose()["services"].items():
         command = service.get("command")
         if service.get("image", "").startswith("carbonledger:") and command:
-            assert command[0] in set(choices) | {"accounts", "api"}, name
+            assert command[0] in set(choices) | {"api"}, name
 
 
 def test_no_default_secret_and_env_example_lists_every_variable() -> None:
