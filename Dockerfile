@@ -9,7 +9,11 @@ COPY ingest ./ingest
 COPY accounts ./accounts
 COPY analytics ./analytics
 COPY dashboards ./dashboards
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 carbonledger
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 carbonledger \
+    && mkdir -p /srv/broker-auth /srv/dashboards \
+    && chown 1883:1883 /srv/broker-auth && chown carbonledger /srv/dashboards
+# /srv/broker-auth: Mosquitto's passwd and acl, written as the broker's uid (docker-compose.yml);
+# /srv/dashboards: the dashboards' JSON for Grafana. Both are volume mount points.
 USER carbonledger
 ENV CARBONLEDGER_LOG_FORMAT=json
 ENTRYPOINT ["carbonledger"]

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "accounts.registry.commands",
     "accounts.commands",
     "accounts.api.commands",
+    "dashboards.commands",
     "carbonledger.demo",
 )
 

@@ -18,11 +18,12 @@
     │   └── ChecksumError         CRC or checksum mismatch (names expected and received values)
     ├── DeviceError               a field device did not answer, refused a request, or its link
     │                             failed
-    └── AccountsError             an account cannot be produced, closed or recomputed as asked
+    ├── AccountsError             an account cannot be produced, closed or recomputed as asked
+    └── GrafanaError              a Grafana server could not be reached or refused a request
 
-Third-party errors (psycopg, paho, pymodbus, serial) are translated where they enter, with
-``raise ... from exc``, so callers above the boundary catch these classes and never a bare
-``Exception``.
+Third-party errors (psycopg, paho, pymodbus, serial, grafana-client) are translated where they
+enter, with ``raise ... from exc``, so callers above the boundary catch these classes and never
+a bare ``Exception``.
 """
 
 from __future__ import annotations
@@ -149,3 +150,14 @@ class UnknownEnterpriseError(RegistryError):
     def __init__(self, code: str) -> None:
         self.code = code
         super().__init__(f"unknown enterprise {code!r}")
+
+
+class GrafanaError(CarbonLedgerError):
+    """A Grafana server could not be reached, refused the token, or rejected a dashboard.
+
+    ``status`` is the HTTP status Grafana answered with, or ``None`` when there was no answer.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)

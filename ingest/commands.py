@@ -40,6 +40,13 @@ def register(subparsers: Any) -> None:
     actions = broker.add_subparsers(dest="broker_command", metavar="ACTION", required=True)
     config = actions.add_parser("config", help="write Mosquitto passwd and acl files")
     config.add_argument("--out", type=Path, required=True, help="folder for passwd and acl")
+    config.add_argument(
+        "--publisher-url",
+        default=None,
+        metavar="URL",
+        help="mqtt://user:password@… of an account that may publish for every gateway (the "
+        "simulator's); left out when the URL has no password",
+    )
     config.set_defaults(func=_broker_config)
     create = actions.add_parser("credential", help="create a gateway's secret (printed once)")
     create.add_argument("gateway")
@@ -103,12 +110,18 @@ def _broker_config(args: argparse.Namespace, settings: Settings) -> int:
     endpoint = MqttEndpoint.from_url(settings.mqtt_url)
     if endpoint.username and endpoint.password:  # the ingest account is the one in MQTT_URL
         services[endpoint.username] = broker_auth.hash_password(endpoint.password)
+    writers = {}
+    if args.publisher_url:
+        publisher = MqttEndpoint.from_url(args.publisher_url)
+        if publisher.username and publisher.password:
+            writers[publisher.username] = broker_auth.hash_password(publisher.password)
     with psycopg.connect(require_database_url(settings)) as conn:
         passwd, acl, gateways = broker_auth.write_broker_files(
-            conn, args.out, settings.topic_root, services
+            conn, args.out, settings.topic_root, services, writers
         )
     print(  # noqa: T201
-        f"wrote {passwd} and {acl}: {gateways} gateways, service accounts {sorted(services)}"
+        f"wrote {passwd} and {acl}: {gateways} gateways, service accounts"
+        f" {sorted(services)}, publishers {sorted(writers)}"
         " (reload Mosquitto with SIGHUP)"
     )
     return 0

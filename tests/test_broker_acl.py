@@ -115,3 +115,39 @@ def test_password_hashes_match_mosquitto_passwd(tmp_path: Path) -> None:
 def test_unknown_gateway_credentials_are_refused(db_url: str) -> None:
     with psycopg.connect(db_url) as conn, pytest.raises(RegistryError, match="unknown gateway"):
         broker_auth.create_credential(conn, "gw-nobody")
+
+
+def test_publisher_account_writes_for_every_gateway_and_reads_nothing(
+    db_url: str, broker_folder: Path
+) -> None:
+    """The simulator's account (``--publisher-url``): it publishes anywhere and reads nothing."""
+    folder = broker_folder
+    register_sites(db_url)
+    with psycopg.connect(db_url) as conn:
+        services = {"ingest": broker_auth.hash_password("ingest-secret")}
+        writers = {"simulator": broker_auth.hash_password("sim-secret")}
+        broker_auth.write_broker_files(conn, folder, ROOT, services, writers)
+        with pytest.raises(RegistryError, match="both read and publish"):
+            broker_auth.write_broker_files(conn, folder, ROOT, services, {"ingest": "x"})
+    broker = PrivateMosquitto(
+        folder,
+        f"allow_anonymous false\npassword_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n",
+    )
+    try:
+        ingest = Client(broker.port, "ingest", "ingest-secret")
+        simulator = Client(broker.port, "simulator", "sim-secret")
+        assert (ingest.connack, simulator.connack) == (0, 0)
+        ingest.client.subscribe(f"{ROOT}/v1/+/+/readings", qos=1)
+        simulator.client.subscribe(f"{ROOT}/#", qos=1)
+        time.sleep(0.3)
+        topics = [wire.readings_topic(code, gw, ROOT) for code, gw in
+                  ((ENTERPRISE_A, "gw-a"), (ENTERPRISE_B, "gw-b"))]  # fmt: skip
+        assert [simulator.publish(t) for t in topics] == [0, 0]
+        assert ingest.publish(topics[0]) == 135  # the ingest account only reads
+        assert wait_for(lambda: sorted(ingest.messages) == sorted(topics), timeout=5)
+        time.sleep(0.3)
+        assert simulator.messages == []
+        for client in (ingest, simulator):
+            client.close()
+    finally:
+        broker.close()
