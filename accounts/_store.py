@@ -30,7 +30,7 @@ from accounts._ledger import (
     selection_for,
 )
 from accounts._model import Account, GradeRecord, dec
-from accounts._period import SHANGHAI, Period, add_months
+from accounts._period import SHANGHAI, Period, add_months, local_midnight
 from accounts._policy import FactorLibrary, Selection
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
@@ -260,9 +260,8 @@ def _grade_rows(
 
 def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
     notes = []
-    for name, figure in (("value added", account.economics.value_added),):
-        if figure.basis.startswith("estimated"):
-            notes.append(f"{name} {figure.basis}")
+    if (basis := account.economics.value_added.basis).startswith("estimated"):
+        notes.append(f"value added {basis}")
     if account.quality.coverage < Decimal("0.99"):
         notes.append(f"data coverage {float(account.quality.coverage):.0%}")
     if account.quality.offline_meters:
@@ -399,8 +398,7 @@ def refresh_live(
         for code in codes:
             months = (activity or {}).get(code)
             if months is None:
-                lo, hi = periods[1].bounds(now)
-                months = read_activity(conn, code, min(lo, _midnight(earliest)), hi)
+                months = read_activity(conn, code, local_midnight(earliest), now)
             for period in periods:
                 wanted = set(period.months())
                 subset = [a for a in months if a.month in wanted]
@@ -411,10 +409,6 @@ def refresh_live(
             _write_selections(conn, code, months, selections)
         graded = sum(_regrade(conn, p, settings) for p in periods) if codes else 0
     return RefreshResult(len(codes), written, graded, time.monotonic() - began)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
 
 
 def close(

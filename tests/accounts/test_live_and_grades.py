@@ -129,23 +129,26 @@ def test_industry_l_is_an_aggregate_ratio_and_k_hits_the_boundaries() -> None:
     # F has revenue only: L = 3 / 10 = 0.3 against the industry's revenue ratio (F alone)
     assert out["F"].basis == "revenue" and out["F"].k_value == Decimal(1)
     assert out["F"].level is None and "revenue basis" in out["F"].label
-    # exactly K = 0.8 and K = 1.2 and K = 2.0 in one industry: L_ind = (0.8 + 1.2 + 2.0) x 10 / 30
-    # = 40 / 30 ... use VA 10 each and E = 8, 12, 20, 0 -> industry L = 40 / 40 = 1
+    # exactly K = 0.6, 0.8, 1.2 and 2.0 in one industry: VA 10 万元 each and E = 6, 8, 12, 20, 4 t
+    # -> industry L = 50 / 50 = 1, so K = L = 0.6, 0.8, 1.2, 2.0, 0.4 (upper bounds inclusive)
     exact = grade(
         [
-            _standing("P", "8", "10"),
-            _standing("Q", "12", "10"),
-            _standing("R", "20", "10"),
-            _standing("S", "0", "10"),
+            _standing("P", "6", "10"),
+            _standing("Q", "8", "10"),
+            _standing("R", "12", "10"),
+            _standing("S", "20", "10"),
+            _standing("T", "4", "10"),
         ],
         period_kind="month",
         period_start=date(2026, 10, 1),
         live=False,
         bands=band_set("huzhou-2021"),
     )
-    assert [(g.k_value, g.grade) for g in exact] == [
-        (Decimal("0.8"), 2),
-        (Decimal("1.2"), 3),
-        (Decimal("2"), 4),
-        (Decimal("0"), 1),
+    assert [(g.k_value, g.grade, g.level) for g in exact] == [
+        (Decimal("0.6"), 1, "低碳"),  # L = 0.6: 低碳 (inclusive)
+        (Decimal("0.8"), 2, "中碳"),
+        (Decimal("1.2"), 3, "中碳"),
+        (Decimal("2"), 4, "中碳"),  # L = 2.0: still 中碳
+        (Decimal("0.4"), 1, "低碳"),
     ]
+    assert [g.code_text for g in exact] == ["低碳1级", "中碳2级", "中碳3级", "中碳4级", "低碳1级"]
