@@ -152,3 +152,29 @@ def test_industry_l_is_an_aggregate_ratio_and_k_hits_the_boundaries() -> None:
         (Decimal("0.4"), 1, "低碳"),
     ]
     assert [g.code_text for g in exact] == ["低碳1级", "中碳2级", "中碳3级", "中碳4级", "低碳1级"]
+
+
+def test_the_colour_model_steps_down_when_l_rose_on_a_year_earlier() -> None:
+    # industry L = (7 + 10 + 15 + 16) / 40 = 1.2; K = 7/10/1.2 = 0.583 (深绿), 0.833 (浅绿),
+    # 1.25 (黄), 1.333 (黄); U's L 1.5 was 1.6 a year earlier (fell), V's 1.6 was 1.4 (+14.3%:
+    # more than 10% worse, one step towards red)
+    standings = [
+        _standing("S", "7", "10"),
+        _standing("T", "10", "10"),
+        Standing("U", "3011", Decimal(15), Decimal(10), None, 1, previous_l=Decimal("1.6")),
+        Standing("V", "3011", Decimal(16), Decimal(10), None, 1, previous_l=Decimal("1.4")),
+    ]
+    out = grade(
+        standings,
+        period_kind="year",
+        period_start=date(2026, 1, 1),
+        live=False,
+        bands=band_set("quzhou-colour-ours-1"),
+    )
+    assert [(g.colour, g.grade, g.level) for g in out] == [
+        ("深绿", None, None),
+        ("浅绿", None, None),
+        ("黄", None, None),
+        ("红", None, None),
+    ]
+    assert "one step down: L +14.3% on a year earlier" in out[3].label
