@@ -30,6 +30,7 @@ from datetime import date, datetime
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from accounts._grading import band_set
 from accounts._ledger import MonthActivity, read_activity
 from accounts._period import SHANGHAI, local_midnight, month_start
 from accounts._store import RefreshResult, all_codes, live_periods, refresh_live
@@ -123,6 +124,8 @@ class LiveAccounts:
         self.settings = settings
         self.metrics = metrics or AccountsMetrics()
         self.ready = threading.Event()
+        for version in (settings.band_version, settings.colour_version):
+            band_set(version)  # a bad band file or version fails here, not mid-service
         self._watermark: object | None = None
         self._context: tuple[object, ...] | None = None
         self._day: date | None = None
@@ -158,6 +161,9 @@ class LiveAccounts:
         m.cycles.inc()
         m.seconds.observe(time.monotonic() - began)
         if outcome.result is not None:
+            for code, problem in outcome.result.failed.items():
+                log.warning("live account not refreshed", extra={"enterprise": code,
+                                                                 "error": problem})  # fmt: skip
             m.enterprises.inc(outcome.result.enterprises)
             m.accounts.inc(outcome.result.accounts)
             log.info(

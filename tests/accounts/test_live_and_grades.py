@@ -12,7 +12,7 @@ import pytest
 
 from accounts import Period, explain_account, get_account, grade_history, refresh_live
 from accounts._grading import Standing, band_set, grade
-from tests.accounts.helpers import PARTS, economics, local, register, rollup
+from tests.accounts.helpers import DYEING, PARTS, economics, local, register, rollup
 
 NOW = local("2026-11-20 10:00")
 
@@ -178,3 +178,13 @@ def test_the_colour_model_steps_down_when_l_rose_on_a_year_earlier() -> None:
         ("红", None, None),
     ]
     assert "one step down: L +14.3% on a year earlier" in out[3].label
+
+
+def test_one_enterprise_without_a_factor_stops_no_other(conn: psycopg.Connection) -> None:
+    rollup(conn, "dye-gas1", "gas_volume", local("2026-11-02 10:00"), "1000")
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-02 10:00"), "2000")
+    conn.execute("DELETE FROM factors WHERE kind = 'fuel'")
+    result = refresh_live(conn, now=NOW)
+    assert list(result.failed) == [DYEING]
+    assert "no default NCV for natural_gas" in result.failed[DYEING]
+    assert get_account(conn, PARTS, Period.mtd(NOW), now=NOW).totals.total == Decimal("0.9948")
