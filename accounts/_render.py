@@ -96,6 +96,23 @@ def render_account(account: Account) -> str:
             ]
         )
     out += table(rows, right=(4, 6, 7))
+    out += ["", "by carrier"]
+    out += table(
+        [["carrier", "role", "meters", "activity", "unit", "tCO2", "tce 当量"]]
+        + [
+            [
+                c.carrier,
+                c.role,
+                str(c.meters),
+                num(c.activity),
+                c.unit,
+                num(c.tco2),
+                num(c.tce_equivalent),
+            ]
+            for c in account.by_carrier
+        ],
+        right=(2, 3, 5, 6),
+    )
     t = account.totals
     out += ["", "totals (GB/T 32150)"]
     out += table(
