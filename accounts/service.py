@@ -39,6 +39,7 @@ from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
+_LOCK = 0x61_63_63_74  # "acct": the session advisory lock of the one live refresher
 # the partition set whose rows were updated last is the one running
 _AGGREGATOR = """
 SELECT min(txid) FROM aggregator_watermarks
@@ -137,18 +138,27 @@ class LiveAccounts:
         while not stop.is_set():
             try:
                 with psycopg.connect(
-                    self.conninfo, application_name="carbonledger-accounts"
+                    self.conninfo, application_name="carbonledger-accounts", autocommit=True
                 ) as conn:
+                    self._lock(conn)
+                    conn.autocommit = False
                     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                     self.ready.set()
                     log.info("live accounts following the rollups")
                     while not stop.is_set():
                         self.cycle(conn)
                         stop.wait(self.settings.refresh_s)
-            except psycopg.OperationalError as exc:
+            except (DatabaseUnavailableError, psycopg.OperationalError) as exc:
                 self.ready.clear()
-                log.warning("database unavailable; retrying in 2 s", extra={"error": str(exc)})
+                log.warning("live accounts waiting; retrying in 2 s", extra={"error": str(exc)})
                 stop.wait(2.0)
+
+    @staticmethod
+    def _lock(conn: psycopg.Connection) -> None:
+        """One refresher per database: a second `accounts run` waits as a standby."""
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone()
+        if not row or not row[0]:
+            raise DatabaseUnavailableError("another `accounts run` refreshes this database")
 
     def cycle(self, conn: psycopg.Connection, now: datetime | None = None) -> CycleResult:
         began = time.monotonic()
