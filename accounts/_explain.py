@@ -13,8 +13,8 @@ from fractions import Fraction
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
-from accounts._model import Account, GradeRecord, Line, dec
-from accounts._period import Period
+from accounts._model import Account, GradeRecord, Line, dec, plain
+from accounts._period import SHANGHAI, Period, local_midnight
 from accounts._store import get_account
 from carbonledger.config import AccountsSettings
 
@@ -36,9 +36,29 @@ class IndustryMember(BaseModel):
     denominator: Decimal | None
 
 
+class RegisterDelta(BaseModel):
+    """A cumulative meter's first and last usable reading in the period: the register delta
+    times the multiplier is the activity, unless an interval crosses the period's edges (it is
+    spread over its buckets) or a rollover, reset or implausible jump happened (see events)."""
+
+    model_config = ConfigDict(extra="forbid")
+    meter_id: str
+    quantity: str
+    multiplier: Decimal
+    first_time: datetime
+    first_value: float
+    last_time: datetime
+    last_value: float
+    register_delta: Decimal
+    delta_activity: Decimal
+    booked_activity: Decimal
+    events: dict[str, int]
+
+
 class Derivation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account: Account
+    readings: list[RegisterDelta]
     totals: list[Term]
     intensities: list[Term]
     grading: list[Term]
@@ -163,11 +183,66 @@ def explain_account(
         grading += _grade_terms(g, account, members)
     return Derivation(
         account=account,
+        readings=_register_deltas(conn, account),
         totals=totals,
         intensities=intensities,
         grading=grading,
         industry=members,
     )
+
+
+_ENDS = """
+SELECT (SELECT array[extract(epoch FROM time), value] FROM readings
+         WHERE meter_id = %(m)s AND quantity = %(q)s AND time >= %(lo)s AND time < %(hi)s
+           AND quality <> 'bad' ORDER BY time LIMIT 1),
+       (SELECT array[extract(epoch FROM time), value] FROM readings
+         WHERE meter_id = %(m)s AND quantity = %(q)s AND time >= %(lo)s AND time < %(hi)s
+           AND quality <> 'bad' ORDER BY time DESC LIMIT 1),
+       (SELECT multiplier FROM meters WHERE id = %(m)s),
+       (SELECT coalesce(jsonb_object_agg(kind, n), '{}') FROM (
+           SELECT kind, count(*) AS n FROM quality_events
+           WHERE meter_id = %(m)s AND quantity = %(q)s AND time >= %(lo)s AND time < %(hi)s
+           GROUP BY kind) e)
+"""
+_REGISTERS = {
+    "energy_import",
+    "energy_export",
+    "energy_generated",
+    "gas_volume",
+    "steam_mass",
+    "heat",
+    "diesel_mass",
+}
+
+
+def _register_deltas(conn: psycopg.Connection, account: Account) -> list[RegisterDelta]:
+    lo = local_midnight(account.period.start)
+    out = []
+    for line in account.lines:
+        if line.quantity not in _REGISTERS or line.role == "green_power":
+            continue
+        args = {"m": line.meter_id, "q": line.quantity, "lo": lo, "hi": account.period.as_of}
+        row = conn.execute(_ENDS, args).fetchone()
+        if row is None or row[0] is None or row[1] is None:
+            continue
+        (t0, v0), (t1, v1), multiplier, events = row[0], row[1], row[2], row[3]
+        delta = (Decimal(repr(float(v1))) - Decimal(repr(float(v0)))).normalize()
+        out.append(
+            RegisterDelta(
+                meter_id=line.meter_id,
+                quantity=line.quantity,
+                multiplier=multiplier,
+                first_time=datetime.fromtimestamp(float(t0), SHANGHAI),
+                first_value=float(v0),
+                last_time=datetime.fromtimestamp(float(t1), SHANGHAI),
+                last_value=float(v1),
+                register_delta=delta,
+                delta_activity=plain(delta * multiplier),
+                booked_activity=line.activity,
+                events=events,
+            )
+        )
+    return out
 
 
 def _ratio(numerator: Decimal, denominator: Decimal | None) -> str:

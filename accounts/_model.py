@@ -102,6 +102,18 @@ class Line(_Model):
     months: list[MonthPart] = []
 
 
+class CarrierTotal(_Model):
+    """Activity and emissions of one carrier in one role (all its meters)."""
+
+    carrier: str
+    role: str
+    unit: str
+    meters: int
+    activity: Decimal
+    tco2: Decimal | None  # None for own generation (see totals) and CEMS
+    tce_equivalent: Decimal | None
+
+
 class Totals(_Model):
     """E_total = combustion + process + purchased electricity + purchased heat - exported
     electricity - exported heat - recovered (GB/T 32150), tCO2; tce on both electricity bases."""
@@ -198,6 +210,7 @@ class Account(_Model):
     computed_at: datetime
     reason: str | None = None
     lines: list[Line]
+    by_carrier: list[CarrierTotal] = []
     totals: Totals
     economics: Economics
     intensity: Intensity

@@ -96,6 +96,23 @@ def render_account(account: Account) -> str:
             ]
         )
     out += table(rows, right=(4, 6, 7))
+    out += ["", "by carrier"]
+    out += table(
+        [["carrier", "role", "meters", "activity", "unit", "tCO2", "tce 当量"]]
+        + [
+            [
+                c.carrier,
+                c.role,
+                str(c.meters),
+                num(c.activity),
+                c.unit,
+                num(c.tco2),
+                num(c.tce_equivalent),
+            ]
+            for c in account.by_carrier
+        ],
+        right=(2, 3, 5, 6),
+    )
     t = account.totals
     out += ["", "totals (GB/T 32150)"]
     out += table(
@@ -189,6 +206,30 @@ def render_derivation(d: Derivation) -> str:
                 ]
             )
     out += table(rows, right=(3, 4, 5))
+    if d.readings:
+        out += [
+            "",
+            "   register readings (first and last usable in the period) -> delta x multiplier",
+        ]
+        rows = [["meter", "first", "last", "delta", "x mult", "= activity", "booked", "events"]]
+        for r in d.readings:
+            rows.append(
+                [
+                    r.meter_id,
+                    f"{r.first_value:,.2f} @ {r.first_time:%m-%d %H:%M}",
+                    f"{r.last_value:,.2f} @ {r.last_time:%m-%d %H:%M}",
+                    f"{r.register_delta:,}",
+                    f"{r.multiplier:,}",
+                    num(r.delta_activity),
+                    num(r.booked_activity),
+                    ", ".join(f"{k} {n}" for k, n in r.events.items()) or "-",
+                ]
+            )
+        out += table(rows, right=(3, 4, 5, 6))
+        out += [
+            "   (booked differs where an interval crosses the period's edges, or after a",
+            "    rollover, reset or implausible jump: docs/analytics.md)",
+        ]
     out += ["", "2. factors (value, source)"]
     seen: dict[str, str] = {}
     for line in a.lines:

@@ -11,10 +11,12 @@ Every ``accounts.refresh_s`` seconds, in one REPEATABLE READ snapshot:
 Past months' activity is cached per enterprise: a change can reach back into an earlier month
 only when the series had no usable reading earlier in the current month (the interval then
 starts in a past month) or the change is in the month's first hour (the CEMS and power
-integration gap); then that enterprise's cache is dropped. Everything is refreshed, caches
-dropped, on start, when the registry, economic data or factor library change, when the day
-changes, and every ``accounts.cache_ttl_s`` (a rollup ``aggregate recompute`` leaves no change
-rows). Without an aggregator watermark (rollups written otherwise) every cycle refreshes all.
+integration gap); then that enterprise's cache is dropped. A change of the meters (roles,
+sources) drops every cache. Every enterprise is refreshed (from the caches) on start, when the
+registry, economic data or factor library change, when the day changes, every
+``accounts.cache_ttl_s``, and on every cycle while there is no aggregator watermark (rollups
+written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, one per cycle
+(an ``aggregate recompute`` leaves no change rows).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import date, datetime
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from accounts._grading import band_set
 from accounts._ledger import MonthActivity, read_activity
 from accounts._period import SHANGHAI, local_midnight, month_start
 from accounts._store import RefreshResult, all_codes, live_periods, refresh_live
@@ -36,6 +39,7 @@ from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
+_LOCK = 0x61_63_63_74  # "acct": the session advisory lock of the one live refresher
 # the partition set whose rows were updated last is the one running
 _AGGREGATOR = """
 SELECT min(txid) FROM aggregator_watermarks
@@ -50,10 +54,13 @@ SELECT c.enterprise_code,
 FROM reading_changes c WHERE c.txid >= %(w)s AND c.txid < %(a)s
 GROUP BY c.enterprise_code
 """
+# what booked activity depends on (a change drops every cache), then what the accounts do
+_METERS = """
+SELECT (count(*), max(created_at), string_agg(concat_ws('/', id, carrier, quantity, role, source),
+        ',' ORDER BY id))::text FROM meters
+"""
 _CONTEXT = """
 SELECT (SELECT (count(*), max(updated_at))::text FROM enterprises),
-       (SELECT (count(*), max(created_at), string_agg(coalesce(role, '') || coalesce(source, ''),
-               ',' ORDER BY id))::text FROM meters),
        (SELECT (count(*), max(submitted_at))::text FROM economic_data),
        (SELECT (count(*), max(loaded_at))::text FROM factors),
        (SELECT (count(*), max(submitted_at))::text FROM measured_ncv),
@@ -92,6 +99,15 @@ class AccountsMetrics:
         start_http_server(port, addr=host, registry=self.registry)
 
 
+@dataclass
+class _Cache:
+    """An enterprise's booked activity of the months before ``through``."""
+
+    through: date
+    rows: list[MonthActivity]
+    read_at: float
+
+
 @dataclass(frozen=True)
 class CycleResult:
     refreshed: int
@@ -109,28 +125,40 @@ class LiveAccounts:
         self.settings = settings
         self.metrics = metrics or AccountsMetrics()
         self.ready = threading.Event()
+        for version in (settings.band_version, settings.colour_version):
+            band_set(version)  # a bad band file or version fails here, not mid-service
         self._watermark: object | None = None
         self._context: tuple[object, ...] | None = None
         self._day: date | None = None
+        self._meters: object | None = None
         self._full_at = 0.0
-        self._past: dict[str, tuple[date, list[MonthActivity]]] = {}  # code -> (month, rows)
+        self._past: dict[str, _Cache] = {}
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 with psycopg.connect(
-                    self.conninfo, application_name="carbonledger-accounts"
+                    self.conninfo, application_name="carbonledger-accounts", autocommit=True
                 ) as conn:
+                    self._lock(conn)
+                    conn.autocommit = False
                     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                     self.ready.set()
                     log.info("live accounts following the rollups")
                     while not stop.is_set():
                         self.cycle(conn)
                         stop.wait(self.settings.refresh_s)
-            except psycopg.OperationalError as exc:
+            except (DatabaseUnavailableError, psycopg.OperationalError) as exc:
                 self.ready.clear()
-                log.warning("database unavailable; retrying in 2 s", extra={"error": str(exc)})
+                log.warning("live accounts waiting; retrying in 2 s", extra={"error": str(exc)})
                 stop.wait(2.0)
+
+    @staticmethod
+    def _lock(conn: psycopg.Connection) -> None:
+        """One refresher per database: a second `accounts run` waits as a standby."""
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone()
+        if not row or not row[0]:
+            raise DatabaseUnavailableError("another `accounts run` refreshes this database")
 
     def cycle(self, conn: psycopg.Connection, now: datetime | None = None) -> CycleResult:
         began = time.monotonic()
@@ -143,6 +171,9 @@ class LiveAccounts:
         m.cycles.inc()
         m.seconds.observe(time.monotonic() - began)
         if outcome.result is not None:
+            for code, problem in outcome.result.failed.items():
+                log.warning("live account not refreshed", extra={"enterprise": code,
+                                                                 "error": problem})  # fmt: skip
             m.enterprises.inc(outcome.result.enterprises)
             m.accounts.inc(outcome.result.accounts)
             log.info(
@@ -161,49 +192,75 @@ class LiveAccounts:
 
     def _cycle(self, conn: psycopg.Connection, now: datetime) -> CycleResult:
         current = month_start(now.date())
+        meters = conn.execute(_METERS).fetchone()
         context = tuple(conn.execute(_CONTEXT).fetchone() or ())
         row = conn.execute(_AGGREGATOR).fetchone()
         aggregator = row[0] if row else None
-        full = (
-            context != self._context
-            or now.date() != self._day
-            or aggregator is None
-            or self._watermark is None
-            or time.monotonic() - self._full_at >= self.settings.cache_ttl_s
-        )
+        if meters != self._meters or aggregator is None:
+            # roles, sources or meters changed: booked activity differs; no aggregator: the
+            # rollups may be written without change rows, so nothing can be cached
+            self._past.clear()
         changed: dict[str, bool] = {}
-        if not full and aggregator != self._watermark:
+        if self._watermark is not None and aggregator not in (None, self._watermark):
             rows = conn.execute(
                 _CHANGED, {"w": self._watermark, "a": aggregator, "month": local_midnight(current)}
             ).fetchall()
             changed = {code.strip(): bool(this_month) for code, this_month, _ in rows}
             self._observe_lag(rows, now)
+        for code, this_month in changed.items():
+            if not this_month:  # the change reaches back into a past month
+                self._past.pop(code, None)
+        full = (
+            (meters, context) != (self._meters, self._context)
+            or now.date() != self._day
+            or aggregator is None
+            or self._watermark is None
+            or time.monotonic() - self._full_at >= self.settings.cache_ttl_s
+        )
+        codes = set(changed)
         if full:
-            self._past.clear()
-            codes = all_codes(conn)
+            codes = set(all_codes(conn))
             self._full_at = time.monotonic()
-        else:
-            for code, this_month in changed.items():
-                if not this_month:
-                    self._past.pop(code, None)
-            codes = sorted(changed)
-        self._watermark, self._context, self._day = aggregator, context, now.date()
+        codes |= self._expire_one()
+        self._watermark, self._meters, self._context = aggregator, meters, context
+        self._day = now.date()
         if not codes:
             return CycleResult(0, False, None)
-        activity = {code: self._activity(conn, code, now, current) for code in codes}
-        result = refresh_live(conn, self.settings, codes, now=now, activity=activity)
-        return CycleResult(len(codes), full, result)
+        ordered = sorted(codes)
+        activity = {code: self._activity(conn, code, now, current) for code in ordered}
+        result = refresh_live(conn, self.settings, ordered, now=now, activity=activity)
+        return CycleResult(len(ordered), full, result)
+
+    def _expire_one(self) -> set[str]:
+        """Drop the oldest cache once it is ``cache_ttl_s`` old (one per cycle, so the cost of
+        re-reading past months is spread out): an ``aggregate recompute`` leaves no change rows."""
+        if not self._past:
+            return set()
+        code, cache = min(self._past.items(), key=lambda item: item[1].read_at)
+        if time.monotonic() - cache.read_at < self.settings.cache_ttl_s:
+            return set()
+        del self._past[code]
+        return {code}
 
     def _activity(
         self, conn: psycopg.Connection, code: str, now: datetime, current: date
     ) -> list[MonthActivity]:
-        """Past months from the cache (read once), the current month from the rollups."""
-        cached = self._past.get(code)
-        if cached is None or cached[0] != current:
-            earliest = min(p.start for p in live_periods(now))
+        """Past months from the cache, the current month from the rollups.
+
+        A new month adds the one that just ended to the cache instead of re-reading a year.
+        """
+        earliest = min(p.start for p in live_periods(now))
+        cache = self._past.get(code)
+        if cache is None:
             rows = read_activity(conn, code, local_midnight(earliest), local_midnight(current))
-            self._past[code] = cached = (current, rows)
-        return cached[1] + read_activity(conn, code, local_midnight(current), now)
+            self._past[code] = cache = _Cache(current, rows, time.monotonic())
+        elif cache.through != current:
+            kept = [a for a in cache.rows if a.month >= earliest]
+            ended = read_activity(
+                conn, code, local_midnight(cache.through), local_midnight(current)
+            )
+            cache.rows, cache.through = kept + ended, current
+        return cache.rows + read_activity(conn, code, local_midnight(current), now)
 
     def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:
         if not rows:

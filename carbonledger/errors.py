@@ -4,6 +4,7 @@
     ├── ConfigError               a setting or config file is wrong (names file, line, key)
     ├── WireFormatError           an MQTT payload or topic breaks the wire-format contract
     ├── RegistryError             an enterprise, gateway or meter is unknown or invalid
+    │   └── UnknownEnterpriseError  no enterprise is registered under this credit code
     ├── InvalidImportError        an import file has bad records (each named by line and field);
     │                             nothing of the file was applied
     ├── AccessError               an API key, bank or consent is unknown, revoked or not allowed

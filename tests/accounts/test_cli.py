@@ -62,7 +62,7 @@ def test_close_recompute_and_report(
 ) -> None:
     assert main(["accounts", "close", "--month", "2025-03"]) == 0
     assert "3 account(s) closed for 2025-03" in capsys.readouterr().out
-    assert main(["accounts", "close", "--month", "2026-12"]) == 1  # not over yet
+    assert main(["accounts", "close", "--month", "2099-01"]) == 1  # not over yet
     assert main(["accounts", "recompute", "--month", "2025-03", "--reason", "check"]) == 0
     assert "version 1 unchanged" in capsys.readouterr().out
     out = tmp_path / "report.json"
@@ -75,6 +75,15 @@ def test_close_recompute_and_report(
     assert e["total"] == "3.156988809"
     assert report["memo"]["monthly_tco2"] == {"2025-03": "2.908288809", "2025-04": "0.2487"}
     assert "grid.zhejiang.2023@1" in report["emission_factors"]
+    assert report["status"] == "live"  # the year is over but not closed: computed on demand
+    assert main(["accounts", "close", "--year", "2025", "--enterprise", DYEING]) == 0
+    assert "1 account(s) closed for 2025" in capsys.readouterr().out
+    assert main(["accounts", "report", DYEING, "--year", "2025", "--out", str(out)]) == 0
+    closed = json.loads(out.read_text(encoding="utf-8"))
+    assert (closed["status"], closed["emissions"]["total"]) == ("closed", "3.156988809")
+    # value added: the 2025 annual figure as reported; 3.156988809 / 1200 万元
+    assert closed["economics"]["value_added"] == {"value": "1200", "basis": "reported (annual)"}
+    assert closed["intensity"]["per_value_added"] == "0.002630824008"
     assert main(["accounts", "report", PARTS, "--year", "2025", "--format", "csv"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == [

@@ -130,3 +130,19 @@ def test_an_account_from_imports_alone(imported: str, capsys: pytest.CaptureFixt
     assert b["intensity"]["per_revenue"] == "0.00004974"
     grade = next(g for g in b["grades"] if g["model"] == "huzhou")
     assert grade["basis"] == "revenue" and grade["level"] is None
+
+
+def test_explain_starts_from_the_register_readings(
+    imported: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["accounts", "explain", DYEING, "--period", "2026-10", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    el = next(r for r in d["readings"] if r["meter_id"] == "e1-el1")
+    # 1000.00 at 00:00 to 1001.50 at 00:45: delta 1.5 x multiplier 200 = 300 kWh, as booked
+    assert (el["first_value"], el["last_value"]) == (1000.0, 1001.5)
+    assert (el["register_delta"], el["multiplier"], el["delta_activity"]) == ("1.5", "200", "300")
+    assert el["booked_activity"] == "300" and el["events"] == {}
+    assert main(["accounts", "explain", DYEING, "--period", "2026-10"]) == 0
+    text = capsys.readouterr().out
+    assert "1,000.00 @ 10-01 00:00" in text and "1,001.50 @ 10-01 00:45" in text

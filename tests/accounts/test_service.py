@@ -87,3 +87,16 @@ def test_the_service_runs_until_stopped(url: str) -> None:
         while service.metrics.cycles._value.get() < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert service.metrics.cycles._value.get() >= 2
+
+
+def test_a_second_service_waits_as_a_standby(url: str) -> None:
+    first = LiveAccounts(url, AccountsSettings(refresh_s=0.1))
+    second = LiveAccounts(url, AccountsSettings(refresh_s=0.1))
+    with InThread(first.run, first.ready):
+        runner = InThread(second.run, second.ready)
+        runner.thread.start()
+        assert not second.ready.wait(1.0)  # refused the lock: it never gets ready
+        runner.stop.set()
+        runner.thread.join(10)
+        assert not runner.thread.is_alive() and runner.error is None
+    assert second.metrics.cycles._value.get() == 0
