@@ -22,9 +22,9 @@ _SILENT = (
 _OFFLINE_COUNT = stat(
     "Meters offline",
     f"""
-            SELECT count(*) FILTER (WHERE {_SILENT}) AS "offline", count(*) AS "meters"
-            FROM ({_LAST_SEEN}) AS s
-        """,
+        SELECT count(*) FILTER (WHERE {_SILENT}) AS "offline", count(*) AS "meters"
+        FROM ({_LAST_SEEN}) AS s
+    """,
     description="Meters with no reading in the last $offline_minutes minutes of the range.",
     width=6,
     height=4,
@@ -33,13 +33,13 @@ _OFFLINE_COUNT = stat(
 _OFFLINE_TABLE = table(
     "Offline meters",
     f"""
-            SELECT s.name AS "enterprise", s.enterprise_code AS "code", s.district AS "district",
-                   s.id AS "meter", s.carrier AS "carrier", s.last_seen AS "last reading",
-                   extract(epoch FROM $__timeTo()::timestamptz - s.last_seen) AS "silent"
-            FROM ({_LAST_SEEN}) AS s
-            WHERE {_SILENT}
-            ORDER BY s.last_seen NULLS FIRST, s.id
-        """,
+        SELECT s.name AS "enterprise", s.enterprise_code AS "code", s.district AS "district",
+               s.id AS "meter", s.carrier AS "carrier", s.last_seen AS "last reading",
+               extract(epoch FROM $__timeTo()::timestamptz - s.last_seen) AS "silent"
+        FROM ({_LAST_SEEN}) AS s
+        WHERE {_SILENT}
+        ORDER BY s.last_seen NULLS FIRST, s.id
+    """,
     unit="s",
     width=18,
 )
@@ -47,12 +47,12 @@ _OFFLINE_TABLE = table(
 _EVENTS_SERIES = timeseries(
     "Quality events",
     """
-            SELECT $__timeGroupAlias(q.time, $__interval), q.kind AS metric, count(*) AS "events"
-            FROM quality_events q JOIN enterprises e ON e.code = q.enterprise_code
-            WHERE $__timeFilter(q.time) AND e.district IN ($district)
-            GROUP BY 1, 2
-            ORDER BY 1
-            """,
+        SELECT $__timeGroupAlias(q.time, $__interval), q.kind AS metric, count(*) AS "events"
+        FROM quality_events q JOIN enterprises e ON e.code = q.enterprise_code
+        WHERE $__timeFilter(q.time) AND e.district IN ($district)
+        GROUP BY 1, 2
+        ORDER BY 1
+    """,
     min_interval="15m",
     stacked=True,
     width=12,
@@ -61,26 +61,26 @@ _EVENTS_SERIES = timeseries(
 _EVENTS_TABLE = table(
     "Latest quality events",
     """
-            SELECT q.time AS "time", e.name AS "enterprise", q.meter_id AS "meter",
-                   q.kind AS "kind", q.amount AS "amount", q.detail AS "detail"
-            FROM quality_events q JOIN enterprises e ON e.code = q.enterprise_code
-            WHERE $__timeFilter(q.time) AND e.district IN ($district)
-            ORDER BY q.time DESC, q.meter_id
-            LIMIT 200
-        """,
+        SELECT q.time AS "time", e.name AS "enterprise", q.meter_id AS "meter",
+               q.kind AS "kind", q.amount AS "amount", q.detail AS "detail"
+        FROM quality_events q JOIN enterprises e ON e.code = q.enterprise_code
+        WHERE $__timeFilter(q.time) AND e.district IN ($district)
+        ORDER BY q.time DESC, q.meter_id
+        LIMIT 200
+    """,
     width=12,
 )
 
 _DEAD_LETTERS = timeseries(
     "Dead letters",
     """
-            SELECT $__timeGroupAlias(d.received_at, $__interval), count(*) AS "messages",
-                   coalesce(sum(d.rejected_readings), 0) AS "readings rejected"
-            FROM dead_letters d
-            WHERE $__timeFilter(d.received_at)
-            GROUP BY 1
-            ORDER BY 1
-            """,
+        SELECT $__timeGroupAlias(d.received_at, $__interval), count(*) AS "messages",
+               coalesce(sum(d.rejected_readings), 0) AS "readings rejected"
+        FROM dead_letters d
+        WHERE $__timeFilter(d.received_at)
+        GROUP BY 1
+        ORDER BY 1
+    """,
     description="Messages ingest could not store whole (whole-message failures count no readings).",
     min_interval="1m",
     width=12,
@@ -89,30 +89,30 @@ _DEAD_LETTERS = timeseries(
 _DEAD_LETTER_REASONS = table(
     "Dead letters by topic and reason",
     """
-            SELECT d.topic AS "topic", left(d.reason, 120) AS "reason", count(*) AS "messages",
-                   coalesce(sum(d.rejected_readings), 0) AS "readings rejected",
-                   max(d.received_at) AS "last"
-            FROM dead_letters d
-            WHERE $__timeFilter(d.received_at)
-            GROUP BY 1, 2
-            ORDER BY 3 DESC, 1, 2
-            LIMIT 100
-        """,
+        SELECT d.topic AS "topic", left(d.reason, 120) AS "reason", count(*) AS "messages",
+               coalesce(sum(d.rejected_readings), 0) AS "readings rejected",
+               max(d.received_at) AS "last"
+        FROM dead_letters d
+        WHERE $__timeFilter(d.received_at)
+        GROUP BY 1, 2
+        ORDER BY 3 DESC, 1, 2
+        LIMIT 100
+    """,
     width=12,
 )
 
 _COVERAGE = table(
     "Coverage by enterprise",
     """
-            SELECT e.name AS "enterprise", e.district AS "district",
-                   sum(r.covered_ms)::numeric / (900000 * count(*)) AS "covered",
-                   sum(r.estimated_ms)::numeric / (900000 * count(*)) AS "estimated",
-                   sum(r.readings_bad) AS "bad readings"
-            FROM rollups_15m r JOIN enterprises e ON e.code = r.enterprise_code
-            WHERE $__timeFilter(r.bucket) AND e.district IN ($district)
-            GROUP BY e.code
-            ORDER BY 3, 1
-        """,
+        SELECT e.name AS "enterprise", e.district AS "district",
+               sum(r.covered_ms)::numeric / (900000 * count(*)) AS "covered",
+               sum(r.estimated_ms)::numeric / (900000 * count(*)) AS "estimated",
+               sum(r.readings_bad) AS "bad readings"
+        FROM rollups_15m r JOIN enterprises e ON e.code = r.enterprise_code
+        WHERE $__timeFilter(r.bucket) AND e.district IN ($district)
+        GROUP BY e.code
+        ORDER BY 3, 1
+    """,
     description="Share of meter-buckets in the range covered by readings, and estimated.",
     unit="percentunit",
     width=12,
@@ -121,14 +121,14 @@ _COVERAGE = table(
 _INGEST_LAG = timeseries(
     "Ingest lag",
     """
-            SELECT $__timeGroupAlias(x.time, $__interval),
-                   avg(extract(epoch FROM x.received_at - x.time)) AS "mean",
-                   max(extract(epoch FROM x.received_at - x.time)) AS "max"
-            FROM readings x
-            WHERE $__timeFilter(x.time)
-            GROUP BY 1
-            ORDER BY 1
-            """,
+        SELECT $__timeGroupAlias(x.time, $__interval),
+               avg(extract(epoch FROM x.received_at - x.time)) AS "mean",
+               max(extract(epoch FROM x.received_at - x.time)) AS "max"
+        FROM readings x
+        WHERE $__timeFilter(x.time)
+        GROUP BY 1
+        ORDER BY 1
+    """,
     description="Reading time to ingest's receipt (gateway buffering, network, broker queue).",
     unit="s",
     min_interval="1m",
