@@ -7,6 +7,8 @@ build`` writes them (:func:`write_dashboards`), ``carbonledger dashboards push``
 Grafana folder (:func:`push_dashboards`).
 """
 
+from typing import TYPE_CHECKING
+
 from dashboards._build import DASHBOARDS, models, render, write_dashboards
 from dashboards._model import (
     GRAFANA_VERSION,
@@ -20,6 +22,9 @@ from dashboards._model import (
     Sql,
     TextVariable,
 )
+
+if TYPE_CHECKING:
+    from dashboards._push import Pushed, push_dashboards
 
 __all__ = [
     "DASHBOARDS",

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from dashboards._model import Dashboard, Format, Kind, Panel, Sql
+from dashboards._model import Dashboard, stat, table, timeseries
 from dashboards._sql import BOOKED, ENTERPRISE, TCO2, current, local
 
-_ENERGY_IN_RANGE = Panel(
+_ENERGY_IN_RANGE = stat(
     "Energy in range",
-    Kind.STAT,
-    (
-        Sql("""
-            SELECT m.carrier || ' (' || r.unit || ')' AS "carrier", sum(r.activity) AS "activity"
-            FROM rollups_15m_activity r
-            JOIN meters m ON m.id = r.meter_id AND m.quantity = r.quantity
-            WHERE r.enterprise_code = '$enterprise' AND $__timeFilter(r.bucket)
-            GROUP BY 1
-            ORDER BY 1
-        """),
-    ),
+    """
+        SELECT m.carrier || ' (' || r.unit || ')' AS "carrier", sum(r.activity) AS "activity"
+        FROM rollups_15m_activity r
+        JOIN meters m ON m.id = r.meter_id AND m.quantity = r.quantity
+        WHERE r.enterprise_code = '$enterprise' AND $__timeFilter(r.bucket)
+        GROUP BY 1
+        ORDER BY 1
+    """,
     description="Booked activity of each carrier in its metered unit.",
     decimals=1,
     width=24,
@@ -25,101 +22,80 @@ _ENERGY_IN_RANGE = Panel(
     options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True}},
 )
 
-_ENERGY_SERIES = Panel(
+_ENERGY_SERIES = timeseries(
     "Energy by carrier",
-    Kind.TIMESERIES,
-    (
-        Sql(
-            f"""
-            SELECT $__timeGroupAlias(r.bucket, $__interval),
-                   m.carrier || ' (' || r.unit || ')' AS metric, sum(r.activity) AS "activity"
-            FROM {BOOKED}
-            WHERE r.enterprise_code = '$enterprise' AND $__timeFilter(r.bucket)
-            GROUP BY 1, 2
-            ORDER BY 1
-            """,
-            Format.TIME_SERIES,
-        ),
-    ),
+    f"""
+        SELECT $__timeGroupAlias(r.bucket, $__interval),
+               m.carrier || ' (' || r.unit || ')' AS metric, sum(r.activity) AS "activity"
+        FROM {BOOKED}
+        WHERE r.enterprise_code = '$enterprise' AND $__timeFilter(r.bucket)
+        GROUP BY 1, 2
+        ORDER BY 1
+    """,
     description="Booked activity per interval (at least 15 minutes), each carrier in its unit.",
     min_interval="15m",
     width=12,
 )
 
-_ENERGY_DAILY = Panel(
+_ENERGY_DAILY = timeseries(
     "Energy per local day",
-    Kind.TIMESERIES,
-    (
-        Sql(
-            f"""
-            SELECT {local("day", "r.bucket")} AS "time",
-                   m.carrier || ' (' || r.unit || ')' AS metric, sum(r.activity) AS "activity"
-            FROM {BOOKED}
-            WHERE r.enterprise_code = '$enterprise' AND $__timeFilter(r.bucket)
-            GROUP BY 1, 2
-            ORDER BY 1
-            """,
-            Format.TIME_SERIES,
-        ),
-    ),
+    f"""
+        SELECT {local("day", "r.bucket")} AS "time",
+               m.carrier || ' (' || r.unit || ')' AS metric, sum(r.activity) AS "activity"
+        FROM {BOOKED}
+        WHERE r.enterprise_code = '$enterprise' AND $__timeFilter(r.bucket)
+        GROUP BY 1, 2
+        ORDER BY 1
+    """,
     description="Days from 00:00 Asia/Shanghai (a partial day at either end of the range).",
     width=12,
     options={"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
 )
 
-_METERS = Panel(
+_METERS = table(
     "Meters",
-    Kind.TABLE,
-    (
-        Sql("""
-            SELECT m.id AS "meter", m.carrier AS "carrier", m.quantity AS "quantity",
-                   coalesce(m.role, 'carrier default') AS "role",
-                   coalesce(m.source, m.carrier) AS "source",
-                   (SELECT max(x.time) FROM readings x WHERE x.meter_id = m.id
-                      AND x.quantity = m.quantity AND x.time <= $__timeTo()) AS "last reading",
-                   (SELECT sum(c.covered_ms)::numeric / nullif(900000 * count(*), 0)
-                      FROM rollups_15m c WHERE c.meter_id = m.id
-                      AND $__timeFilter(c.bucket)) AS "coverage"
-            FROM meters m
-            WHERE m.enterprise_code = '$enterprise'
-            ORDER BY m.id
-        """),
-    ),
+    """
+        SELECT m.id AS "meter", m.carrier AS "carrier", m.quantity AS "quantity",
+               coalesce(m.role, 'carrier default') AS "role",
+               coalesce(m.source, m.carrier) AS "source",
+               (SELECT max(x.time) FROM readings x WHERE x.meter_id = m.id
+                  AND x.quantity = m.quantity AND x.time <= $__timeTo()) AS "last reading",
+               (SELECT sum(c.covered_ms)::numeric / nullif(900000 * count(*), 0)
+                  FROM rollups_15m c WHERE c.meter_id = m.id
+                  AND $__timeFilter(c.bucket)) AS "coverage"
+        FROM meters m
+        WHERE m.enterprise_code = '$enterprise'
+        ORDER BY m.id
+    """,
     description="Coverage: the share of the meter's 15-minute buckets in the range covered.",
     width=12,
 )
 
-_QUALITY = Panel(
+_QUALITY = table(
     "Data-quality events",
-    Kind.TABLE,
-    (
-        Sql("""
-            SELECT q.time AS "time", q.meter_id AS "meter", q.kind AS "kind",
-                   q.amount AS "amount", q.detail AS "detail"
-            FROM quality_events q
-            WHERE q.enterprise_code = '$enterprise' AND $__timeFilter(q.time)
-            ORDER BY q.time DESC
-            LIMIT 200
-        """),
-    ),
+    """
+        SELECT q.time AS "time", q.meter_id AS "meter", q.kind AS "kind",
+               q.amount AS "amount", q.detail AS "detail"
+        FROM quality_events q
+        WHERE q.enterprise_code = '$enterprise' AND $__timeFilter(q.time)
+        ORDER BY q.time DESC
+        LIMIT 200
+    """,
     description="Offline, stuck, spike, reset, negative delta and clock skew findings.",
     width=12,
 )
 
-_ACCOUNT = Panel(
+_ACCOUNT = stat(
     "Account (live)",
-    Kind.STAT,
-    (
-        Sql(f"""
-            SELECT a.period_kind || ' ' || a.period_start AS "period", a.tco2_total AS "tCO2",
-                   a.tce_equivalent AS "tce", a.intensity_va AS "tCO2/万元 value added",
-                   a.coverage AS "coverage"
-            FROM (SELECT * FROM {current("account_periods", "mtd")} m
-                  UNION ALL SELECT * FROM {current("account_periods", "rolling12")} r) a
-            WHERE a.enterprise_code = '$enterprise'
-            ORDER BY a.period_kind
-        """),
-    ),
+    f"""
+        SELECT a.period_kind || ' ' || a.period_start AS "period", a.tco2_total AS "tCO2",
+               a.tce_equivalent AS "tce", a.intensity_va AS "tCO2/万元 value added",
+               a.coverage AS "coverage"
+        FROM (SELECT * FROM {current("account_periods", "mtd")} m
+              UNION ALL SELECT * FROM {current("account_periods", "rolling12")} r) a
+        WHERE a.enterprise_code = '$enterprise'
+        ORDER BY a.period_kind
+    """,
     description="Month to date and rolling 12 months, as `accounts run` keeps them.",
     decimals=3,
     width=24,
@@ -127,67 +103,52 @@ _ACCOUNT = Panel(
     options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True}},
 )
 
-_SCOPES = Panel(
+_SCOPES = timeseries(
     "Emissions by scope",
-    Kind.TIMESERIES,
-    (
-        Sql(
-            """
-            SELECT $__timeGroupAlias(x.bucket, $__interval),
-                   coalesce(sum(x.tco2) FILTER (WHERE x.scope = 1), 0) AS "scope 1",
-                   coalesce(sum(x.tco2) FILTER (WHERE x.scope = 2), 0) AS "scope 2",
-                   coalesce(sum(x.tco2_avoided), 0) AS "avoided by own generation"
-            FROM emissions_15m x
-            WHERE x.enterprise_code = '$enterprise' AND $__timeFilter(x.bucket)
-            GROUP BY 1
-            ORDER BY 1
-            """,
-            Format.TIME_SERIES,
-        ),
-    ),
+    """
+        SELECT $__timeGroupAlias(x.bucket, $__interval),
+               coalesce(sum(x.tco2) FILTER (WHERE x.scope = 1), 0) AS "scope 1",
+               coalesce(sum(x.tco2) FILTER (WHERE x.scope = 2), 0) AS "scope 2",
+               coalesce(sum(x.tco2_avoided), 0) AS "avoided by own generation"
+        FROM emissions_15m x
+        WHERE x.enterprise_code = '$enterprise' AND $__timeFilter(x.bucket)
+        GROUP BY 1
+        ORDER BY 1
+    """,
     unit=TCO2,
     min_interval="15m",
     width=12,
 )
 
-_MEASURED_VS_CALCULATED = Panel(
+_MEASURED_VS_CALCULATED = timeseries(
     "CEMS-measured against calculated",
-    Kind.TIMESERIES,
-    (
-        Sql(
-            """
-            SELECT $__timeGroupAlias(x.bucket, $__interval),
-                   coalesce(sum(x.tco2_measured), 0) AS "measured (CEMS)",
-                   coalesce(sum(x.tco2) FILTER (WHERE x.scope = 1), 0) AS "calculated scope 1"
-            FROM emissions_15m x
-            WHERE x.enterprise_code = '$enterprise' AND $__timeFilter(x.bucket)
-            GROUP BY 1
-            ORDER BY 1
-            """,
-            Format.TIME_SERIES,
-        ),
-    ),
+    """
+        SELECT $__timeGroupAlias(x.bucket, $__interval),
+               coalesce(sum(x.tco2_measured), 0) AS "measured (CEMS)",
+               coalesce(sum(x.tco2) FILTER (WHERE x.scope = 1), 0) AS "calculated scope 1"
+        FROM emissions_15m x
+        WHERE x.enterprise_code = '$enterprise' AND $__timeFilter(x.bucket)
+        GROUP BY 1
+        ORDER BY 1
+    """,
     description="Stack CO₂ (实测法, HJ 75-2017) beside the fuel-based calculation of scope 1.",
     unit=TCO2,
     min_interval="15m",
     width=12,
 )
 
-_GRADE_HISTORY = Panel(
+_GRADE_HISTORY = table(
     "Grade history",
-    Kind.TABLE,
-    (
-        Sql("""
-            SELECT g.period_kind AS "period", g.period_start AS "from", g.model AS "model",
-                   coalesce(g.colour, g.level || g.grade || '级', g.grade || '级', 'not graded')
-                       AS "code",
-                   g.k_value AS "K", g.l_value AS "L (tCO2/万元)", g.industry_l AS "industry L",
-                   g.label AS "label", g.computed_at AS "computed"
-            FROM grades g
-            WHERE g.enterprise_code = '$enterprise'
-            ORDER BY g.period_start DESC, g.period_kind, g.model
-        """),
-    ),
+    """
+        SELECT g.period_kind AS "period", g.period_start AS "from", g.model AS "model",
+               coalesce(g.colour, g.level || g.grade || '级', g.grade || '级', 'not graded')
+                   AS "code",
+               g.k_value AS "K", g.l_value AS "L (tCO2/万元)", g.industry_l AS "industry L",
+               g.label AS "label", g.computed_at AS "computed"
+        FROM grades g
+        WHERE g.enterprise_code = '$enterprise'
+        ORDER BY g.period_start DESC, g.period_kind, g.model
+    """,
     description="Every graded period (annual codes, and live estimates labelled as such).",
     width=24,
 )

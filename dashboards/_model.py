@@ -9,6 +9,7 @@ in declaration order, so the output depends on nothing but the definitions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -69,7 +70,6 @@ class Kind(StrEnum):
     TABLE = "table"
     BARCHART = "barchart"
     PIECHART = "piechart"
-    TEXT = "text"
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class Panel:
     def __post_init__(self) -> None:
         if not 1 <= self.width <= GRID_WIDTH:
             raise ValueError(f"panel {self.title!r}: width {self.width} is not 1..{GRID_WIDTH}")
-        if not self.queries and self.kind is not Kind.TEXT:
+        if not self.queries:
             raise ValueError(f"panel {self.title!r} has no query")
         sources = {q.datasource.uid for q in self.queries}
         if len(sources) > 1:
@@ -99,7 +99,7 @@ class Panel:
 
     @property
     def datasource(self) -> DataSource:
-        return self.queries[0].datasource if self.queries else POSTGRES
+        return self.queries[0].datasource
 
     def to_json(self, panel_id: int, x: int, y: int) -> dict[str, Any]:
         defaults: dict[str, Any] = {}
@@ -258,3 +258,19 @@ def _dedent(sql: str) -> str:
     lines = [line.rstrip() for line in sql.strip("\n").splitlines()]
     indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
     return "\n".join(line[indent:] if line[:indent].isspace() else line.lstrip() for line in lines)
+
+
+def _factory(kind: Kind, query_format: Format) -> Callable[..., Panel]:
+    def make(title: str, sql: str, **options: Any) -> Panel:
+        return Panel(title, kind, (Sql(sql, query_format),), **options)
+
+    make.__doc__ = f"A {kind.value} panel of one SQL query in {query_format.value} format."
+    return make
+
+
+# One SQL query per panel: time series take the time_series format, the rest a table.
+timeseries = _factory(Kind.TIMESERIES, Format.TIME_SERIES)
+stat = _factory(Kind.STAT, Format.TABLE)
+table = _factory(Kind.TABLE, Format.TABLE)
+barchart = _factory(Kind.BARCHART, Format.TABLE)
+piechart = _factory(Kind.PIECHART, Format.TABLE)

@@ -48,7 +48,8 @@ def push_dashboards(
     folder_title: str = FOLDER_TITLE,
     timeout: float = 10.0,
 ) -> list[Pushed]:
-    """Create the folder if missing, then save every dashboard into it (overwrite by uid)."""
+    """Check the data source exists, create the folder if missing, then save every dashboard
+    into it (overwrite by uid); GrafanaError when Grafana refuses or cannot be reached."""
     api = GrafanaApi.from_url(url, credential=token, timeout=timeout)
     _call(f"data source {POSTGRES.uid}", lambda: api.datasource.get_datasource_by_uid(POSTGRES.uid))
     _ensure_folder(api, folder_uid, folder_title)

@@ -36,7 +36,7 @@ def test_images_are_pinned_and_services_complete() -> None:
         assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", image), f"{name}: {image!r} is not pinned"
     for name in ("simulator", "simulator-registry"):
         assert services[name]["profiles"] == ["simulator"]
-    for name in ("db", "broker", "grafana", "ingest", "aggregate", "accounts"):
+    for name in ("db", "broker", "grafana", "ingest", "aggregate", "accounts", "api"):
         assert "test" in services[name]["healthcheck"], name
 
 
