@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import niquests
+import requests
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
@@ -98,12 +98,12 @@ def _call(
         if (missing_ok and exc.status_code == _NOT_FOUND) or exc.status_code in tolerated:
             return None
         raise _mapped(what, exc) from exc
-    except (GrafanaException, niquests.exceptions.RequestException) as exc:
+    except (GrafanaException, requests.RequestException) as exc:
         raise _mapped(what, exc) from exc
 
 
 def _mapped(what: str, exc: Exception) -> GrafanaError:
-    """grafana-client's and niquests' errors as the platform's GrafanaError."""
+    """grafana-client's and requests' errors as the platform's GrafanaError."""
     if isinstance(exc, GrafanaException) and exc.status_code:
         status = int(exc.status_code)
         detail = _message(exc.response) or exc.message
