@@ -66,18 +66,24 @@ def create_app(settings: Settings) -> FastAPI:
             name="api",
             open=False,
         )
+        # the audit writer has its own connection: requests wait for it while holding theirs
+        audit_pool = AsyncConnectionPool(
+            url, min_size=1, max_size=1, kwargs=_SESSION, name="api-audit", open=False
+        )
         ledger_pool = ConnectionPool(
             url, min_size=1, max_size=4, kwargs=_SESSION, name="api-ledger", open=False
         )
         try:
             await pool.open()
             await pool.wait(timeout=10)
+            await audit_pool.open(wait=True, timeout=10)
             ledger_pool.open(wait=True, timeout=10)
         except PoolTimeout as exc:
             await pool.close()
+            await audit_pool.close()
             ledger_pool.close()
             raise DatabaseUnavailableError(f"the API cannot reach the database: {exc}") from exc
-        audit = AuditWriter(pool)
+        audit = AuditWriter(audit_pool)
         audit.start()
         app.state.api = ApiState(
             settings=settings,
@@ -95,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await audit.stop()
+            await audit_pool.close()
             await pool.close()
             ledger_pool.close()
 
