@@ -2,7 +2,7 @@
 data leaves.
 
 Requests hand their entry to one :class:`AuditWriter` per process and wait for it; the writer
-commits everything that queued while the previous batch was being written in one COPY, so under
+commits everything that queued while the previous batch was being written in one statement, so under
 load a thousand accesses cost a few commits rather than a thousand (group commit), and no answer
 is ever sent whose access was not recorded.
 """
@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 
 _COLUMNS = ("key_id", "role", "principal", "action", "enterprise_code", "outcome", "method",
             "path", "query")  # fmt: skip
+
+
+_INSERT = (
+    f"INSERT INTO audit_log ({', '.join(_COLUMNS)})"
+    f" SELECT * FROM unnest({', '.join(['%s::text[]'] * len(_COLUMNS))})"
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class AuditRecord(BaseModel):
 
 
 class AuditWriter:
-    """Batches entries of concurrent requests into one COPY transaction each."""
+    """Batches entries of concurrent requests into one INSERT (one commit) each."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -95,12 +101,10 @@ class AuditWriter:
         batch, self._queue = self._queue, []
         if not batch:
             return
+        columns = [[getattr(entry, c) for entry, _ in batch] for c in _COLUMNS]
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                cur = conn.cursor()
-                async with cur.copy(f"COPY audit_log ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-                    for entry, _ in batch:
-                        await copy.write_row(tuple(getattr(entry, column) for column in _COLUMNS))
+            async with self._pool.connection() as conn:
+                await conn.execute(_INSERT, columns)  # one statement: one round trip, one commit
         except psycopg.Error as exc:
             log.error("audit log write failed", extra={"entries": len(batch), "error": str(exc)})
             for _, future in batch:
