@@ -261,8 +261,8 @@ def main() -> None:
               f"{args.connections} connections; {args.seconds:.0f} s per phase", flush=True)  # fmt: skip
         run_phase(base, account, key, 0, 2, args.connections)  # warm-up: caches, prepared plans
         results: dict[str, dict[str, Any]] = {}
-        for label, paths in (("healthz", ["/healthz"]), ("account", account)):
-            for mode, rate in (("rate", args.rate), ("max", 0.0)):
+        for label, paths in (("account", account), ("healthz", ["/healthz"])):
+            for mode, rate in (("max", 0.0), ("rate", args.rate)):
                 r = run_phase(base, paths, key, rate, args.seconds, args.connections)
                 results[f"{label}_{mode}"] = r
                 target = f"{rate:,.0f} req/s" if rate else "max"

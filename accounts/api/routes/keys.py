@@ -86,6 +86,8 @@ async def revoke(
     await access.role("keys.revoke", Role.ADMIN)
     try:
         await revoke_key(access.conn, key_id)
+        for token in [t for t in access.state.keys if t.startswith(f"{key_id}.")]:
+            del access.state.keys[token]  # this worker forgets it now; others within key_cache_s
     except AccessError as exc:
         raise Problem(404, str(exc)) from exc
     return Response(status_code=204)
