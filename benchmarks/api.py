@@ -7,8 +7,9 @@ A scratch database gets ``--enterprises`` enterprises with a month of rollups, t
 accounts stored by the ledger (``refresh_live``), a bank key with consent for all of them, and
 ``carbonledger api`` serves it (``--workers`` uvicorn processes). The load generator runs in
 another process (this file with ``--generate``): keep-alive HTTP/1.1 connections on asyncio,
-open loop at a fixed rate (each connection sends at its share of the schedule; latency counts from the
-scheduled time, so a stall is not hidden) or closed loop as fast as the connections go (max). Each phase is run for /healthz
+open loop at a fixed rate (each connection sends at its share of the schedule; latency counts
+from the scheduled time, so a stall is not hidden) or closed loop as fast as the connections go
+(max). Each phase is run for /healthz
 (the baseline: routing only) and for ``GET /v1/enterprises/{code}/account?period=mtd`` as the
 bank (key lookup, consent check, audit log commit, version stamp, cached body). The last line
 is one JSON object with ``account_rps`` (max) and ``account_p99_ms`` (at the fixed rate).
@@ -58,7 +59,7 @@ async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, r
 
 
 async def generate(
-    url: str, paths: list[str], key: str, rate: float, seconds: float, connections: int
+    url: str, paths: list[str], key: str, rate: float, *, seconds: float, connections: int
 ) -> dict[str, Any]:
     """rate > 0: open loop at that rate; rate == 0: closed loop (max)."""
     parts = urlsplit(url)
@@ -125,7 +126,7 @@ def _generator_main(args: argparse.Namespace) -> None:
 
 
 def run_phase(
-    url: str, paths: list[str], key: str, rate: float, seconds: float, connections: int
+    url: str, paths: list[str], key: str, rate: float, *, seconds: float, connections: int
 ) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--generate", "--url", url, "--paths", ",".join(paths),
@@ -159,7 +160,8 @@ def prepare(url: str, enterprises: int) -> tuple[str, list[str]]:
         load_factors(conn)
         for i, code in enumerate(codes):
             conn.execute(
-                "INSERT INTO enterprises (code, name, industry_code, district) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO enterprises (code, name, industry_code, district)"
+                " VALUES (%s, %s, %s, %s)",
                 (code, f"企业{i}", "3011" if i % 2 else "1713", "莲都区"),
             )
             conn.execute(
@@ -173,16 +175,17 @@ def prepare(url: str, enterprises: int) -> tuple[str, list[str]]:
                     (f"m{i}-{carrier}", code, f"gw{i}", carrier, quantity, unit),
                 )
             conn.execute(
-                "INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added)"
-                " VALUES (%s, 'month', %s, %s)",
+                "INSERT INTO economic_data (enterprise_code, period_kind, period_start,"
+                " value_added) VALUES (%s, 'month', %s, %s)",
                 (code, (now + timedelta(hours=8)).date().replace(day=1), 100 + i),
             )
         conn.execute(
             "INSERT INTO rollups_15m (bucket, enterprise_code, meter_id, quantity, activity_fp,"
             " covered_ms, estimated_ms)"
-            " SELECT b, m.enterprise_code, m.id, m.quantity, 250000 + (extract(epoch FROM b)::bigint %% 977),"
-            " 900000, 0 FROM meters m,"
-            " generate_series(%s::timestamptz, %s::timestamptz - interval '15 min', interval '15 min') b",
+            " SELECT b, m.enterprise_code, m.id, m.quantity,"
+            " 250000 + (extract(epoch FROM b)::bigint %% 977), 900000, 0 FROM meters m,"
+            " generate_series(%s::timestamptz, %s::timestamptz - interval '15 min',"
+            " interval '15 min') b",
             (month, now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)),
         )
         refresh_live(conn, codes=codes)
@@ -242,13 +245,20 @@ def main() -> None:
         account = [f"/v1/enterprises/{c}/account?period=mtd" for c in codes]
         probe = httpx.get(base + account[0], headers={"Authorization": f"Bearer {key}"})
         assert probe.status_code == 200, probe.text
-        print(f"account body {len(probe.content):,} bytes; {args.workers} workers; "
-              f"{args.connections} connections; {args.seconds:.0f} s per phase", flush=True)  # fmt: skip
-        run_phase(base, account, key, 0, 2, args.connections)  # warm-up: caches, prepared plans
+        print(
+            f"account body {len(probe.content):,} bytes; {args.workers} workers;"
+            f" {args.connections} connections; {args.seconds:.0f} s per phase",
+            flush=True,
+        )
+        run_phase(
+            base, account, key, 0, seconds=2, connections=args.connections
+        )  # warm-up: caches, prepared plans
         results: dict[str, dict[str, Any]] = {}
         for label, paths in (("healthz", ["/healthz"]), ("account", account)):
             for mode, rate in (("rate", args.rate), ("max", 0.0)):
-                r = run_phase(base, paths, key, rate, args.seconds, args.connections)
+                r = run_phase(
+                    base, paths, key, rate, seconds=args.seconds, connections=args.connections
+                )
                 results[f"{label}_{mode}"] = r
                 target = f"{rate:,.0f} req/s" if rate else "max"
                 print(f"{label:<8} {target:>12}: {r['rps']:8,.0f} req/s  p50 {r['p50_ms']:6.2f} ms"

@@ -25,7 +25,8 @@ def _rollups(url: str) -> None:
                                    ("b-gas", "natural_gas", "gas_volume", "Nm3")]),
         ):  # fmt: skip
             conn.execute(
-                "INSERT INTO enterprises (code, name, industry_code, district) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO enterprises (code, name, industry_code, district)"
+                " VALUES (%s, %s, %s, %s)",
                 (code, code[-4:], industry, district),
             )
             conn.execute(
