@@ -119,7 +119,12 @@ def _generator_main(args: argparse.Namespace) -> None:
         pass
     result = asyncio.run(
         generate(
-            args.url, args.paths.split(","), args.key, args.rate, args.seconds, args.connections
+            args.url,
+            args.paths.split(","),
+            args.key,
+            args.rate,
+            seconds=args.seconds,
+            connections=args.connections,
         )
     )
     print(json.dumps(result))
