@@ -14,6 +14,7 @@ from accounts._explain import Derivation, explain_account
 from accounts._library import LoadReport, load_factors, read_library
 from accounts._model import Account, GradeRecord, Line, Totals
 from accounts._period import Period
+from accounts._render import top_emitters
 from accounts._store import (
     RefreshResult,
     close,
@@ -40,4 +41,5 @@ __all__ = [
     "read_library",
     "recompute",
     "refresh_live",
+    "top_emitters",
 ]

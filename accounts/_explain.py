@@ -13,8 +13,8 @@ from fractions import Fraction
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
-from accounts._model import Account, GradeRecord, Line, dec
-from accounts._period import Period
+from accounts._model import Account, GradeRecord, Line, dec, plain
+from accounts._period import SHANGHAI, Period, local_midnight
 from accounts._store import get_account
 from carbonledger.config import AccountsSettings
 
@@ -36,9 +36,29 @@ class IndustryMember(BaseModel):
     denominator: Decimal | None
 
 
+class RegisterDelta(BaseModel):
+    """A cumulative meter's first and last usable reading in the period: the register delta
+    times the multiplier is the activity, unless an interval crosses the period's edges (it is
+    spread over its buckets) or a rollover, reset or implausible jump happened (see events)."""
+
+    model_config = ConfigDict(extra="forbid")
+    meter_id: str
+    quantity: str
+    multiplier: Decimal
+    first_time: datetime
+    first_value: float
+    last_time: datetime
+    last_value: float
+    register_delta: Decimal
+    delta_activity: Decimal
+    booked_activity: Decimal
+    events: dict[str, int]
+
+
 class Derivation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account: Account
+    readings: list[RegisterDelta]
     totals: list[Term]
     intensities: list[Term]
     grading: list[Term]
@@ -157,17 +177,76 @@ def explain_account(
             value=i.per_output,
         ),
     ]
-    members = _industry(conn, account, period)
+    members = _industry(conn, account, period, settings, now)
     grading: list[Term] = []
     for g in account.grades:
         grading += _grade_terms(g, account, members)
     return Derivation(
         account=account,
+        readings=_register_deltas(conn, account),
         totals=totals,
         intensities=intensities,
         grading=grading,
         industry=members,
     )
+
+
+_ENDS = """
+SELECT (SELECT array[extract(epoch FROM time), value] FROM readings
+         WHERE meter_id = %(m)s AND quantity = %(q)s AND time >= %(lo)s AND time < %(hi)s
+           AND quality <> 'bad' ORDER BY time LIMIT 1),
+       (SELECT array[extract(epoch FROM time), value] FROM readings
+         WHERE meter_id = %(m)s AND quantity = %(q)s AND time >= %(lo)s AND time < %(hi)s
+           AND quality <> 'bad' ORDER BY time DESC LIMIT 1),
+       (SELECT multiplier FROM meters WHERE id = %(m)s),
+       (SELECT coalesce(jsonb_object_agg(kind, n), '{}') FROM (
+           SELECT kind, count(*) AS n FROM quality_events
+           WHERE meter_id = %(m)s AND quantity = %(q)s AND time >= %(lo)s AND time < %(hi)s
+           GROUP BY kind) e)
+"""
+_REGISTERS = {
+    "energy_import",
+    "energy_export",
+    "energy_generated",
+    "gas_volume",
+    "steam_mass",
+    "heat",
+    "diesel_mass",
+}
+
+
+def _register_deltas(conn: psycopg.Connection, account: Account) -> list[RegisterDelta]:
+    lo = local_midnight(account.period.start)
+    out = []
+    for line in account.lines:
+        if line.quantity not in _REGISTERS or line.role == "green_power":
+            continue
+        args = {"m": line.meter_id, "q": line.quantity, "lo": lo, "hi": account.period.as_of}
+        row = conn.execute(_ENDS, args).fetchone()
+        if row is None or row[0] is None or row[1] is None:
+            continue
+        (t0, v0), (t1, v1), multiplier, events = row[0], row[1], row[2], row[3]
+        delta = (Decimal(repr(float(v1))) - Decimal(repr(float(v0)))).normalize()
+        out.append(
+            RegisterDelta(
+                meter_id=line.meter_id,
+                quantity=line.quantity,
+                multiplier=multiplier,
+                first_time=datetime.fromtimestamp(float(t0), SHANGHAI),
+                first_value=float(v0),
+                last_time=datetime.fromtimestamp(float(t1), SHANGHAI),
+                last_value=float(v1),
+                register_delta=delta,
+                delta_activity=plain(delta * multiplier),
+                booked_activity=line.activity,
+                events=events,
+            )
+        )
+    return out
+
+
+def _ratio(numerator: Decimal, denominator: Decimal | None) -> str:
+    return f"{numerator} / {denominator}" if denominator else "no denominator for the period"
 
 
 def _sum(lines: list[Line], role: str, *, electric: bool, field: str = "tco2") -> str:
@@ -181,16 +260,33 @@ def _sum(lines: list[Line], role: str, *, electric: bool, field: str = "tco2") -
     return " + ".join(parts) or "none"
 
 
-def _industry(conn: psycopg.Connection, account: Account, period: Period) -> list[IndustryMember]:
-    """The stored accounts of the industry for the same period (what industry L sums)."""
-    rows = conn.execute(
-        "SELECT a.enterprise_code, a.tco2_total, coalesce(a.value_added, a.revenue)"
-        " FROM account_periods a JOIN enterprises e ON e.code = a.enterprise_code"
-        " WHERE a.period_kind = %s AND a.period_start = %s AND a.status <> 'superseded'"
-        " AND e.industry_code = %s ORDER BY a.enterprise_code",
-        (period.kind, period.start, account.enterprise.industry_code),
-    ).fetchall()
-    return [IndustryMember(code=c.strip(), tco2=t, denominator=d) for c, t, d in rows]
+def _industry(
+    conn: psycopg.Connection,
+    account: Account,
+    period: Period,
+    settings: AccountsSettings | None,
+    now: datetime | None,
+) -> list[IndustryMember]:
+    """The industry's accounts for the same period (what industry L sums), on the basis of the
+    enterprise's own grade (value added, else revenue)."""
+    codes = [
+        row[0].strip()
+        for row in conn.execute(
+            "SELECT code FROM enterprises WHERE industry_code = %s ORDER BY code",
+            (account.enterprise.industry_code,),
+        )
+    ]
+    by_va = account.economics.value_added.value is not None
+    out = []
+    for code in codes:
+        peer = (
+            account
+            if code == account.enterprise.code
+            else get_account(conn, code, period, settings=settings, now=now)
+        )
+        figure = peer.economics.value_added if by_va else peer.economics.revenue
+        out.append(IndustryMember(code=code, tco2=peer.totals.total, denominator=figure.value))
+    return out
 
 
 def _grade_terms(g: GradeRecord, account: Account, members: list[IndustryMember]) -> list[Term]:
@@ -207,7 +303,6 @@ def _grade_terms(g: GradeRecord, account: Account, members: list[IndustryMember]
         if members
         else f"aggregate ratio over the enterprises of {g.industry_code}"
     )
-    result = g.colour or (f"grade {g.grade}" if g.grade else "not graded")
     k_check = (
         dec(Fraction(g.l_value) / Fraction(g.industry_l)) if g.l_value and g.industry_l else None
     )
@@ -233,7 +328,7 @@ def _grade_terms(g: GradeRecord, account: Account, members: list[IndustryMember]
         Term(
             name=f"[{g.model_version}] result",
             unit="",
-            formula=f"{result}, level {g.level or '-'} ({g.label})",
+            formula=f"{g.code_text}: grade {g.grade or '-'}, level {g.level or '-'} ({g.label})",
             value=None,
         ),
     ]

@@ -19,6 +19,7 @@ import psycopg
 
 from accounts._model import (
     Account,
+    CarrierTotal,
     CrossCheck,
     Economics,
     EnterpriseInfo,
@@ -198,6 +199,7 @@ def compute_account(
         computed_at=as_of,
         reason=reason,
         lines=lines,
+        by_carrier=_by_carrier(sums.values()),
         totals=totals,
         economics=economics,
         intensity=intensity,
@@ -318,6 +320,29 @@ def _line(s: _LineSum, period_ms: int) -> Line:
         last_bucket=s.last_bucket,
         months=s.months,
     )
+
+
+def _by_carrier(sums: Iterable[_LineSum]) -> list[CarrierTotal]:
+    groups: dict[tuple[str, str, str], list[_LineSum]] = defaultdict(list)
+    for s in sums:
+        groups[(s.first.carrier, s.first.role, s.first.unit)].append(s)
+    out = []
+    for (carrier, role, unit), members in sorted(groups.items()):
+        booked = members[0].first.scope is not None
+        out.append(
+            CarrierTotal(
+                carrier=carrier,
+                role=role,
+                unit=unit,
+                meters=len({m.first.meter_id for m in members}),
+                activity=_d(sum((m.activity for m in members), Fraction(0))),
+                tco2=dec(sum((m.tco2 for m in members), Fraction(0))) if booked else None,
+                tce_equivalent=(
+                    dec(sum((m.tce_equivalent for m in members), Fraction(0))) if booked else None
+                ),
+            )
+        )
+    return out
 
 
 def _green_power(

@@ -15,7 +15,8 @@ from accounts._policy import FactorRef
 PLACES = 12  # stored figures: the exact rational value rounded once, half-even
 ROUNDING_NOTE = (
     "computed exactly (rationals); each stored figure is its exact value rounded once to"
-    f" {PLACES} decimals (half-even), totals from the exact sum, not from rounded lines;"
+    f" {PLACES} decimals (half-even, trailing zeros dropped), totals from the exact sum,"
+    " not from rounded lines;"
     " show/explain/report print 3 decimals (tCO2, tce) and 4 for intensities"
 )
 Status = Literal["live", "closed", "superseded"]
@@ -29,7 +30,15 @@ def dec(value: Fraction | int | None) -> Decimal | None:
     with localcontext() as ctx:
         ctx.prec = 60
         quotient = Decimal(value.numerator) / Decimal(value.denominator)
-        return quotient.quantize(Decimal(1).scaleb(-PLACES), rounding=ROUND_HALF_EVEN)
+        rounded = quotient.quantize(Decimal(1).scaleb(-PLACES), rounding=ROUND_HALF_EVEN)
+        return plain(rounded)
+
+
+def plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form: 0.7461, 100, 0 (what JSON shows)."""
+    out = value.normalize()
+    exponent = out.as_tuple().exponent
+    return out.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else out
 
 
 class _Model(BaseModel):
@@ -91,6 +100,18 @@ class Line(_Model):
     buckets: int = 0
     last_bucket: datetime | None = None
     months: list[MonthPart] = []
+
+
+class CarrierTotal(_Model):
+    """Activity and emissions of one carrier in one role (all its meters)."""
+
+    carrier: str
+    role: str
+    unit: str
+    meters: int
+    activity: Decimal
+    tco2: Decimal | None  # None for own generation (see totals) and CEMS
+    tce_equivalent: Decimal | None
 
 
 class Totals(_Model):
@@ -189,6 +210,7 @@ class Account(_Model):
     computed_at: datetime
     reason: str | None = None
     lines: list[Line]
+    by_carrier: list[CarrierTotal] = []
     totals: Totals
     economics: Economics
     intensity: Intensity

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -30,7 +30,7 @@ from accounts._ledger import (
     selection_for,
 )
 from accounts._model import Account, GradeRecord, dec
-from accounts._period import SHANGHAI, Period, add_months
+from accounts._period import SHANGHAI, Period, add_months, local_midnight
 from accounts._policy import FactorLibrary, Selection
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
@@ -260,9 +260,8 @@ def _grade_rows(
 
 def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
     notes = []
-    for name, figure in (("value added", account.economics.value_added),):
-        if figure.basis.startswith("estimated"):
-            notes.append(f"{name} {figure.basis}")
+    if (basis := account.economics.value_added.basis).startswith("estimated"):
+        notes.append(f"value added {basis}")
     if account.quality.coverage < Decimal("0.99"):
         notes.append(f"data coverage {float(account.quality.coverage):.0%}")
     if account.quality.offline_meters:
@@ -363,6 +362,7 @@ class RefreshResult:
     accounts: int
     grades: int
     seconds: float
+    failed: dict[str, str] = field(default_factory=dict)  # code -> why (no factor, ...)
 
 
 def live_periods(now: datetime) -> list[Period]:
@@ -392,29 +392,34 @@ def refresh_live(
     now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
     periods = live_periods(now)
     earliest = min(p.start for p in periods)
+    today = now.date()
     with conn.transaction():
         library = FactorLibrary.load(conn, settings)
         codes = all_codes(conn) if codes is None else list(codes)
         written = 0
+        failed: dict[str, str] = {}
         for code in codes:
             months = (activity or {}).get(code)
             if months is None:
-                lo, hi = periods[1].bounds(now)
-                months = read_activity(conn, code, min(lo, _midnight(earliest)), hi)
-            for period in periods:
-                wanted = set(period.months())
-                subset = [a for a in months if a.month in wanted]
-                account = compute_account(conn, code, period, library, as_of=now, activity=subset)
+                months = read_activity(conn, code, local_midnight(earliest), now)
+            try:
+                accounts = [
+                    compute_account(
+                        conn, code, period, library, as_of=now,
+                        activity=[a for a in months if a.month in set(period.months())],
+                    )
+                    for period in periods
+                ]  # fmt: skip
+                selections = select_all(conn, library, read_enterprise(conn, code), months, today)
+            except AccountsError as exc:  # one enterprise's problem stops no other
+                failed[code] = str(exc)
+                continue
+            for account in accounts:
                 conn.execute(_LIVE, _values(account))
-                written += 1
-            selections = select_all(conn, library, read_enterprise(conn, code), months, now.date())
+            written += len(accounts)
             _write_selections(conn, code, months, selections)
         graded = sum(_regrade(conn, p, settings) for p in periods) if codes else 0
-    return RefreshResult(len(codes), written, graded, time.monotonic() - began)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+    return RefreshResult(len(codes), written, graded, time.monotonic() - began, failed)
 
 
 def close(

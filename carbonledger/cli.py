@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "edge.simulator.commands",
     "edge.commands",
     "analytics.commands",
+    "accounts.registry.commands",
+    "accounts.commands",
     "accounts.api.commands",
     "carbonledger.demo",
 )

@@ -148,7 +148,7 @@ class AccountsSettings(_Section):
     )
     refresh_s: float = Field(2.0, gt=0, le=300, description="live accounts refresh period")
     cache_ttl_s: float = Field(
-        600.0, gt=0, description="past months' activity is re-read at least this often"
+        600.0, gt=0, description="every live account refreshed, a cached past read again, after"
     )
     metrics_port: int = Field(9110, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
 

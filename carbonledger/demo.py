@@ -66,7 +66,8 @@ CHECK_SECONDS = 30.0
 STORED = "carbonledger_ingest_readings_stored_total"
 DUPLICATES = "carbonledger_ingest_readings_duplicate_total"
 DEAD_LETTERS = "carbonledger_ingest_messages_dead_lettered_total"
-_STOP_TIMEOUTS = {"simulator": 10.0, "aggregator": 10.0, "ingest": 20.0}
+_STOP_TIMEOUTS = {"simulator": 10.0, "accounts": 10.0, "aggregator": 10.0, "ingest": 20.0}
+ACCOUNTS_EVERY = 60.0  # seconds between the live accounts tables
 _LOG_LINE = re.compile(r"\d\d:\d\d:\d\d (DEBUG|INFO|WARNING) |\{\"ts\": ")
 
 
@@ -430,6 +431,9 @@ class Demo:
         if aggregate_port := self.settings.aggregate.metrics_port:
             aggregate_port = aggregate_port if port_is_free(aggregate_port) else free_port()
         env["CARBONLEDGER_AGGREGATE__METRICS_PORT"] = str(aggregate_port)
+        if accounts_port := self.settings.accounts.metrics_port:
+            accounts_port = accounts_port if port_is_free(accounts_port) else free_port()
+        env["CARBONLEDGER_ACCOUNTS__METRICS_PORT"] = str(accounts_port)
         self.env = env
 
     def child(self, name: str, *args: str) -> Child:
@@ -449,6 +453,7 @@ class Demo:
         self.stop.check()
         # after ingest, so the stack stops it before ingest (later children stop first)
         self._keep(self.child("aggregator", "aggregate"))
+        self._keep(self.child("accounts", "accounts", "run"))  # live accounts and grades
         midnight = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
         now = datetime.now(SHANGHAI).replace(microsecond=0)
         self._keep(
@@ -536,7 +541,10 @@ class Demo:
             f"  metrics    {self.metrics_url or 'off (CARBONLEDGER_INGEST__METRICS_PORT=0)'}",
             f"  api        {self.api_url}/v1/docs  (the demo bank key is printed above)",
             f"  state      {self.state_dir}",
-            f"  logs       {self.log_dir}/{{ingest,aggregator,simulator,api,migrate,register}}.log",
+            f"  logs       {self.log_dir}/"
+            "{ingest,aggregator,accounts,api,simulator,migrate,register}.log",
+            "  accounts   live month to date, every few seconds: carbonledger accounts show CODE"
+            " --period mtd (explain, report); a table follows every minute",
             "  look:",
             f"    {self._psql_line()}",
             f"    {self._sub_line()}",
@@ -588,6 +596,18 @@ class Outcome:
         return self.final.stored
 
 
+def live_accounts(database_url: str) -> str:
+    """The top emitters' month-to-date accounts and estimated grades, or why there are none."""
+    from accounts import top_emitters  # noqa: PLC0415 - the demo shows what accounts computed
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=2) as conn:
+            lines = top_emitters(conn)
+    except psycopg.Error as exc:
+        return f"live accounts unavailable: {exc}"
+    return "\n".join(["live accounts, month to date (top emitters):", *lines])
+
+
 def watch(demo: Demo, duration: float | None, out: IO[str]) -> Outcome:
     """Show progress until a signal, the duration, or a failure."""
     progress = Progress(demo.metrics_url, demo.database_url)
@@ -596,6 +616,7 @@ def watch(demo: Demo, duration: float | None, out: IO[str]) -> Outcome:
     began = time.monotonic()
     first = last = progress.sample()
     next_render = began
+    next_accounts = began + 20.0  # the first refresh needs the fast-forwarded morning
     status = 0
     while not demo.stop.event.wait(0.25):
         now = time.monotonic()
@@ -611,6 +632,9 @@ def watch(demo: Demo, duration: float | None, out: IO[str]) -> Outcome:
             line = status_line(last, progress.rate(), now - began)
             say(f"\r\x1b[K{line}" if tty else line, end="" if tty else "\n")
             next_render = now + every
+        if now >= next_accounts:
+            say(("\n" if tty else "") + live_accounts(demo.database_url))
+            next_accounts = now + ACCOUNTS_EVERY
     final = progress.sample() if status == 0 else last
     if tty:
         say("")
@@ -639,7 +663,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
                     settings, state_dir, stop, stack, getattr(args, "config", None), args.broker
                 )
                 outcome = _run(demo, duration)
-                say("stopping simulator, aggregator, ingest, broker and database …")
+                say("stopping simulator, accounts, aggregator, ingest, broker and database …")
         except _Interrupted:
             say(f"\nstopped by {stop.reason} before the demo was up")
             return 0

@@ -4,6 +4,9 @@
     ├── ConfigError               a setting or config file is wrong (names file, line, key)
     ├── WireFormatError           an MQTT payload or topic breaks the wire-format contract
     ├── RegistryError             an enterprise, gateway or meter is unknown or invalid
+    │   └── UnknownEnterpriseError  no enterprise is registered under this credit code
+    ├── InvalidImportError        an import file has bad records (each named by line and field);
+    │                             nothing of the file was applied
     ├── AccessError               an API key, bank or consent is unknown, revoked or not allowed
     ├── DatabaseUnavailableError  the database cannot be reached (retry later, lose nothing)
     ├── BrokerUnavailableError    the MQTT broker cannot be reached, refuses us or stops acking
@@ -49,6 +52,25 @@ class WireFormatError(CarbonLedgerError):
 
 class RegistryError(CarbonLedgerError):
     """A registry entry (enterprise, gateway, meter) is unknown or invalid."""
+
+
+class InvalidImportError(CarbonLedgerError):
+    """An import file (registry, economic data, readings) has records that fail validation.
+
+    ``problems`` holds one ``file:line: field: problem`` line per fault, all of them (a huge file
+    keeps the first thousand and counts the rest in ``more``), so a clerk can fix the whole file
+    in one go. The import that raises it has changed nothing.
+    """
+
+    def __init__(self, path: str, problems: list[str], more: int = 0, lines: int = 0) -> None:
+        self.path = path
+        self.problems = problems
+        self.more = more
+        count = len(problems) + more
+        where = f" on {lines} line{'s' if lines != 1 else ''}" if lines else ""
+        head = f"{path}: {count} problem{'s' if count != 1 else ''}{where}; nothing was imported"
+        tail = [f"... and {more} more"] if more else []
+        super().__init__("\n  ".join([head + ":", *problems, *tail]))
 
 
 class AccessError(CarbonLedgerError):

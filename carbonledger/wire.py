@@ -247,6 +247,15 @@ def decode(payload: bytes) -> Batch:
     return Batch(seq, sent_at, readings, rejected)
 
 
+def decode_reading(item: object) -> Reading:
+    """Validate one reading object (``{"meter", "quantity", "time", "value", "quality"}``).
+
+    The rules of :func:`decode` for one item, for readings that arrive by other routes (a CSV
+    backfill); raises :class:`WireFormatError` naming the field.
+    """
+    return _reading(item, {})
+
+
 def _reading(item: object, times: dict[str, datetime]) -> Reading:
     if not isinstance(item, dict):
         raise WireFormatError("", f"expected an object, got {_kind(item)}")

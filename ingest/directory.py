@@ -77,6 +77,10 @@ class Directory:
             return f"gateway {gateway!r} is revoked"
         return None
 
+    def enterprise_of(self, meter: str) -> str | None:
+        """The enterprise of a meter :meth:`load` or :meth:`resolve` found, or None."""
+        return self._meter_enterprise.get(meter)
+
     def meter_problem(self, enterprise: str, meter: str) -> str | None:
         """Why this meter's readings may not come from this enterprise's topic, or None."""
         owner = self._meter_enterprise.get(meter)

@@ -211,15 +211,16 @@ def _register(args: argparse.Namespace, settings: Settings) -> int:
 
     from carbonledger.db.commands import require_database_url  # noqa: PLC0415
 
-    from .registry import register_city  # noqa: PLC0415
+    from .registry import register_city, register_economics  # noqa: PLC0415
 
     city = _city_of(args, settings)
     with psycopg.connect(require_database_url(settings)) as conn:
         added = register_city(conn, city)
+        economics = register_economics(conn, city, datetime.now(CST).date())
     print(  # noqa: T201
-        f"registry: added {added[0]} enterprises, {added[1]} gateways, {added[2]} meters "
-        f"(city of {len(city.enterprises)} enterprises, {len(city.meters)} meters, "
-        f"seed {city.seed})"
+        f"registry: added {added[0]} enterprises, {added[1]} gateways, {added[2]} meters, "
+        f"{economics} economic-data rows written (city of {len(city.enterprises)} enterprises, "
+        f"{len(city.meters)} meters, seed {city.seed})"
     )
     return 0
 

@@ -12,7 +12,7 @@ import pytest
 
 from accounts import Period, explain_account, get_account, grade_history, refresh_live
 from accounts._grading import Standing, band_set, grade
-from tests.accounts.helpers import PARTS, economics, local, register, rollup
+from tests.accounts.helpers import DYEING, PARTS, economics, local, register, rollup
 
 NOW = local("2026-11-20 10:00")
 
@@ -129,23 +129,62 @@ def test_industry_l_is_an_aggregate_ratio_and_k_hits_the_boundaries() -> None:
     # F has revenue only: L = 3 / 10 = 0.3 against the industry's revenue ratio (F alone)
     assert out["F"].basis == "revenue" and out["F"].k_value == Decimal(1)
     assert out["F"].level is None and "revenue basis" in out["F"].label
-    # exactly K = 0.8 and K = 1.2 and K = 2.0 in one industry: L_ind = (0.8 + 1.2 + 2.0) x 10 / 30
-    # = 40 / 30 ... use VA 10 each and E = 8, 12, 20, 0 -> industry L = 40 / 40 = 1
+    # exactly K = 0.6, 0.8, 1.2 and 2.0 in one industry: VA 10 万元 each and E = 6, 8, 12, 20, 4 t
+    # -> industry L = 50 / 50 = 1, so K = L = 0.6, 0.8, 1.2, 2.0, 0.4 (upper bounds inclusive)
     exact = grade(
         [
-            _standing("P", "8", "10"),
-            _standing("Q", "12", "10"),
-            _standing("R", "20", "10"),
-            _standing("S", "0", "10"),
+            _standing("P", "6", "10"),
+            _standing("Q", "8", "10"),
+            _standing("R", "12", "10"),
+            _standing("S", "20", "10"),
+            _standing("T", "4", "10"),
         ],
         period_kind="month",
         period_start=date(2026, 10, 1),
         live=False,
         bands=band_set("huzhou-2021"),
     )
-    assert [(g.k_value, g.grade) for g in exact] == [
-        (Decimal("0.8"), 2),
-        (Decimal("1.2"), 3),
-        (Decimal("2"), 4),
-        (Decimal("0"), 1),
+    assert [(g.k_value, g.grade, g.level) for g in exact] == [
+        (Decimal("0.6"), 1, "低碳"),  # L = 0.6: 低碳 (inclusive)
+        (Decimal("0.8"), 2, "中碳"),
+        (Decimal("1.2"), 3, "中碳"),
+        (Decimal("2"), 4, "中碳"),  # L = 2.0: still 中碳
+        (Decimal("0.4"), 1, "低碳"),
     ]
+    assert [g.code_text for g in exact] == ["低碳1级", "中碳2级", "中碳3级", "中碳4级", "低碳1级"]
+
+
+def test_the_colour_model_steps_down_when_l_rose_on_a_year_earlier() -> None:
+    # industry L = (7 + 10 + 15 + 16) / 40 = 1.2; K = 7/10/1.2 = 0.583 (深绿), 0.833 (浅绿),
+    # 1.25 (黄), 1.333 (黄); U's L 1.5 was 1.6 a year earlier (fell), V's 1.6 was 1.4 (+14.3%:
+    # more than 10% worse, one step towards red)
+    standings = [
+        _standing("S", "7", "10"),
+        _standing("T", "10", "10"),
+        Standing("U", "3011", Decimal(15), Decimal(10), None, 1, previous_l=Decimal("1.6")),
+        Standing("V", "3011", Decimal(16), Decimal(10), None, 1, previous_l=Decimal("1.4")),
+    ]
+    out = grade(
+        standings,
+        period_kind="year",
+        period_start=date(2026, 1, 1),
+        live=False,
+        bands=band_set("quzhou-colour-ours-1"),
+    )
+    assert [(g.colour, g.grade, g.level) for g in out] == [
+        ("深绿", None, None),
+        ("浅绿", None, None),
+        ("黄", None, None),
+        ("红", None, None),
+    ]
+    assert "one step down: L +14.3% on a year earlier" in out[3].label
+
+
+def test_one_enterprise_without_a_factor_stops_no_other(conn: psycopg.Connection) -> None:
+    rollup(conn, "dye-gas1", "gas_volume", local("2026-11-02 10:00"), "1000")
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-02 10:00"), "2000")
+    conn.execute("DELETE FROM factors WHERE kind = 'fuel'")
+    result = refresh_live(conn, now=NOW)
+    assert list(result.failed) == [DYEING]
+    assert "no default NCV for natural_gas" in result.failed[DYEING]
+    assert get_account(conn, PARTS, Period.mtd(NOW), now=NOW).totals.total == Decimal("0.9948")

@@ -145,3 +145,16 @@ def test_cement_plant_with_cems_cross_check(conn: psycopg.Connection) -> None:
 def test_an_unknown_enterprise_is_refused(conn: psycopg.Connection) -> None:
     with pytest.raises(UnknownEnterpriseError):
         get_account(conn, "91330000MA00000000", OCT, now=NOW)
+
+
+def test_activity_by_carrier_sums_the_meters(conn: psycopg.Connection) -> None:
+    rollup(conn, "prt-el1", "energy_import", local("2026-10-02 10:00"), "2000")
+    rollup(conn, "prt-el1", "energy_export", local("2026-10-02 12:00"), "100")
+    rollup(conn, "prt-pv1", "energy_generated", local("2026-10-02 12:00"), "500")
+    a = get_account(conn, PARTS, OCT, now=NOW)
+    rows = {(c.carrier, c.role): (c.activity, c.tco2, c.tce_equivalent) for c in a.by_carrier}
+    assert rows == {
+        ("electricity", "purchased"): (Decimal(2000), Decimal("0.9948"), Decimal("0.2458")),
+        ("electricity", "exported"): (Decimal(100), Decimal("-0.04974"), Decimal("-0.01229")),
+        ("pv", "own_generation"): (Decimal(500), None, None),
+    }

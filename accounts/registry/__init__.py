@@ -1,0 +1,59 @@
+"""The registry: enterprises, sites, gateways and meters, their economic data, and the imports.
+
+* :func:`import_registry` applies a registry file (TOML: ``[[enterprise]]``, ``[[site]]``,
+  ``[[gateway]]``, ``[[meter]]``); :func:`import_economics` an economic-data CSV;
+  :func:`import_readings` backfills a readings CSV through ingest's validation and writer. Each
+  validates every record first and reports every fault by file, line and field
+  (:class:`~carbonledger.errors.InvalidImportError`); the registry and economic-data imports are
+  one transaction, re-importing a file changes nothing, and a changed attribute is reported
+  with its old and new value.
+* :func:`enterprise_details` and :func:`list_enterprises` read it back for people.
+
+The formats are documented in ``docs/imports.md``; the CLI is :mod:`accounts.registry.commands`.
+"""
+
+from ._apply import Change, ImportReport, apply_registry, import_registry
+from ._economics import EconomicRecord, import_economics, parse_period, read_economics
+from ._lookup import EnterpriseDetails, enterprise_details, list_enterprises
+from ._readings import ReadingsReport, import_readings
+from ._records import (
+    CARRIER_QUANTITIES,
+    CARRIERS,
+    DISTRICTS,
+    ROLE_CARRIERS,
+    ROLES,
+    SIZE_CLASSES,
+    EnterpriseRecord,
+    GatewayRecord,
+    MeterRecord,
+    SiteRecord,
+)
+from ._registry_file import RegistryFile, read_registry_file
+
+__all__ = [
+    "CARRIERS",
+    "CARRIER_QUANTITIES",
+    "DISTRICTS",
+    "ROLES",
+    "ROLE_CARRIERS",
+    "SIZE_CLASSES",
+    "Change",
+    "EconomicRecord",
+    "EnterpriseDetails",
+    "EnterpriseRecord",
+    "GatewayRecord",
+    "ImportReport",
+    "MeterRecord",
+    "ReadingsReport",
+    "RegistryFile",
+    "SiteRecord",
+    "apply_registry",
+    "enterprise_details",
+    "import_economics",
+    "import_readings",
+    "import_registry",
+    "list_enterprises",
+    "parse_period",
+    "read_economics",
+    "read_registry_file",
+]

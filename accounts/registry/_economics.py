@@ -1,0 +1,236 @@
+"""Economic data imports: value added, revenue and output per enterprise and month or year.
+
+The CSV (docs/imports.md) has one row per enterprise and period; money is in 万元 (10,000 CNY),
+exact decimals. Every row is checked (every field of it, not only the first bad one), then the
+enterprises are looked up, and the whole file is written in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import psycopg
+
+from carbonledger import uscc
+from carbonledger.errors import RegistryError
+
+from ._apply import Change, ImportReport
+from ._csvfile import SHANGHAI, Problems, read_rows
+
+COLUMNS = ("enterprise_code", "period", "value_added", "revenue", "output_quantity", "output_unit")
+REQUIRED = ("enterprise_code", "period")
+_VALUES = ("value_added", "revenue", "output_quantity", "output_unit")
+_PERIOD = re.compile(r"(\d{4})(?:-(\d{2}))?")
+
+
+@dataclass(frozen=True, slots=True)
+class EconomicRecord:
+    """One enterprise's economic data for one calendar month or year (Asia/Shanghai)."""
+
+    line: int
+    enterprise_code: str
+    period_kind: str  # month | year
+    period_start: date
+    value_added: Decimal | None  # 万元
+    revenue: Decimal | None  # 万元
+    output_quantity: Decimal | None
+    output_unit: str | None
+    # the file's columns: a value whose column the file lacks keeps its stored value
+    columns: frozenset[str]
+
+    @property
+    def period(self) -> str:
+        start = self.period_start
+        return f"{start:%Y-%m}" if self.period_kind == "month" else f"{start:%Y}"
+
+
+def parse_period(text: str) -> tuple[str, date]:
+    """``2026-10`` -> (month, 2026-10-01); ``2026`` -> (year, 2026-01-01); else ValueError."""
+    match = _PERIOD.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a period: write a month as 2026-10 or a year as 2026")
+    year = int(match.group(1))
+    if not 2000 <= year <= 2100:
+        raise ValueError(f"{text!r}: year {year} is outside 2000-2100")
+    if match.group(2) is None:
+        return "year", date(year, 1, 1)
+    month = int(match.group(2))
+    if not 1 <= month <= 12:
+        raise ValueError(f"{text!r}: month {month:02d} is not 01-12")
+    return "month", date(year, month, 1)
+
+
+def read_economics(path: Path, today: date | None = None) -> list[EconomicRecord]:
+    """Every row of ``path`` validated; :class:`InvalidImportError` lists all bad fields."""
+    today = today or datetime.now(SHANGHAI).date()
+    problems = Problems(path)
+    records: list[EconomicRecord] = []
+    seen: dict[tuple[str, date, str], int] = {}
+    for row in read_rows(path, COLUMNS, REQUIRED, together=("output_quantity", "output_unit")):
+        if row.error:
+            problems.add(row.line, "(row)", row.error)
+            continue
+        record = _record(row.line, row.values, today, problems)
+        if record is None:
+            continue
+        key = (record.enterprise_code, record.period_start, record.period_kind)
+        if key in seen:
+            problems.add(
+                row.line,
+                "period",
+                f"{record.enterprise_code} {record.period} is also given at line {seen[key]}",
+            )
+            continue
+        seen[key] = row.line
+        records.append(record)
+    problems.raise_if_any()
+    return records
+
+
+def _record(
+    line: int, values: dict[str, str], today: date, problems: Problems
+) -> EconomicRecord | None:
+    before = problems.count
+    code = values.get("enterprise_code", "")
+    try:
+        uscc.validate(code)
+    except RegistryError as exc:
+        problems.add(line, "enterprise_code", str(exc) if code else "missing (required)")
+    kind, start = "month", today
+    try:
+        kind, start = parse_period(values.get("period", ""))
+        if start > today:
+            problems.add(line, "period", f"{values['period']} has not begun yet")
+    except ValueError as exc:
+        problems.add(line, "period", str(exc))
+    amounts: dict[str, Decimal | None] = {}
+    for name in ("value_added", "revenue", "output_quantity"):
+        amounts[name] = _amount(line, name, values.get(name, ""), problems)
+    unit = values.get("output_unit") or None
+    if bool(values.get("output_quantity")) != bool(unit):
+        missing = "output_unit" if unit is None else "output_quantity"
+        problems.add(line, missing, "output_quantity and output_unit go together: give both")
+    if not values.get("value_added") and not values.get("revenue"):
+        problems.add(line, "value_added", "give value_added or revenue (or both), in 万元")
+    if problems.count > before:
+        return None
+    return EconomicRecord(
+        line, code, kind, start, amounts["value_added"], amounts["revenue"],
+        amounts["output_quantity"], unit, frozenset(values),
+    )  # fmt: skip
+
+
+def _swapped(value_added: object, revenue: object) -> str:
+    """A note when value added exceeds revenue, which the accounts of a real firm cannot show."""
+    if isinstance(value_added, Decimal) and isinstance(revenue, Decimal) and value_added > revenue:
+        return "value added exceeds revenue: are the two columns swapped?"
+    return ""
+
+
+def _amount(line: int, name: str, text: str, problems: Problems) -> Decimal | None:
+    if not text:
+        return None
+    unit = "万元, " if name != "output_quantity" else ""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        problems.add(
+            line, name, f"{text!r} is not a number ({unit}write e.g. 1234.5, no separators)"
+        )
+        return None
+    if not value.is_finite():
+        problems.add(line, name, f"{text!r} is not a finite number")
+        return None
+    if value < 0:
+        problems.add(line, name, f"{text} is negative")
+        return None
+    return value
+
+
+_STORED = """
+SELECT enterprise_code, period_kind, period_start, value_added, revenue, output_quantity,
+       output_unit
+FROM economic_data WHERE enterprise_code = ANY(%s) FOR UPDATE
+"""
+_UPSERT = """
+INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added, revenue,
+                           output_quantity, output_unit, source, submitted_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (enterprise_code, period_kind, period_start) DO UPDATE SET
+    value_added = EXCLUDED.value_added, revenue = EXCLUDED.revenue,
+    output_quantity = EXCLUDED.output_quantity, output_unit = EXCLUDED.output_unit,
+    source = EXCLUDED.source, submitted_at = now()
+"""
+
+
+def apply_economics(
+    conn: psycopg.Connection,
+    path: Path,
+    records: list[EconomicRecord],
+    *,
+    source: str = "import",
+    dry_run: bool = False,
+) -> ImportReport:
+    """Write the records in one transaction; an unknown enterprise fails the whole file."""
+    codes = sorted({r.enterprise_code for r in records})
+    with conn.transaction(force_rollback=dry_run):
+        known = {
+            str(c).strip()
+            for (c,) in conn.execute("SELECT code FROM enterprises WHERE code = ANY(%s)", (codes,))
+        }
+        problems = Problems(path)
+        for r in records:
+            if r.enterprise_code not in known:
+                problems.add(
+                    r.line,
+                    "enterprise_code",
+                    f"no enterprise {r.enterprise_code} in the registry (import it first with"
+                    " carbonledger registry import)",
+                )
+        problems.raise_if_any()
+        stored = {
+            (str(row[0]).strip(), row[1], row[2]): row[3:]
+            for row in conn.execute(_STORED, (codes,))
+        }
+        changes: list[Change] = []
+        writes = []
+        for r in records:
+            given = (r.value_added, r.revenue, r.output_quantity, r.output_unit)
+            old = stored.get((r.enterprise_code, r.period_kind, r.period_start))
+            key = f"{r.enterprise_code} {r.period}"
+            new = tuple(
+                value if name in r.columns or old is None else old[i]
+                for i, (name, value) in enumerate(zip(_VALUES, given, strict=True))
+            )
+            note = _swapped(new[0], new[1])
+            if old is None:
+                changes.append(Change("economic record", key, "added", note=note))
+            else:
+                diffs = tuple(
+                    (name, o, n) for name, o, n in zip(_VALUES, old, new, strict=True) if o != n
+                )
+                if not diffs:
+                    changes.append(Change("economic record", key, "unchanged"))
+                    continue
+                changes.append(Change("economic record", key, "updated", diffs, note))
+            writes.append((r.enterprise_code, r.period_kind, r.period_start, *new, source))
+        if writes:
+            with conn.cursor() as cur:
+                cur.executemany(_UPSERT, writes)
+    return ImportReport(str(path), tuple(changes), dry_run)
+
+
+def import_economics(
+    conn: psycopg.Connection,
+    path: Path,
+    *,
+    source: str = "import",
+    dry_run: bool = False,
+    today: date | None = None,
+) -> ImportReport:
+    """Read, validate and apply the economic-data CSV ``path`` in one transaction."""
+    return apply_economics(conn, path, read_economics(path, today), source=source, dry_run=dry_run)

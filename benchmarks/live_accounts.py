@@ -1,0 +1,148 @@
+"""Benchmark: live accounts for a simulated city, the service's cached refresh vs a full one.
+
+    .venv/bin/python benchmarks/live_accounts.py                    # 50 enterprises, 12 months
+    .venv/bin/python benchmarks/live_accounts.py --enterprises 200 --months 6
+
+A scratch database gets the simulated city (``--enterprises``) and 15-minute rollups for every
+booked meter over ``--months`` months up to ``NOW`` (written with COPY). Then:
+
+- baseline: ``refresh_live`` of every enterprise reading all its activity from the rollups
+  (what a refresh without the service's cache costs: rolling 12 months of buckets);
+- service: ``LiveAccounts`` after its first cycle, with every enterprise changed (each cycle
+  re-reads only the current month, past months come from its cache);
+- reads: ``get_account`` of a stored month-to-date account (what the API serves) vs computing
+  the same account on demand.
+
+The last line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from accounts import Period, get_account, load_factors, refresh_live
+from accounts._ledger import compute_account
+from accounts._period import SHANGHAI, add_months, local_midnight, month_start
+from accounts._policy import FactorLibrary
+from accounts.service import LiveAccounts
+from carbonledger.config import AccountsSettings
+from carbonledger.db import migrate
+from edge.simulator.city import build_city
+from edge.simulator.registry import register_city, register_economics
+
+ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
+QUANTITY = {"electricity": "energy_import", "pv": "energy_generated", "natural_gas": "gas_volume",
+            "steam": "steam_mass", "diesel": "diesel_mass", "flue_gas": "co2_mass"}  # fmt: skip
+
+
+def scratch(name: str) -> str:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+
+
+def drop(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def fill(url: str, enterprises: int, months: int) -> int:
+    city = build_city(enterprises, 2026)
+    start = local_midnight(add_months(month_start(NOW.date()), -(months - 1)))
+    buckets = int((NOW - start).total_seconds() // 900)
+    with psycopg.connect(url) as conn:
+        load_factors(conn)
+        register_city(conn, city)
+        register_economics(conn, city, NOW.date())
+        rows = 0
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY rollups_15m (bucket, enterprise_code, meter_id, quantity, activity_fp,"
+                " covered_ms, estimated_ms, readings_good) FROM STDIN"
+            ) as copy,
+        ):
+            for m in city.meters:
+                quantity = QUANTITY[m.carrier]
+                fp = max(1, int(m.rate * 0.25 * 10_000)) if m.cumulative else 500_000
+                for b in range(buckets):
+                    t = start + timedelta(minutes=15 * b)
+                    copy.write_row((t, m.enterprise_code, m.id, quantity, fp, 900_000, 0, 60))
+                    rows += 1
+        conn.commit()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--enterprises", type=int, default=50)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--cycles", type=int, default=3)
+    args = parser.parse_args()
+    name = f"clbench_accounts_{uuid.uuid4().hex[:8]}"
+    url = scratch(name)
+    try:
+        migrate(url, timescaledb="off")
+        rows = fill(url, args.enterprises, args.months)
+        print(f"{rows:,} rollup rows for {args.enterprises} enterprises, {args.months} months")
+        settings = AccountsSettings()
+        with psycopg.connect(url, autocommit=True) as conn:
+            began = time.perf_counter()
+            refresh_live(conn, settings, now=NOW)
+            full = time.perf_counter() - began
+        print(f"baseline: full refresh (all activity read) {full:.2f} s")
+
+        service = LiveAccounts(url, settings)
+        with psycopg.connect(url) as conn:
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            service.cycle(conn, NOW)  # fills the cache of past months
+            timings = []
+            codes = [e.code for e in build_city(args.enterprises, 2026).enterprises]
+            for _ in range(args.cycles):
+                with conn.transaction():
+                    began = time.perf_counter()
+                    activity = {c: service._activity(conn, c, NOW, month_start(NOW.date()))
+                                for c in codes}  # fmt: skip
+                    refresh_live(conn, settings, codes, now=NOW, activity=activity)
+                    timings.append(time.perf_counter() - began)
+        cached = min(timings)
+        print(f"service: refresh of every enterprise from its cache {cached:.2f} s "
+              f"({full / cached:.1f}x faster)")  # fmt: skip
+
+        mtd = Period.mtd(NOW)
+        with psycopg.connect(url, autocommit=True) as conn:
+            code = codes[0]
+            began = time.perf_counter()
+            for _ in range(20):
+                get_account(conn, code, mtd)
+            stored = (time.perf_counter() - began) / 20
+            library = FactorLibrary.load(conn, settings)
+            began = time.perf_counter()
+            for _ in range(5):
+                compute_account(conn, code, mtd, library, as_of=NOW)
+            computed = (time.perf_counter() - began) / 5
+        print(f"read: stored mtd account {stored * 1000:.1f} ms, computed {computed * 1000:.1f} ms")
+        print(json.dumps({
+            "enterprises": args.enterprises, "months": args.months, "rollup_rows": rows,
+            "full_refresh_s": round(full, 3), "cached_refresh_s": round(cached, 3),
+            "ratio": round(full / cached, 2), "stored_read_ms": round(stored * 1000, 2),
+            "computed_read_ms": round(computed * 1000, 2),
+        }))  # fmt: skip
+    finally:
+        drop(name)
+
+
+if __name__ == "__main__":
+    main()
