@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
@@ -33,8 +32,9 @@ _INSERT = (
 )
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(BaseModel):
+    """Who (key, role, bank or enterprise) did what (action, path) to which enterprise's data."""
+
     key_id: str
     role: str
     principal: str | None
@@ -46,20 +46,11 @@ class AuditEntry:
     query: str
 
 
-class AuditRecord(BaseModel):
-    """One line of the audit log as the API shows it."""
+class AuditRecord(AuditEntry):
+    """One line of the audit log as the API shows it: the entry, its number and time."""
 
     id: int
     at: datetime
-    key_id: str
-    role: str
-    principal: str | None
-    action: str
-    enterprise_code: str | None
-    outcome: str
-    method: str
-    path: str
-    query: str
 
 
 class AuditWriter:

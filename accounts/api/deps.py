@@ -90,9 +90,16 @@ class Access:
     async def audit(self, action: str, enterprise_code: str | None, outcome: str) -> None:
         p, url = self.principal, self.request.url
         entry = AuditEntry(
-            p.key_id, p.role.value, p.subject, action, enterprise_code, outcome,
-            self.request.method, url.path, url.query,
-        )  # fmt: skip
+            key_id=p.key_id,
+            role=p.role.value,
+            principal=p.subject,
+            action=action,
+            enterprise_code=enterprise_code,
+            outcome=outcome,
+            method=self.request.method,
+            path=url.path,
+            query=url.query,
+        )
         await self.state.audit.record(entry)
 
     async def enterprise(
