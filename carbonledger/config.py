@@ -88,6 +88,9 @@ class ApiSettings(_Section):
     rate_per_s: float = Field(20.0, gt=0, description="per-key token refill (keys may override)")
     burst: int = Field(40, ge=1, description="per-key bucket size (keys may override)")
     etag_cache: int = Field(10_000, ge=0, description="account bodies kept by ETag per worker")
+    key_cache_s: float = Field(
+        1.0, ge=0, le=60, description="a key is looked up again after this long (revocation delay)"
+    )
     consent_days: int = Field(365, ge=1, description="default consent lifetime")
     top_emitters: int = Field(10, ge=1, le=1_000)
     quality_threshold: Decimal = Field(

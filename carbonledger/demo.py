@@ -375,6 +375,8 @@ class Demo:
     broker: BrokerProcess | None = None
     mqtt_url: str = ""
     metrics_url: str | None = None
+    api_url: str = ""
+    api_try: str = ""
     env: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
 
@@ -445,6 +447,7 @@ class Demo:
         say(f"registering a city of {self.settings.simulator.enterprises} enterprises …")
         run_to_completion(self.child("register", "simulate", "register"), self.stop)
         self.stop.check()
+        self.start_api()
         self._keep(self.child("ingest", "ingest"))
         self._wait_for_ingest()
         self.stop.check()
@@ -464,6 +467,30 @@ class Demo:
                 now.isoformat(),
                 "--live",
             )
+        )
+
+    def start_api(self) -> None:
+        """The HTTP API, and a bank key (printed) with one enterprise's consent to try it."""
+        port = self.settings.api.port if port_is_free(self.settings.api.port) else free_port()
+        with psycopg.connect(self.database_url) as conn:
+            row = conn.execute(
+                "SELECT trim(code) FROM enterprises ORDER BY code LIMIT 1"
+            ).fetchone()
+        code = row[0] if row else ""
+        say(f"creating a demo bank key with the consent of {code} …")
+        bank = ("--bank", "demo-bank", "--bank-name", "演示银行")
+        run_to_completion(
+            self.child("keys", "keys", "create", "--role", "bank", "--name", "demo", *bank),
+            self.stop,
+        )
+        run_to_completion(
+            self.child("consent", "consent", "grant", "--enterprise", code, "--bank", "demo-bank"),
+            self.stop,
+        )
+        self._keep(self.child("api", "api", "--port", str(port)))
+        self.api_url = f"http://127.0.0.1:{port}"
+        self.api_try = (
+            f"curl -H 'Authorization: Bearer <key>' {self.api_url}/v1/enterprises/{code}/account"
         )
 
     def _keep(self, child: Child) -> None:
@@ -512,14 +539,16 @@ class Demo:
             f"  database   {redact(self.database_url)}  ({self.database_note})",
             f"  broker     {redact(self.mqtt_url)}  ({broker})",
             f"  metrics    {self.metrics_url or 'off (CARBONLEDGER_INGEST__METRICS_PORT=0)'}",
+            f"  api        {self.api_url}/v1/docs  (the demo bank key is printed above)",
             f"  state      {self.state_dir}",
             f"  logs       {self.log_dir}/"
-            "{ingest,aggregator,accounts,simulator,migrate,register}.log",
+            "{ingest,aggregator,accounts,api,simulator,migrate,register}.log",
             "  accounts   live month to date, every few seconds: carbonledger accounts show CODE"
             " --period mtd (explain, report); a table follows every minute",
             "  look:",
             f"    {self._psql_line()}",
             f"    {self._sub_line()}",
+            f"    {self.api_try}",
             "",
         ]
         return "\n".join(lines)

@@ -2,7 +2,7 @@
 data leaves.
 
 Requests hand their entry to one :class:`AuditWriter` per process and wait for it; the writer
-commits everything that queued while the previous batch was being written in one COPY, so under
+commits everything that queued while the previous batch was being written in one statement, so under
 load a thousand accesses cost a few commits rather than a thousand (group commit), and no answer
 is ever sent whose access was not recorded.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
@@ -27,8 +26,15 @@ _COLUMNS = ("key_id", "role", "principal", "action", "enterprise_code", "outcome
             "path", "query")  # fmt: skip
 
 
-@dataclass(frozen=True)
-class AuditEntry:
+_INSERT = (
+    f"INSERT INTO audit_log ({', '.join(_COLUMNS)})"
+    f" SELECT * FROM unnest({', '.join(['%s::text[]'] * len(_COLUMNS))})"
+)
+
+
+class AuditEntry(BaseModel):
+    """Who (key, role, bank or enterprise) did what (action, path) to which enterprise's data."""
+
     key_id: str
     role: str
     principal: str | None
@@ -40,24 +46,15 @@ class AuditEntry:
     query: str
 
 
-class AuditRecord(BaseModel):
-    """One line of the audit log as the API shows it."""
+class AuditRecord(AuditEntry):
+    """One line of the audit log as the API shows it: the entry, its number and time."""
 
     id: int
     at: datetime
-    key_id: str
-    role: str
-    principal: str | None
-    action: str
-    enterprise_code: str | None
-    outcome: str
-    method: str
-    path: str
-    query: str
 
 
 class AuditWriter:
-    """Batches entries of concurrent requests into one COPY transaction each."""
+    """Batches entries of concurrent requests into one INSERT (one commit) each."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -95,12 +92,10 @@ class AuditWriter:
         batch, self._queue = self._queue, []
         if not batch:
             return
+        columns = [[getattr(entry, c) for entry, _ in batch] for c in _COLUMNS]
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                cur = conn.cursor()
-                async with cur.copy(f"COPY audit_log ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-                    for entry, _ in batch:
-                        await copy.write_row(tuple(getattr(entry, column) for column in _COLUMNS))
+            async with self._pool.connection() as conn:
+                await conn.execute(_INSERT, columns)  # one statement: one round trip, one commit
         except psycopg.Error as exc:
             log.error("audit log write failed", extra={"entries": len(batch), "error": str(exc)})
             for _, future in batch:

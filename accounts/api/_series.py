@@ -47,7 +47,7 @@ def export_query(granularity: Granularity, carrier: bool) -> sql.Composed:
     15-minute rows are the view's own rows; coarser ones are sums per meter, carrier and role.
     Ordered by enterprise and time, so a client can resume from the last bucket it has.
     """
-    where = sql.SQL(
+    where: sql.Composable = sql.SQL(
         "x.enterprise_code = ANY (%(codes)s) AND x.bucket >= %(start)s AND x.bucket < %(end)s"
     )
     if carrier:

@@ -9,10 +9,13 @@ in worker threads, and starts the audit writer.
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
@@ -51,20 +54,47 @@ its consent; errors are `application/problem+json`; lists are cursor-paginated. 
 """
 
 
+_IDLE_CHECK_S = 5.0
+
+
+class _IdleCheck:
+    """The pool's check, skipped for a connection returned less than a few seconds ago: under
+    load it would be one more round trip per request; after a pause (a database restart, say)
+    a dead connection is still caught before a request gets it."""
+
+    def __init__(self) -> None:
+        self._returned: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def returned(self, conn: psycopg.AsyncConnection) -> None:
+        self._returned[conn] = time.monotonic()
+
+    async def check(self, conn: psycopg.AsyncConnection) -> None:
+        if time.monotonic() - self._returned.get(conn, 0.0) > _IDLE_CHECK_S:
+            await AsyncConnectionPool.check_connection(conn)
+
+
 def create_app(settings: Settings) -> FastAPI:
     url = require_database_url(settings)
     metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        idle = _IdleCheck()
         pool = AsyncConnectionPool(
             url,
             min_size=1,
             max_size=settings.api.pool_max,
             kwargs=_SESSION,
-            check=AsyncConnectionPool.check_connection,
+            check=idle.check,
+            reset=idle.returned,
             name="api",
             open=False,
+        )
+        # the audit writer has its own connection: requests wait for it while holding theirs
+        audit_pool = AsyncConnectionPool(
+            url, min_size=1, max_size=1, kwargs=_SESSION, name="api-audit", open=False
         )
         ledger_pool = ConnectionPool(
             url, min_size=1, max_size=4, kwargs=_SESSION, name="api-ledger", open=False
@@ -72,12 +102,14 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             await pool.open()
             await pool.wait(timeout=10)
+            await audit_pool.open(wait=True, timeout=10)
             ledger_pool.open(wait=True, timeout=10)
         except PoolTimeout as exc:
             await pool.close()
+            await audit_pool.close()
             ledger_pool.close()
             raise DatabaseUnavailableError(f"the API cannot reach the database: {exc}") from exc
-        audit = AuditWriter(pool)
+        audit = AuditWriter(audit_pool)
         audit.start()
         app.state.api = ApiState(
             settings=settings,
@@ -95,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await audit.stop()
+            await audit_pool.close()
             await pool.close()
             ledger_pool.close()
 

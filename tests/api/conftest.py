@@ -56,7 +56,8 @@ def populate(url: str) -> dict[str, str]:
     with psycopg.connect(url) as conn:
         for index, code in enumerate(c for c in STATES.values() if c != UNKNOWN):
             conn.execute(
-                "INSERT INTO enterprises (code, name, industry_code, district) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO enterprises (code, name, industry_code, district)"
+                " VALUES (%s, %s, %s, %s)",
                 (code, f"企业{index}", "3011" if index % 2 else "1713", "莲都区"),
             )
 

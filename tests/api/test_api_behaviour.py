@@ -132,14 +132,14 @@ def test_economic_upload_is_validated_and_stored(client: TestClient, world: Worl
 
 @pytest.fixture
 def limited(world: World) -> Iterator[TestClient]:
-    settings = api_settings(world.url, rate_per_s=1.0, burst=3)
+    settings = api_settings(world.url, rate_per_s=0.05, burst=3)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
 def test_rate_limit_answers_429_with_retry_after(limited: TestClient, world: World) -> None:
-    # a bucket of 3 tokens refilled at 1/s: three quick requests pass, the fourth waits ~1 s
+    # a bucket of 3 tokens refilled at 0.05/s: three requests pass, the fourth waits 1 / 0.05 = 20 s
     statuses = [limited.get("/v1/me", headers=auth(world.keys["bureau"])) for _ in range(4)]
     assert [r.status_code for r in statuses] == [200, 200, 200, 429]
-    assert statuses[3].headers["retry-after"] == "1"
+    assert statuses[3].headers["retry-after"] == "20"
     assert statuses[3].json()["type"] == "/v1/problems/rate-limited"

@@ -14,7 +14,6 @@ from schemathesis.checks import not_a_server_error
 
 from tests.api.conftest import Server, World, auth
 
-
 FEW = settings(
     max_examples=5,
     deadline=None,

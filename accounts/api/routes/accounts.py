@@ -84,9 +84,12 @@ async def account(
     request: Request, access: AccessDep, code: EnterpriseCode, period: PeriodQuery = "mtd"
 ) -> Response:
     wanted = _period(period)
-    await access.enterprise(code, "account.read")
-    cur = await access.conn.execute(_STAMP, (code, wanted.kind, wanted.start))
-    row = await cur.fetchone()
+
+    async def version() -> tuple[Any, ...] | None:
+        cur = await access.conn.execute(_STAMP, (code, wanted.kind, wanted.start))
+        return await cur.fetchone()
+
+    row = await access.enterprise(code, "account.read", read=version)
     stamp = None if row is None else (code, wanted.kind, wanted.start, *row)
     cached = access.state.bodies.get(stamp) if stamp else None
     if cached is None:

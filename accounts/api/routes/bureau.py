@@ -78,13 +78,15 @@ class Overview(BaseModel):
     two_high_threshold_tce: Decimal
 
 
+_NOW = "x.bucket >= %(t0)s AND x.bucket < %(t1)s"
 _TOTALS = f"""
 SELECT GROUPING(e.district) AS by_district, GROUPING(left(e.industry_code, 2)) AS by_industry,
        e.district, left(e.industry_code, 2) AS division, x.carrier, x.unit,
-       trim_scale(coalesce(sum(x.activity) FILTER (WHERE x.bucket >= %(t0)s AND x.bucket < %(t1)s
-                                         AND x.role IN {CONSUMING}), 0)) AS energy_now,
-       trim_scale(coalesce(sum(x.activity) FILTER (WHERE x.role IN {CONSUMING}), 0)) AS energy_today,
-       trim_scale(coalesce(sum(x.tco2) FILTER (WHERE x.bucket >= %(t0)s AND x.bucket < %(t1)s), 0)) AS tco2_now,
+       trim_scale(coalesce(sum(x.activity)
+           FILTER (WHERE {_NOW} AND x.role IN {CONSUMING}), 0)) AS energy_now,
+       trim_scale(coalesce(sum(x.activity) FILTER (WHERE x.role IN {CONSUMING}), 0))
+           AS energy_today,
+       trim_scale(coalesce(sum(x.tco2) FILTER (WHERE {_NOW}), 0)) AS tco2_now,
        trim_scale(coalesce(sum(x.tco2), 0)) AS tco2_today,
        trim_scale(coalesce(sum(x.tce_equivalent), 0)) AS tce_today
 FROM emissions_15m x JOIN enterprises e ON e.code = x.enterprise_code

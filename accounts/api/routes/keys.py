@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from accounts.api._keys import CreatedKey, KeyInfo, Role, create_key, list_keys, revoke_key
 from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from accounts.api._problems import Problem
-from accounts.api.deps import AccessDep, PrincipalDep
+from accounts.api.deps import AccessDep
 from carbonledger.errors import AccessError
 
 router = APIRouter(tags=["keys"])
@@ -26,7 +26,8 @@ class Me(BaseModel):
 
 
 @router.get("/me", response_model=Me, summary="the calling key")
-async def me(principal: PrincipalDep) -> Me:
+async def me(access: AccessDep) -> Me:
+    principal = access.principal
     return Me(
         key_id=principal.key_id,
         role=principal.role,
@@ -85,6 +86,8 @@ async def revoke(
     await access.role("keys.revoke", Role.ADMIN)
     try:
         await revoke_key(access.conn, key_id)
+        for token in [t for t in access.state.keys if t.startswith(f"{key_id}.")]:
+            del access.state.keys[token]  # this worker forgets it now; others within key_cache_s
     except AccessError as exc:
         raise Problem(404, str(exc)) from exc
     return Response(status_code=204)
