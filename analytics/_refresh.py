@@ -1,8 +1,10 @@
-"""Recompute windows of buckets from raw readings: the one code path behind streaming and recompute.
+"""Refresh windows of buckets from raw readings: the one code path behind streaming and recompute.
 
-Streaming and ``aggregate recompute`` both end in :func:`refresh_windows`, and a bucket's value is
-a function of the readings around it only (see :mod:`analytics._kernels`), so the two give the
-same rows by construction; the tests check it anyway.
+Streaming and ``aggregate recompute`` both end in :func:`refresh_windows`. A recomputed bucket's
+value is a function of the readings around it only (see :mod:`analytics._kernels`); an appended
+window adds the intervals of readings no bucket has booked yet (after the series' frontier), and
+integer sums do not depend on the order of their terms, so the two give the same rows by
+construction; the tests check it anyway.
 """
 
 from __future__ import annotations

@@ -326,15 +326,20 @@ class MeterCache:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        versions = dict(conn.execute(_METER_VERSIONS, (wanted,)).fetchall())
+        versions: dict[str, str] = dict(conn.execute(_METER_VERSIONS, (wanted,)).fetchall())
         stale = [m for m, v in versions.items() if self._known.get(m, ("",))[0] != v]
         if stale:
             for meter_id, version, code, carrier, mult, top, rate in conn.execute(
                 _METERS, (stale,)
             ):
-                params = MeterParams.from_registry(enterprise_code=code, carrier=carrier,
-                                                   multiplier=mult, register_max=top,
-                                                   max_rate=rate, settings=self.settings)  # fmt: skip
+                params = MeterParams.from_registry(
+                    enterprise_code=code,
+                    carrier=carrier,
+                    multiplier=mult,
+                    register_max=top,
+                    max_rate=rate,
+                    settings=self.settings,
+                )
                 self._known[meter_id] = (version, params)
         return {m: self._known[m][1] for m in versions if self._known[m][0] == versions[m]}
 
@@ -380,7 +385,8 @@ WITH sums AS (
     RETURNING meter_id, quantity, bucket, activity_fp, covered_ms
 )
 SELECT DISTINCT s.meter_id, s.quantity FROM sums s
-JOIN rollup_in i ON i.added AND (i.meter_id, i.quantity, i.bucket) = (s.meter_id, s.quantity, s.bucket)
+JOIN rollup_in i ON i.added
+    AND (i.meter_id, i.quantity, i.bucket) = (s.meter_id, s.quantity, s.bucket)
 WHERE (s.activity_fp = 0 AND s.covered_ms > 0)
    <> (s.activity_fp = i.activity_fp AND s.covered_ms > i.covered_ms)
 """
