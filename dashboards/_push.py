@@ -70,17 +70,17 @@ def push_dashboards(
 def _ensure_folder(api: GrafanaApi, uid: str, title: str) -> None:
     what = f"folder {uid}"
     get = api.folder.get_folder
-    if _call(what, lambda: get(uid), missing_ok=True) is not None:  # type: ignore[no-untyped-call]
+    if _call(what, lambda: get(uid), missing_ok=True) is not None:
         return
     # another push may create it meanwhile: Grafana then answers 409 (or 412), which is fine
     create = api.folder.create_folder
-    _call(what, lambda: create(title, uid=uid), tolerated=_ALREADY_THERE)  # type: ignore[no-untyped-call]
+    _call(what, lambda: create(title, uid=uid), tolerated=_ALREADY_THERE)
     log.info("folder created", extra={"uid": uid, "title": title})
 
 
 def _save(api: GrafanaApi, uid: str, body: dict[str, Any]) -> dict[str, Any]:
     save = api.dashboard.update_dashboard
-    saved = _call(f"dashboard {uid}", lambda: save(body))  # type: ignore[no-untyped-call]
+    saved = _call(f"dashboard {uid}", lambda: save(body))
     return dict(saved or {})
 
 

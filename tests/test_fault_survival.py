@@ -69,7 +69,7 @@ def readings_count(url: str) -> int:
 
 def assert_exactly_once(url: str, sites: Sequence[Site]) -> None:
     total = len(sites) * len(sites[0].meters) * READINGS_PER_METER
-    assert wait_for(lambda: readings_count(url) >= total, timeout=60)
+    assert wait_for(lambda: readings_count(url) >= total, timeout=120)
     with psycopg.connect(url) as conn:
         rows, identities = conn.execute(
             "SELECT count(*), count(DISTINCT (meter_id, quantity, time)) FROM readings"
