@@ -25,7 +25,7 @@ from carbonledger.mqtt import MqttEndpoint
 from ingest.consumer import Delivery, MqttConsumer
 from ingest.directory import Directory
 from ingest.metrics import IngestMetrics
-from ingest.writer import BatchWriter, Message, WriteResult
+from ingest.writer import BatchWriter, Message, WriteResult, hand_over
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +142,9 @@ class IngestService:
     def _hand_over(
         handoff: queue.Queue[_Pending | None], pending: _Pending, writer: threading.Thread
     ) -> None:
-        while writer.is_alive():
-            try:
-                handoff.put(pending, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-        raise RuntimeError("the ingest writer thread stopped")  # its error is re-raised by run()
+        if not hand_over(handoff, pending, writer):
+            # run() re-raises the writer's own error
+            raise RuntimeError("the ingest writer thread stopped")
 
     def _write_loop(self, handoff: queue.Queue[_Pending | None], stop: threading.Event) -> None:
         try:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import queue
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import psycopg
 
@@ -211,3 +214,17 @@ class BatchWriter:
             with contextlib.suppress(psycopg.Error):  # already broken: nothing to release
                 self._conn.close()
             self._conn = None
+
+
+_T = TypeVar("_T")
+
+
+def hand_over(handoff: queue.Queue[_T], item: _T, writer: threading.Thread) -> bool:
+    """Put ``item`` on the bounded ``handoff`` while ``writer`` lives; False if it stopped first."""
+    while writer.is_alive():
+        try:
+            handoff.put(item, timeout=0.5)
+            return True
+        except queue.Full:
+            continue
+    return False

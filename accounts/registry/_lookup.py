@@ -9,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from carbonledger import uscc
-from carbonledger.errors import RegistryError
+from carbonledger.errors import UnknownEnterpriseError
 
 _ENTERPRISE = """
 SELECT code, name, industry_code, district, size_class, created_at, updated_at
@@ -57,12 +57,15 @@ class EnterpriseDetails:
 def enterprise_details(
     conn: psycopg.Connection, code: str, economics: int = 24
 ) -> EnterpriseDetails:
-    """Everything the registry holds on ``code``; RegistryError for an invalid or unknown code."""
+    """Everything the registry holds on ``code``.
+
+    RegistryError for an invalid code, UnknownEnterpriseError for an unknown one.
+    """
     uscc.validate(code)
     with conn.cursor(row_factory=dict_row) as cur:
         enterprise = cur.execute(_ENTERPRISE, (code,)).fetchone()
         if enterprise is None:
-            raise RegistryError(f"no enterprise {code} in the registry")
+            raise UnknownEnterpriseError(code)
         return EnterpriseDetails(
             enterprise,
             cur.execute(_SITES, (code,)).fetchall(),

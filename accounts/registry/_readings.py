@@ -34,7 +34,7 @@ import psycopg
 from carbonledger import wire
 from carbonledger.errors import DatabaseUnavailableError, WireFormatError
 from ingest.directory import Directory
-from ingest.writer import BatchWriter, Message
+from ingest.writer import BatchWriter, Message, hand_over
 
 from ._csvfile import PROBLEM_LIMIT, CsvRow, Problems, read_rows
 
@@ -121,13 +121,7 @@ def _store(
     thread.start()
     try:
         for batch in batches:
-            while thread.is_alive():
-                try:
-                    handoff.put(batch, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
-            if not thread.is_alive():
+            if not hand_over(handoff, batch, thread):
                 break
     finally:
         if thread.is_alive():

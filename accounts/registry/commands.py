@@ -36,15 +36,13 @@ def register(subparsers: Any) -> None:
         description="The registry of supervised enterprises and their meters (docs/imports.md).",
     )
     sub = registry.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
-    imp = sub.add_parser(
-        "import",
+    _import_parser(
+        sub,
+        "FILE.toml",
         help="add or update enterprises, sites, gateways and meters from a TOML file",
         description="Validate every record, then apply the whole file in one transaction; a "
         "file with any bad record changes nothing and every problem is listed.",
-    )
-    imp.add_argument("file", type=Path, metavar="FILE.toml")
-    imp.add_argument("--dry-run", action="store_true", help="validate and show the changes only")
-    imp.set_defaults(func=_registry_import)
+    ).set_defaults(func=_registry_import)
     show = sub.add_parser("show", help="one enterprise: sites, gateways, meters, economic data")
     show.add_argument("code", metavar="CODE", help="unified social credit code")
     show.set_defaults(func=_registry_show)
@@ -57,15 +55,14 @@ def register(subparsers: Any) -> None:
         "economics", help="enterprises' economic data (value added, revenue, output)"
     )
     esub = economics.add_subparsers(dest="economics_command", metavar="ACTION", required=True)
-    eimp = esub.add_parser(
-        "import",
+    eimp = _import_parser(
+        esub,
+        "FILE.csv",
         help="add or update economic data from a CSV file (money in 万元)",
         description="Columns: enterprise_code, period (2026-10 or 2026), value_added, revenue, "
         "output_quantity, output_unit. One transaction; a bad line changes nothing.",
     )
-    eimp.add_argument("file", type=Path, metavar="FILE.csv")
     eimp.add_argument("--source", default="import", help="recorded with the data (default: import)")
-    eimp.add_argument("--dry-run", action="store_true", help="validate and show the changes only")
     eimp.set_defaults(func=_economics_import)
 
     readings = subparsers.add_parser("readings", help="historical meter readings")
@@ -81,6 +78,14 @@ def register(subparsers: Any) -> None:
         "--batch-size", type=int, default=None, help="rows per transaction (default: ingest's)"
     )
     rimp.set_defaults(func=_readings_import)
+
+
+def _import_parser(sub: Any, metavar: str, *, help: str, description: str) -> Any:
+    """An ``import FILE [--dry-run]`` action: validate everything, then apply it or only show it."""
+    imp = sub.add_parser("import", help=help, description=description)
+    imp.add_argument("file", type=Path, metavar=metavar)
+    imp.add_argument("--dry-run", action="store_true", help="validate and show the changes only")
+    return imp
 
 
 def _connect(settings: Settings) -> psycopg.Connection:
