@@ -52,6 +52,12 @@ def decode_cursor(cursor: str | None, *types: type) -> list[Any] | None:
     return values
 
 
+def after_key(cursor: str | None) -> str:
+    """The one string sort key a cursor carries, or "" (before every key) for the first page."""
+    after = decode_cursor(cursor, str)
+    return after[0] if after else ""
+
+
 def page(items: list[T], limit: int, key: Any) -> Page[T]:
     """A page from up to limit + 1 fetched items (the extra one says there is a next page)."""
     if len(items) <= limit:

@@ -14,7 +14,14 @@ from accounts.api._audit import AuditRecord
 from accounts.api._common import EnterpriseCode
 from accounts.api._consent import CONSENTED, Scope
 from accounts.api._keys import OVERSIGHT, OWNERS
-from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from accounts.api._pagination import (
+    CursorQuery,
+    LimitQuery,
+    Page,
+    after_key,
+    decode_cursor,
+    page,
+)
 from accounts.api._problems import Problem
 from accounts.api.deps import AccessDep
 
@@ -30,6 +37,14 @@ class Enterprise(BaseModel):
 
 
 _ENTERPRISE = "trim(code) AS code, name, industry_code, district, size_class"
+_VISIBLE = (
+    f"SELECT {_ENTERPRISE} FROM enterprises e WHERE code > %(after)s"
+    " AND (%(role)s IN ('bureau', 'admin')"
+    "      OR %(role)s = 'enterprise' AND code = %(code)s"
+    f"     OR %(role)s = 'bank' AND EXISTS ({CONSENTED.replace('%(code)s', 'e.code')}))"
+    " ORDER BY code LIMIT %(limit)s"
+)
+"""The enterprises a key sees, a page after ``after`` (built once, not per request)."""
 
 
 @router.get("/enterprises", response_model=Page[Enterprise], summary="enterprises this key sees")
@@ -38,16 +53,11 @@ async def enterprises(
 ) -> Page[Enterprise]:
     p = access.principal
     await access.audit("enterprises.list", p.enterprise_code, "granted")
-    after = decode_cursor(cursor, str)
     cur = access.conn.cursor(row_factory=dict_row)
     await cur.execute(
-        f"SELECT {_ENTERPRISE} FROM enterprises e WHERE code > %(after)s"
-        " AND (%(role)s IN ('bureau', 'admin')"
-        "      OR %(role)s = 'enterprise' AND code = %(code)s"
-        f"     OR %(role)s = 'bank' AND EXISTS ({CONSENTED.replace('%(code)s', 'e.code')}))"
-        " ORDER BY code LIMIT %(limit)s",
+        _VISIBLE,
         {
-            "after": after[0] if after else "",
+            "after": after_key(cursor),
             "role": p.role.value,
             "code": p.enterprise_code,
             "bank": p.bank_id,

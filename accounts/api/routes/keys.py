@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, Field
 
 from accounts.api._keys import CreatedKey, KeyInfo, Role, create_key, list_keys, revoke_key
-from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from accounts.api._pagination import CursorQuery, LimitQuery, Page, after_key, page
 from accounts.api._problems import Problem
 from accounts.api.deps import AccessDep
 from carbonledger.errors import AccessError
@@ -53,8 +53,7 @@ async def keys(
     access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[KeyInfo]:
     await access.role("keys.list", Role.ADMIN)
-    after = decode_cursor(cursor, str)
-    items = await list_keys(access.conn, after=after[0] if after else "", limit=limit + 1)
+    items = await list_keys(access.conn, after=after_key(cursor), limit=limit + 1)
     return page(items, limit, lambda k: (k.id,))
 
 

@@ -11,7 +11,14 @@ from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from accounts.api._common import EnterpriseCode
 from accounts.api._keys import Role, random_id
-from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from accounts.api._pagination import (
+    CursorQuery,
+    LimitQuery,
+    Page,
+    after_key,
+    decode_cursor,
+    page,
+)
 from accounts.api._problems import Problem
 from accounts.api._webhooks import create_event, secret_problem
 from accounts.api.deps import Access, AccessDep
@@ -37,13 +44,12 @@ async def watchlist(
     access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[Watched]:
     await access.role("watchlist.list", Role.BANK)
-    after = decode_cursor(cursor, str)
     cur = access.conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT trim(w.enterprise_code) AS enterprise_code, e.name, w.added_at"
         " FROM watchlist w JOIN enterprises e ON e.code = w.enterprise_code"
         " WHERE w.bank_id = %s AND w.enterprise_code > %s ORDER BY w.enterprise_code LIMIT %s",
-        (_bank(access), after[0] if after else "", limit + 1),
+        (_bank(access), after_key(cursor), limit + 1),
     )
     items = [Watched.model_validate(r) for r in await cur.fetchall()]
     return page(items, limit, lambda w: (w.enterprise_code,))
@@ -110,12 +116,11 @@ async def webhooks(
     access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[Webhook]:
     await access.role("webhook.list", Role.BANK)
-    after = decode_cursor(cursor, str)
     cur = access.conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT id, url, created_at FROM webhooks WHERE bank_id = %s AND deleted_at IS NULL"
         " AND id > %s ORDER BY id LIMIT %s",
-        (_bank(access), after[0] if after else "", limit + 1),
+        (_bank(access), after_key(cursor), limit + 1),
     )
     items = [Webhook.model_validate(r) for r in await cur.fetchall()]
     return page(items, limit, lambda w: (w.id,))
