@@ -83,29 +83,19 @@ def explain_account(
             formula=f"{t.combustion} + {t.process}",
             value=t.scope1,
         ),
-        Term(
-            name="E_purchased_electricity",
-            unit="tCO2",
-            formula=_sum(account.lines, "purchased", electric=True),
-            value=t.purchased_electricity,
-        ),
-        Term(
-            name="E_purchased_heat (steam, heat)",
-            unit="tCO2",
-            formula=_sum(account.lines, "purchased", electric=False),
-            value=t.purchased_heat,
-        ),
-        Term(
-            name="E_exported_electricity",
-            unit="tCO2",
-            formula=_sum(account.lines, "exported", electric=True),
-            value=t.exported_electricity,
-        ),
-        Term(
-            name="E_exported_heat",
-            unit="tCO2",
-            formula=_sum(account.lines, "exported", electric=False),
-            value=t.exported_heat,
+        *(
+            Term(
+                name=name,
+                unit="tCO2",
+                formula=_sum(account.lines, role, electric=electric),
+                value=value,
+            )
+            for name, role, electric, value in (
+                ("E_purchased_electricity", "purchased", True, t.purchased_electricity),
+                ("E_purchased_heat (steam, heat)", "purchased", False, t.purchased_heat),
+                ("E_exported_electricity", "exported", True, t.exported_electricity),
+                ("E_exported_heat", "exported", False, t.exported_heat),
+            )
         ),
         Term(
             name="E_green_power (zero-rated purchases)",

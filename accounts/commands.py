@@ -6,10 +6,12 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from pydantic import BaseModel
 
 from accounts import (
     Period,
@@ -29,6 +31,7 @@ from carbonledger.config import Settings
 from carbonledger.db.commands import require_database_url
 from carbonledger.errors import ConfigError, DatabaseUnavailableError
 
+M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 
@@ -100,11 +103,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
     with _connect(settings) as conn:
         account = get_account(conn, args.code, _period(args.period), settings=settings.accounts)
-    if args.json:
-        print(json.dumps(account.model_dump(mode="json"), ensure_ascii=False, indent=2))  # noqa: T201
-    else:
-        sys.stdout.write(render_account(account))
-    return 0
+    return _emit(account, render_account, as_json=args.json)
 
 
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,10 +112,15 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
         derivation = explain_account(
             conn, args.code, _period(args.period), settings=settings.accounts
         )
-    if args.json:
-        print(json.dumps(derivation.model_dump(mode="json"), ensure_ascii=False, indent=2))  # noqa: T201
+    return _emit(derivation, render_derivation, as_json=args.json)
+
+
+def _emit(model: M, render: Callable[[M], str], *, as_json: bool) -> int:
+    """Print ``model`` as JSON, or rendered for people."""
+    if as_json:
+        print(json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2))  # noqa: T201
     else:
-        sys.stdout.write(render_derivation(derivation))
+        sys.stdout.write(render(model))
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -12,16 +11,9 @@ import pytest
 
 from accounts import Period, explain_account, get_account, grade_history, refresh_live
 from accounts._grading import Standing, band_set, grade
-from tests.accounts.helpers import DYEING, PARTS, economics, local, register, rollup
+from tests.accounts.helpers import DYEING, PARTS, economics, local, rollup
 
 NOW = local("2026-11-20 10:00")
-
-
-@pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(db_url, autocommit=True) as c:
-        register(c)
-        yield c
 
 
 def test_month_to_date_follows_new_rollups(conn: psycopg.Connection) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,16 +11,9 @@ import pytest
 from accounts import Period, close, get_account, grade_history, load_factors, recompute
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
-from tests.accounts.helpers import CEMENT, DYEING, PARTS, economics, local, register, rollup
+from tests.accounts.helpers import CEMENT, DYEING, PARTS, economics, local, rollup
 
 NOW = local("2026-11-05 10:00")
-
-
-@pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(db_url, autocommit=True) as c:
-        register(c)
-        yield c
 
 
 def _total(conn: psycopg.Connection, code: str, period: str, **kwargs: object) -> Decimal:

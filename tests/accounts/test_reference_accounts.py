@@ -15,17 +15,10 @@ import pytest
 
 from accounts import Period, get_account
 from carbonledger.errors import UnknownEnterpriseError
-from tests.accounts.helpers import CEMENT, DYEING, PARTS, economics, local, register, rollup
+from tests.accounts.helpers import CEMENT, DYEING, PARTS, economics, local, rollup
 
 NOW = local("2026-11-05 10:00")
 OCT = Period.parse("2026-10", NOW)
-
-
-@pytest.fixture
-def conn(db_url: str) -> psycopg.Connection:
-    with psycopg.connect(db_url, autocommit=True) as c:
-        register(c)
-        yield c
 
 
 def _line(account, meter: str, quantity: str | None = None):  # type: ignore[no-untyped-def]
