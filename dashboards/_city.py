@@ -107,46 +107,50 @@ _TOP_ELECTRICITY = table(
     width=12,
 )
 
-_CEMS_TODAY = stat(
+
+def _emissions_today(
+    title: str, column: str, alias: str, description: str, unit: str, *, width: int
+) -> Panel:
+    return stat(
+        title,
+        f"""
+            SELECT coalesce(sum(x.{column}), 0) AS "{alias}"
+            FROM {EMISSIONS}
+            WHERE x.bucket >= {LOCAL_DAY_START} AND x.bucket < $__timeTo() AND {CITY_FILTER}
+        """,
+        description=description,
+        unit=unit,
+        decimals=2,
+        width=width,
+        height=4,
+    )
+
+
+_CEMS_TODAY = _emissions_today(
     "CEMS-measured CO₂ today",
-    f"""
-        SELECT coalesce(sum(x.tco2_measured), 0) AS "tCO2 measured"
-        FROM {EMISSIONS}
-        WHERE x.bucket >= {LOCAL_DAY_START} AND x.bucket < $__timeTo() AND {CITY_FILTER}
-    """,
-    description="Stack CO₂ measured by CEMS (HJ 75-2017) since local midnight.",
-    unit=TCO2,
-    decimals=2,
+    "tco2_measured",
+    "tCO2 measured",
+    "Stack CO₂ measured by CEMS (HJ 75-2017) since local midnight.",
+    TCO2,
     width=4,
-    height=4,
 )
 
-_EMISSIONS_TODAY = stat(
+_EMISSIONS_TODAY = _emissions_today(
     "Emissions today",
-    f"""
-        SELECT coalesce(sum(x.tco2), 0) AS "tCO2"
-        FROM {EMISSIONS}
-        WHERE x.bucket >= {LOCAL_DAY_START} AND x.bucket < $__timeTo() AND {CITY_FILTER}
-    """,
-    description="Calculated scope 1 + 2 emissions (net of exports) since local midnight.",
-    unit=TCO2,
-    decimals=2,
+    "tco2",
+    "tCO2",
+    "Calculated scope 1 + 2 emissions (net of exports) since local midnight.",
+    TCO2,
     width=6,
-    height=4,
 )
 
-_ENERGY_TODAY = stat(
+_ENERGY_TODAY = _emissions_today(
     "Energy today",
-    f"""
-        SELECT coalesce(sum(x.tce_equivalent), 0) AS "tce"
-        FROM {EMISSIONS}
-        WHERE x.bucket >= {LOCAL_DAY_START} AND x.bucket < $__timeTo() AND {CITY_FILTER}
-    """,
-    description="Comprehensive energy consumption (GB/T 2589, electricity at equivalent value).",
-    unit=TCE,
-    decimals=2,
+    "tce_equivalent",
+    "tce",
+    "Comprehensive energy consumption (GB/T 2589, electricity at equivalent value).",
+    TCE,
     width=6,
-    height=4,
 )
 
 _EMISSIONS_BY_DISTRICT = timeseries(

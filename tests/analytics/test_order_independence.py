@@ -7,6 +7,7 @@ streamed rollups and events must equal a recompute from raw readings and a singl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -186,6 +187,23 @@ def _write(writer: BatchWriter, batch: list[Reading]) -> None:
     writer.write([Message("t", b"", rows=list(batch), row_indexes=list(range(len(batch))))])
 
 
+def _settle(dsn: str, timeout: float = 30.0) -> None:
+    """Wait until the cluster-wide xmin passes everything committed so far, so that the next
+    cycle sees the last write even while other databases on the server hold open transactions."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_xact_id()::text").fetchone()
+        assert row is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            done = conn.execute(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot()) > %s::xid8", (row[0],)
+            ).fetchone()
+            if done and done[0]:
+                return
+            assert time.monotonic() < deadline, "an open transaction holds the xmin back"
+            time.sleep(0.05)
+
+
 def test_in_order_readings_are_added_and_a_late_one_recomputes(prepared: str) -> None:
     """a-m00 (x 40): 100.00 @0 s, 100.25 @300 s, 100.75 @600 s, then 101.00 @1200 s, then a late
     100.80 @900 s. Buckets [0, 900 s) and [900 s, 1800 s); activity in 1e-4 kWh."""
@@ -203,14 +221,17 @@ def test_in_order_readings_are_added_and_a_late_one_recomputes(prepared: str) ->
     with psycopg.connect(prepared) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         _write(writer, [reading(0, 100.00), reading(300, 100.25), reading(600, 100.75)])
+        _settle(prepared)
         aggregator.cycle(conn)
         assert buckets() == [(300_000, 600_000, 3)]  # 0.75 x 40 = 30 kWh
         _write(writer, [reading(1200, 101.00)])
+        _settle(prepared)
         appended = aggregator.cycle(conn)
         assert appended.stats.readings == 2  # 100.75 (carried) and 101.00 only
         # 0.25 x 40 = 10 kWh over 600..1200 s, half in each bucket: + 5 kWh, 5 kWh
         assert buckets() == [(50_000, 300_000, 1), (350_000, 900_000, 3)]
         _write(writer, [reading(900, 100.80)])
+        _settle(prepared)
         late = aggregator.cycle(conn)
         assert late.stats.readings == 5  # the window 0..1800 s, recomputed from all of them
         # bucket 0: (0.75 + 0.05) x 40 = 32 kWh; bucket 1: 0.20 x 40 = 8 kWh, 2 readings
