@@ -38,6 +38,10 @@ class ConfigError(CarbonLedgerError):
     """A configuration value, environment variable or file is invalid."""
 
 
+class PortUnavailableError(ConfigError):
+    """A service's host:port cannot be bound: in use, or not an address of this host."""
+
+
 class WireFormatError(CarbonLedgerError):
     """A payload or topic violates wire format v1.
 

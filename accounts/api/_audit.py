@@ -1,10 +1,14 @@
 """The audit log: every data access (who, what, when, granted or denied), committed before the
-data leaves.
+data leaves, in the same statement that decides whether it is granted.
 
 Requests hand their entry to one :class:`AuditWriter` per process and wait for it; the writer
-commits everything that queued while the previous batch was being written in one statement, so under
-load a thousand accesses cost a few commits rather than a thousand (group commit), and no answer
-is ever sent whose access was not recorded.
+sends everything that queued while the previous batch was in flight as one statement, so under
+load a thousand accesses cost a few round trips and commits rather than a thousand (group
+commit). That statement also decides what the database must decide, whether a bank's consent
+is valid or an enterprise exists, and logs the outcome it decided; for an account it also
+reads the version stamp the route's body cache is keyed by. So a request for a cached account
+costs no round trip of its own, its authorisation and its record are one atomic fact, and no
+answer is ever sent whose access was not recorded.
 """
 
 from __future__ import annotations
@@ -12,29 +16,76 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
+from accounts.api._consent import CONSENTED
 from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = ("key_id", "role", "principal", "action", "enterprise_code", "outcome", "method",
-            "path", "query")  # fmt: skip
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """How the batch's statement decides whether a key sees the enterprise of an entry."""
+
+    rule: str
+    """``known`` (decided by the API: its own enterprise, a role check), ``consent`` (a valid
+    consent of ``bank_id`` covering ``scope``) or ``registered`` (the enterprise exists)"""
+    known: bool = False
+    bank_id: str | None = None
+    scope: str | None = None
+
+    @classmethod
+    def decided(cls, visible: bool) -> Visibility:
+        return cls("known", known=visible)
+
+    @classmethod
+    def consented(cls, bank_id: str, scope: str) -> Visibility:
+        return cls("consent", bank_id=bank_id, scope=scope)
+
+    @classmethod
+    def registered(cls) -> Visibility:
+        return cls("registered")
 
 
-_INSERT = (
-    f"INSERT INTO audit_log ({', '.join(_COLUMNS)})"
-    f" SELECT * FROM unnest({', '.join(['%s::text[]'] * len(_COLUMNS))})"
-)
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who (key, role, bank or enterprise) did what (action, path) to which enterprise's data,
+    with how to decide its outcome: granted if the enterprise is visible and ``permitted``."""
+
+    key_id: str
+    role: str
+    principal: str | None
+    action: str
+    enterprise_code: str | None
+    method: str
+    path: str
+    query: str
+    visibility: Visibility
+    permitted: bool = True
+    account: tuple[str, date] | None = None
+    """(period kind, start) of the account the request reads, whose stamp to return"""
 
 
-class AuditEntry(BaseModel):
-    """Who (key, role, bank or enterprise) did what (action, path) to which enterprise's data."""
+@dataclass(frozen=True, slots=True)
+class Decision:
+    visible: bool
+    """the key sees the enterprise (whether its role may do the action is the API's part)"""
+    stamp: tuple[Any, ...] | None
+    """the account's (version, computed_at, latest grade time), if asked and it is stored"""
 
+
+class AuditRecord(BaseModel):
+    """One line of the audit log as the API shows it."""
+
+    id: int
+    at: datetime
     key_id: str
     role: str
     principal: str | None
@@ -46,11 +97,46 @@ class AuditEntry(BaseModel):
     query: str
 
 
-class AuditRecord(AuditEntry):
-    """One line of the audit log as the API shows it: the entry, its number and time."""
-
-    id: int
-    at: datetime
+_WHO = ("key_id", "role", "principal", "action", "enterprise_code", "method", "path", "query")
+_CONSENTED = (
+    CONSENTED.replace("%(bank)s", "r.bank_id")
+    .replace("%(code)s", "r.enterprise_code")
+    .replace("%(scope)s", "r.scope")
+)
+# LATERAL … LIMIT 1 rather than EXISTS: one index probe per entry, whatever the planner guesses
+# of the batch's size (EXISTS may become a hashed scan of every enterprise)
+_DECIDE_AND_LOG = f"""
+WITH request AS (
+    SELECT * FROM unnest(%s::int[], {", ".join(["%s::text[]"] * 4)}, %s::bpchar[],
+                         {", ".join(["%s::text[]"] * 6)}, %s::bool[], %s::bool[],
+                         %s::text[], %s::date[])
+        AS r(ord, key_id, role, principal, action, enterprise_code, method, path, query,
+             rule, bank_id, scope, known, permitted, period_kind, period_start)
+), decided AS (
+    SELECT r.*, CASE r.rule WHEN 'consent' THEN c.found IS NOT NULL
+                            WHEN 'registered' THEN e.found IS NOT NULL
+                            ELSE r.known END AS visible
+    FROM request r
+    LEFT JOIN LATERAL ({_CONSENTED} AND r.rule = 'consent' LIMIT 1) c(found) ON true
+    LEFT JOIN LATERAL (SELECT 1 FROM enterprises WHERE code = r.enterprise_code
+                       AND r.rule = 'registered' LIMIT 1) e(found) ON true
+), logged AS (
+    INSERT INTO audit_log ({", ".join(_WHO)}, outcome)
+    SELECT {", ".join(_WHO)}, CASE WHEN visible AND permitted THEN 'granted' ELSE 'denied' END
+    FROM decided ORDER BY ord
+)
+SELECT d.visible, a.version, a.computed_at, a.graded_at
+FROM decided d
+LEFT JOIN LATERAL (
+    SELECT a.version, a.computed_at,
+           (SELECT max(g.computed_at) FROM grades g WHERE g.enterprise_code = a.enterprise_code
+              AND g.period_kind = a.period_kind AND g.period_start = a.period_start) AS graded_at
+    FROM account_periods a
+    WHERE a.enterprise_code = d.enterprise_code AND a.period_kind = d.period_kind
+      AND a.period_start = d.period_start AND a.status <> 'superseded'
+) a ON d.visible
+ORDER BY d.ord
+"""
 
 
 class AuditWriter:
@@ -58,18 +144,19 @@ class AuditWriter:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._queue: list[tuple[AuditEntry, asyncio.Future[None]]] = []
+        self._queue: list[tuple[AuditEntry, asyncio.Future[Decision]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.entries = 0
 
-    async def record(self, entry: AuditEntry) -> None:
-        """Return once the entry is committed; DatabaseUnavailableError if it cannot be."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def record(self, entry: AuditEntry) -> asyncio.Future[Decision]:
+        """Queue the entry; the future gives the decision once the entry (with the outcome
+        decided) is committed, or raises DatabaseUnavailableError if it cannot be."""
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._queue.append((entry, future))
         self._wake.set()
-        await future
+        return future
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="audit-writer")
@@ -92,10 +179,21 @@ class AuditWriter:
         batch, self._queue = self._queue, []
         if not batch:
             return
-        columns = [[getattr(entry, c) for entry, _ in batch] for c in _COLUMNS]
+        entries = [entry for entry, _ in batch]
+        columns = [
+            list(range(len(entries))),
+            *([getattr(e, c) for e in entries] for c in _WHO),
+            *([getattr(e.visibility, c) for e in entries] for c in ("rule", "bank_id", "scope")),
+            [e.visibility.known for e in entries],
+            [e.permitted for e in entries],
+            [e.account[0] if e.account else None for e in entries],
+            [e.account[1] if e.account else None for e in entries],
+        ]
         try:
             async with self._pool.connection() as conn:
-                await conn.execute(_INSERT, columns)  # one statement: one round trip, one commit
+                # one statement: one round trip, one commit
+                cur = await conn.execute(_DECIDE_AND_LOG, columns)
+                rows = await cur.fetchall()
         except psycopg.Error as exc:
             log.error("audit log write failed", extra={"entries": len(batch), "error": str(exc)})
             for _, future in batch:
@@ -104,6 +202,6 @@ class AuditWriter:
             return
         self.batches += 1
         self.entries += len(batch)
-        for _, future in batch:
+        for (_, future), (visible, *stamp) in zip(batch, rows, strict=True):
             if not future.done():
-                future.set_result(None)
+                future.set_result(Decision(visible, tuple(stamp) if stamp[0] is not None else None))

@@ -121,12 +121,3 @@ CONSENTED = (
     " AND revoked_at IS NULL AND expires_at > now() AND %(scope)s = ANY (scope)"
 )
 """SQL that finds a valid consent (parameters bank, code, scope); queries embed it in EXISTS."""
-
-
-async def has_consent(
-    conn: psycopg.AsyncConnection, bank_id: str, enterprise_code: str, scope: Scope
-) -> bool:
-    cur = await conn.execute(
-        CONSENTED, {"bank": bank_id, "code": enterprise_code, "scope": scope.value}
-    )
-    return await cur.fetchone() is not None

@@ -159,11 +159,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from accounts.api._service import WatchThread, run_watch  # noqa: PLC0415
+    from accounts.api._workers import serve_workers  # noqa: PLC0415
+    from carbonledger.cli import stop_on_signals  # noqa: PLC0415
 
     require_database_url(settings)
     if args.watch_only:
-        from carbonledger.cli import stop_on_signals  # noqa: PLC0415
-
         stop = stop_on_signals()
 
         async def main() -> None:
@@ -183,21 +183,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ["DATABASE_URL"] = settings.database_url
     if args.config:
         os.environ["CARBONLEDGER_CONFIG"] = str(args.config)
+    host = args.host or settings.api.host
+    port = args.port if args.port is not None else settings.api.port
+    options: dict[str, Any] = {
+        "app": "accounts.api.main:app_from_environment",
+        "factory": True,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_config": None,
+    }
     watch = None if args.no_watch else WatchThread(settings)
     if watch:
         watch.start()
     try:
-        uvicorn.run(
-            "accounts.api.main:app_from_environment",
-            factory=True,
-            host=args.host or settings.api.host,
-            port=args.port if args.port is not None else settings.api.port,
-            workers=workers,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            log_config=None,
-        )
+        if workers == 1:
+            uvicorn.run(host=host, port=port, **options)
+        else:
+            return serve_workers(workers, host, port, options, stop_on_signals())
     finally:
         if watch:
             watch.stop()

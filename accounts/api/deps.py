@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated, TypeVar
+from datetime import date
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from accounts.api._audit import AuditEntry, AuditWriter
-from accounts.api._consent import Scope, has_consent
+from accounts.api._audit import AuditEntry, AuditWriter, Decision, Visibility
+from accounts.api._consent import Scope
 from accounts.api._etag import BodyCache
 from accounts.api._keys import Principal, Role, authenticate
 from accounts.api._problems import Problem
 from accounts.api._ratelimit import RateLimiter, retry_after
 from carbonledger.config import Settings
 from carbonledger.errors import AccessError
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -87,20 +86,33 @@ class Access:
     state: ApiState
     request: Request
 
-    async def audit(self, action: str, enterprise_code: str | None, outcome: str) -> None:
+    def _record(
+        self,
+        action: str,
+        code: str | None,
+        visibility: Visibility,
+        permitted: bool = True,
+        account: tuple[str, date] | None = None,
+    ) -> asyncio.Future[Decision]:
         p, url = self.principal, self.request.url
         entry = AuditEntry(
             key_id=p.key_id,
             role=p.role.value,
             principal=p.subject,
             action=action,
-            enterprise_code=enterprise_code,
-            outcome=outcome,
+            enterprise_code=code,
             method=self.request.method,
             path=url.path,
             query=url.query,
+            visibility=visibility,
+            permitted=permitted,
+            account=account,
         )
-        await self.state.audit.record(entry)
+        return self.state.audit.record(entry)
+
+    async def audit(self, action: str, enterprise_code: str | None, outcome: str) -> None:
+        """Record an access the route has decided itself (``granted`` or ``denied``)."""
+        await self._record(action, enterprise_code, Visibility.decided(outcome == "granted"))
 
     async def enterprise(
         self,
@@ -109,42 +121,39 @@ class Access:
         scope: Scope = Scope.ACCOUNT,
         *,
         roles: tuple[Role, ...] = tuple(Role),
-        read: Callable[[], Awaitable[T]] | None = None,
-    ) -> T | None:
+        account: tuple[str, date] | None = None,
+    ) -> tuple[Any, ...] | None:
         """Allow the request on enterprise ``code`` or raise 404 (not visible) / 403 (role).
 
         Enterprises see themselves; banks see what a valid consent covering ``scope`` shows
         them; the bureau and admins see every enterprise. Of those who see it, only ``roles``
         may do ``action`` (writes: the enterprise itself and admins). An enterprise a key may
-        not see answers exactly as an unknown one does.
+        not see answers exactly as an unknown one does. The database decides consent and
+        existence in the statement that writes the audit entry (:mod:`accounts.api._audit`).
 
-        ``read``, once allowed, runs while the audit entry commits (on another connection), and
-        its result is returned once both are done: the data still leaves only after its audit.
+        With ``account`` (period kind, start), that statement also reads the account's version
+        stamp, returned once access is allowed (None if the account is not stored).
         """
         p = self.principal
         if p.role is Role.ENTERPRISE:
-            visible = p.enterprise_code == code
+            visibility = Visibility.decided(p.enterprise_code == code)
         elif p.role is Role.BANK:
             assert p.bank_id is not None  # noqa: S101 - a CHECK constraint guarantees it
-            visible = await has_consent(self.conn, p.bank_id, code, scope)
+            visibility = Visibility.consented(p.bank_id, scope.value)
         else:
-            cur = await self.conn.execute("SELECT 1 FROM enterprises WHERE code = %s", (code,))
-            visible = await cur.fetchone() is not None
-        allowed = visible and p.role in roles
-        if allowed and read is not None:
-            result, _ = await asyncio.gather(read(), self.audit(action, code, "granted"))
-            return result
-        await self.audit(action, code, "granted" if allowed else "denied")
-        if not visible:
+            visibility = Visibility.registered()
+        permitted = p.role in roles
+        decision = await self._record(action, code, visibility, permitted, account)
+        if not decision.visible:
             raise Problem(404, f"enterprise {code} not found")
-        if not allowed:
+        if not permitted:
             raise Problem(403, f"a {p.role.value} key may not {action.replace('.', ' ')}")
-        return None
+        return decision.stamp
 
     async def role(self, action: str, *roles: Role) -> None:
         """Allow only keys of these roles (403 otherwise), audited."""
         allowed = self.principal.role in roles
-        await self.audit(action, None, "granted" if allowed else "denied")
+        await self._record(action, None, Visibility.decided(allowed))
         if not allowed:
             names = ", ".join(r.value for r in roles)
             raise Problem(403, f"only {names} keys may use {self.request.url.path}")

@@ -4,7 +4,9 @@ every state, and the app served in-process (Starlette's TestClient runs its life
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -118,7 +120,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``carbonledger api`` in its own process on a free loopback port."""
+    """``carbonledger api --workers 2`` in its own processes on a free loopback port."""
     port = free_port()
     env = {
         **os.environ,
@@ -127,15 +129,16 @@ def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         "CARBONLEDGER_API__BURST": "100000",
     }
     log = (tmp_path_factory.mktemp("api") / "api.log").open("wb")
+    command = ["api", "--port", str(port), "--workers", "2", "--no-watch"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "carbonledger", "api", "--port", str(port), "--no-watch"],
+        [sys.executable, "-m", "carbonledger", *command],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        assert wait_for(lambda: _answers(url), timeout=30), "the API did not start"
+        assert wait_for(lambda: _all_workers_answer(url, 2), timeout=30), "the API did not start"
         yield Server(url, proc)
     finally:
         proc.terminate()
@@ -143,8 +146,27 @@ def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         log.close()
 
 
-def _answers(url: str) -> bool:
+def pids_over_connections(url: str, connections: int) -> list[int]:
+    """The worker answering on each of ``connections`` connections, all opened before the first
+    request (as a client's connection pool does)."""
+    address = httpx.URL(url)
+    sockets = [socket.create_connection((address.host, address.port), timeout=5)
+               for _ in range(connections)]  # fmt: skip
     try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
+        pids = []
+        for sock in sockets:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
+            with sock.makefile("rb") as answer:
+                _, _, body = answer.read().partition(b"\r\n\r\n")
+            pids.append(int(json.loads(body)["pid"]))
+        return pids
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _all_workers_answer(url: str, workers: int) -> bool:
+    try:
+        return len(set(pids_over_connections(url, 8 * workers))) == workers
+    except OSError:
         return False

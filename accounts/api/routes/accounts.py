@@ -2,8 +2,8 @@
 
 The ledger (:mod:`accounts`) is blocking psycopg: its functions run in worker threads on the
 ledger pool. A stored account is served from the body cache when its version stamp (version,
-computed_at, and the latest grade time) is unchanged, so a repeated read costs one index lookup;
-``If-None-Match`` answers 304.
+computed_at, and the latest grade time, read with the access decision) is unchanged, so a
+repeated read costs the request no query of its own; ``If-None-Match`` answers 304.
 """
 
 from __future__ import annotations
@@ -40,15 +40,6 @@ _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "the client's copy is current"}
 }
 
-_STAMP = """
-SELECT a.version, a.computed_at,
-       (SELECT max(g.computed_at) FROM grades g WHERE g.enterprise_code = a.enterprise_code
-          AND g.period_kind = a.period_kind AND g.period_start = a.period_start)
-FROM account_periods a
-WHERE a.enterprise_code = %s AND a.period_kind = %s AND a.period_start = %s
-  AND a.status <> 'superseded'
-"""
-
 
 def _period(text: str) -> Period:
     try:
@@ -84,12 +75,7 @@ async def account(
     request: Request, access: AccessDep, code: EnterpriseCode, period: PeriodQuery = "mtd"
 ) -> Response:
     wanted = _period(period)
-
-    async def version() -> tuple[Any, ...] | None:
-        cur = await access.conn.execute(_STAMP, (code, wanted.kind, wanted.start))
-        return await cur.fetchone()
-
-    row = await access.enterprise(code, "account.read", read=version)
+    row = await access.enterprise(code, "account.read", account=(wanted.kind, wanted.start))
     stamp = None if row is None else (code, wanted.kind, wanted.start, *row)
     cached = access.state.bodies.get(stamp) if stamp else None
     if cached is None:

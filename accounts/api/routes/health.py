@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from accounts.api._problems import PROBLEM_TYPES, Problem
 
@@ -15,11 +16,12 @@ router = APIRouter(tags=["service"])
 
 class Health(BaseModel):
     status: str
+    pid: int = Field(description="the worker process that answered")
 
 
 @router.get("/healthz", response_model=Health, summary="the process answers")
 async def healthz() -> Response:
-    return Response(b'{"status":"ok"}', media_type="application/json")
+    return Response(b'{"status":"ok","pid":%d}' % os.getpid(), media_type="application/json")
 
 
 @router.get("/metrics", summary="Prometheus metrics of this worker", include_in_schema=False)
