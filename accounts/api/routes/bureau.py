@@ -19,7 +19,7 @@ from accounts.api._common import CODE_PATTERN, utcnow
 from accounts.api._keys import Role
 from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from accounts.api._time import SHANGHAI, floor_15m
-from accounts.api.deps import AccessDep
+from accounts.api.deps import DbAccessDep
 
 router = APIRouter(prefix="/bureau", tags=["bureau"])
 
@@ -117,7 +117,7 @@ ORDER BY e.code, a.period_start DESC
 
 
 @router.get("/overview", response_model=Overview, summary="city, district and industry totals")
-async def overview(access: AccessDep) -> Overview:
+async def overview(access: DbAccessDep) -> Overview:
     await access.role("bureau.overview", *BUREAU)
     settings = access.state.settings.api
     policy = access.state.settings.accounts
@@ -188,7 +188,7 @@ Kind = Literal["offline", "stuck", "spike", "reset", "negative_delta", "clock_sk
     summary="data-quality events (offline, stuck, spike...), newest first",
 )
 async def quality_alerts(
-    access: AccessDep,
+    access: DbAccessDep,
     kind: Kind | None = None,
     enterprise: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     district: Annotated[str | None, Query(max_length=40)] = None,
@@ -256,7 +256,7 @@ class IngestHealth(BaseModel):
 
 
 @router.get("/ingest-health", response_model=IngestHealth, summary="is data arriving?")
-async def ingest_health(access: AccessDep) -> IngestHealth:
+async def ingest_health(access: DbAccessDep) -> IngestHealth:
     await access.role("bureau.ingest_health", *BUREAU)
     offline_s = access.state.settings.aggregate.offline_after_s
     cur = access.conn.cursor(row_factory=dict_row)

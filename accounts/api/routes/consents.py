@@ -19,7 +19,7 @@ from accounts.api._consent import (
 from accounts.api._keys import OVERSIGHT, OWNERS, Role
 from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from accounts.api._problems import Problem
-from accounts.api.deps import AccessDep
+from accounts.api.deps import DbAccessDep
 from carbonledger.errors import AccessError
 
 router = APIRouter(tags=["consents"])
@@ -42,7 +42,7 @@ class NewConsent(BaseModel):
     summary="grant a bank read access (the enterprise itself, or an admin)",
 )
 async def grant(
-    access: AccessDep, code: EnterpriseCode, body: Annotated[NewConsent, Body()]
+    access: DbAccessDep, code: EnterpriseCode, body: Annotated[NewConsent, Body()]
 ) -> ConsentInfo:
     await access.enterprise(code, "consent.grant", roles=OWNERS)
     days = access.state.settings.api.consent_days
@@ -60,7 +60,7 @@ async def grant(
     status_code=204,
     summary="revoke a bank's consent (the enterprise itself, or an admin)",
 )
-async def revoke(access: AccessDep, code: EnterpriseCode, bank_id: BankId) -> Response:
+async def revoke(access: DbAccessDep, code: EnterpriseCode, bank_id: BankId) -> Response:
     await access.enterprise(code, "consent.revoke", roles=OWNERS)
     try:
         await revoke_consent(access.conn, code, bank_id, access.principal.key_id)
@@ -75,7 +75,7 @@ async def revoke(access: AccessDep, code: EnterpriseCode, bank_id: BankId) -> Re
     summary="the consents an enterprise granted",
 )
 async def of_enterprise(
-    access: AccessDep, code: EnterpriseCode, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, code: EnterpriseCode, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[ConsentInfo]:
     await access.enterprise(code, "consent.list", roles=OVERSIGHT)
     after = decode_cursor(cursor, int)
@@ -89,7 +89,7 @@ async def of_enterprise(
     "/consents", response_model=Page[ConsentInfo], summary="the consents granted to this bank"
 )
 async def of_bank(
-    access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[ConsentInfo]:
     await access.role("consent.list", Role.BANK)
     after = decode_cursor(cursor, int)

@@ -23,7 +23,7 @@ from accounts.api._pagination import (
     page,
 )
 from accounts.api._problems import Problem
-from accounts.api.deps import AccessDep
+from accounts.api.deps import DbAccessDep
 
 router = APIRouter(tags=["enterprises"])
 
@@ -49,7 +49,7 @@ _VISIBLE = (
 
 @router.get("/enterprises", response_model=Page[Enterprise], summary="enterprises this key sees")
 async def enterprises(
-    access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[Enterprise]:
     p = access.principal
     await access.audit("enterprises.list", p.enterprise_code, "granted")
@@ -70,7 +70,7 @@ async def enterprises(
 
 
 @router.get("/enterprises/{code}", response_model=Enterprise, summary="an enterprise")
-async def enterprise(access: AccessDep, code: EnterpriseCode) -> Enterprise:
+async def enterprise(access: DbAccessDep, code: EnterpriseCode) -> Enterprise:
     await access.enterprise(code, "enterprise.read")
     cur = access.conn.cursor(row_factory=dict_row)
     await cur.execute(f"SELECT {_ENTERPRISE} FROM enterprises WHERE code = %s", (code,))
@@ -128,7 +128,7 @@ class Stored(BaseModel):
     summary="upload economic data (the enterprise itself, or an admin); replaces the same periods",
 )
 async def upload_economic_data(
-    access: AccessDep, code: EnterpriseCode, body: Annotated[EconomicUpload, Body()]
+    access: DbAccessDep, code: EnterpriseCode, body: Annotated[EconomicUpload, Body()]
 ) -> Stored:
     await access.enterprise(code, "economic_data.write", roles=OWNERS)
     periods = [(r.kind, r.start) for r in body.records]
@@ -160,7 +160,7 @@ async def upload_economic_data(
     summary="an enterprise's economic data, oldest period first",
 )
 async def economic_data(
-    access: AccessDep, code: EnterpriseCode, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, code: EnterpriseCode, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[EconomicRow]:
     await access.enterprise(code, "economic_data.read")
     after = decode_cursor(cursor, str, str)
@@ -187,7 +187,7 @@ async def economic_data(
     summary="who accessed this enterprise's data, newest first",
 )
 async def audit_log(
-    access: AccessDep, code: EnterpriseCode, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, code: EnterpriseCode, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[AuditRecord]:
     await access.enterprise(code, "audit.read", roles=OVERSIGHT)
     before = decode_cursor(cursor, int)

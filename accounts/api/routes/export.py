@@ -23,7 +23,7 @@ from accounts.api._common import CODE_PATTERN, utcnow
 from accounts.api._consent import CONSENTED, Scope
 from accounts.api._problems import Problem
 from accounts.api._series import EXPORT_COLUMNS, Granularity, export_query
-from accounts.api.deps import Access, AccessDep, ApiState
+from accounts.api.deps import ApiState, DbAccess, DbAccessDep
 
 router = APIRouter(tags=["export"])
 
@@ -38,7 +38,7 @@ class Format(StrEnum):
 _MEDIA = {Format.CSV: "text/csv; charset=utf-8", Format.NDJSON: "application/x-ndjson"}
 
 
-async def _visible(access: Access, wanted: list[str] | None) -> list[str]:
+async def _visible(access: DbAccess, wanted: list[str] | None) -> list[str]:
     p = access.principal
     cur = await access.conn.execute(
         "SELECT trim(code) FROM enterprises e"
@@ -65,7 +65,7 @@ async def _visible(access: Access, wanted: list[str] | None) -> list[str]:
     },
 )
 async def export(
-    access: AccessDep,
+    access: DbAccessDep,
     format: Format = Format.CSV,
     granularity: Granularity = Granularity.DAY,
     start: Annotated[datetime | None, Query(alias="from")] = None,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from accounts.api._keys import CreatedKey, KeyInfo, Role, create_key, list_keys, revoke_key
 from accounts.api._pagination import CursorQuery, LimitQuery, Page, after_key, page
 from accounts.api._problems import Problem
-from accounts.api.deps import AccessDep
+from accounts.api.deps import DbAccessDep
 from carbonledger.errors import AccessError
 
 router = APIRouter(tags=["keys"])
@@ -26,7 +26,7 @@ class Me(BaseModel):
 
 
 @router.get("/me", response_model=Me, summary="the calling key")
-async def me(access: AccessDep) -> Me:
+async def me(access: DbAccessDep) -> Me:
     principal = access.principal
     return Me(
         key_id=principal.key_id,
@@ -50,7 +50,7 @@ class NewKey(BaseModel):
 
 @router.get("/keys", response_model=Page[KeyInfo], summary="list API keys (admin)")
 async def keys(
-    access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[KeyInfo]:
     await access.role("keys.list", Role.ADMIN)
     items = await list_keys(access.conn, after=after_key(cursor), limit=limit + 1)
@@ -60,7 +60,7 @@ async def keys(
 @router.post(
     "/keys", response_model=CreatedKey, status_code=201, summary="create an API key (admin)"
 )
-async def new_key(access: AccessDep, body: Annotated[NewKey, Body()]) -> CreatedKey:
+async def new_key(access: DbAccessDep, body: Annotated[NewKey, Body()]) -> CreatedKey:
     await access.role("keys.create", Role.ADMIN)
     try:
         return await create_key(
@@ -80,7 +80,7 @@ async def new_key(access: AccessDep, body: Annotated[NewKey, Body()]) -> Created
 
 @router.delete("/keys/{key_id}", status_code=204, summary="revoke an API key (admin)")
 async def revoke(
-    access: AccessDep, key_id: Annotated[str, Path(pattern=r"^clk_[a-z0-9]{10}$")]
+    access: DbAccessDep, key_id: Annotated[str, Path(pattern=r"^clk_[a-z0-9]{10}$")]
 ) -> Response:
     await access.role("keys.revoke", Role.ADMIN)
     try:

@@ -16,7 +16,7 @@ from accounts.api._consent import Scope
 from accounts.api._pagination import CursorQuery, Page, decode_cursor, page
 from accounts.api._problems import Problem
 from accounts.api._series import BUCKET, Granularity, local_text
-from accounts.api.deps import AccessDep
+from accounts.api.deps import DbAccessDep
 
 router = APIRouter(tags=["time series"])
 
@@ -64,7 +64,7 @@ ORDER BY g.bucket, g.carrier, g.role LIMIT %(limit)s
     summary="energy and emissions per bucket (15m, hour, local day or month) by carrier",
 )
 async def timeseries(
-    access: AccessDep,
+    access: DbAccessDep,
     code: EnterpriseCode,
     granularity: Granularity = Granularity.HOUR,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,

@@ -21,14 +21,14 @@ from accounts.api._pagination import (
 )
 from accounts.api._problems import Problem
 from accounts.api._webhooks import create_event, secret_problem
-from accounts.api.deps import Access, AccessDep
+from accounts.api.deps import DbAccess, DbAccessDep
 
 router = APIRouter(tags=["watchlist and webhooks"])
 
 WebhookId = Annotated[str, Path(pattern=r"^wh_[a-z0-9]{10}$")]
 
 
-def _bank(access: Access) -> str:
+def _bank(access: DbAccess) -> str:
     assert access.principal.bank_id is not None  # noqa: S101 - checked by access.role
     return access.principal.bank_id
 
@@ -41,7 +41,7 @@ class Watched(BaseModel):
 
 @router.get("/watchlist", response_model=Page[Watched], summary="enterprises this bank follows")
 async def watchlist(
-    access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[Watched]:
     await access.role("watchlist.list", Role.BANK)
     cur = access.conn.cursor(row_factory=dict_row)
@@ -60,7 +60,7 @@ async def watchlist(
     status_code=204,
     summary="follow a consented enterprise (its grade and data quality)",
 )
-async def follow(access: AccessDep, code: EnterpriseCode) -> Response:
+async def follow(access: DbAccessDep, code: EnterpriseCode) -> Response:
     await access.role("watchlist.add", Role.BANK)
     await access.enterprise(code, "watchlist.add")
     await access.conn.execute(
@@ -71,7 +71,7 @@ async def follow(access: AccessDep, code: EnterpriseCode) -> Response:
 
 
 @router.delete("/watchlist/{code}", status_code=204, summary="stop following an enterprise")
-async def unfollow(access: AccessDep, code: EnterpriseCode) -> Response:
+async def unfollow(access: DbAccessDep, code: EnterpriseCode) -> Response:
     await access.role("watchlist.remove", Role.BANK)
     cur = await access.conn.execute(
         "DELETE FROM watchlist WHERE bank_id = %s AND enterprise_code = %s", (_bank(access), code)
@@ -100,7 +100,7 @@ class Webhook(BaseModel):
 
 
 @router.post("/webhooks", response_model=Webhook, status_code=201, summary="register a webhook")
-async def new_webhook(access: AccessDep, body: Annotated[NewWebhook, Body()]) -> Webhook:
+async def new_webhook(access: DbAccessDep, body: Annotated[NewWebhook, Body()]) -> Webhook:
     await access.role("webhook.create", Role.BANK)
     cur = access.conn.cursor(row_factory=dict_row)
     await cur.execute(
@@ -113,7 +113,7 @@ async def new_webhook(access: AccessDep, body: Annotated[NewWebhook, Body()]) ->
 
 @router.get("/webhooks", response_model=Page[Webhook], summary="this bank's webhooks")
 async def webhooks(
-    access: AccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[Webhook]:
     await access.role("webhook.list", Role.BANK)
     cur = access.conn.cursor(row_factory=dict_row)
@@ -126,7 +126,7 @@ async def webhooks(
     return page(items, limit, lambda w: (w.id,))
 
 
-async def _own_webhook(access: Access, webhook_id: str) -> None:
+async def _own_webhook(access: DbAccess, webhook_id: str) -> None:
     cur = await access.conn.execute(
         "SELECT 1 FROM webhooks WHERE id = %s AND bank_id = %s AND deleted_at IS NULL",
         (webhook_id, _bank(access)),
@@ -136,7 +136,7 @@ async def _own_webhook(access: Access, webhook_id: str) -> None:
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="remove a webhook")
-async def delete_webhook(access: AccessDep, webhook_id: WebhookId) -> Response:
+async def delete_webhook(access: DbAccessDep, webhook_id: WebhookId) -> Response:
     await access.role("webhook.delete", Role.BANK)
     await _own_webhook(access, webhook_id)
     async with access.conn.transaction():
@@ -152,7 +152,7 @@ async def delete_webhook(access: AccessDep, webhook_id: WebhookId) -> Response:
 
 
 @router.post("/webhooks/{webhook_id}/ping", status_code=202, summary="queue a signed ping event")
-async def ping(access: AccessDep, webhook_id: WebhookId) -> Response:
+async def ping(access: DbAccessDep, webhook_id: WebhookId) -> Response:
     await access.role("webhook.ping", Role.BANK)
     await _own_webhook(access, webhook_id)
     await create_event(access.conn, "ping", None, {}, webhook_id=webhook_id)
@@ -185,7 +185,7 @@ class Delivery(BaseModel):
     summary="the delivery log: each event and every attempt, newest first",
 )
 async def deliveries(
-    access: AccessDep, webhook_id: WebhookId, limit: LimitQuery = 100, cursor: CursorQuery = None
+    access: DbAccessDep, webhook_id: WebhookId, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[Delivery]:
     await access.role("webhook.deliveries", Role.BANK)
     await _own_webhook(access, webhook_id)
