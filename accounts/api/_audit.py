@@ -18,7 +18,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class Visibility:
     """How the batch's statement decides whether a key sees the enterprise of an entry."""
 
-    rule: str
+    rule: Literal["known", "consent", "registered"]
     """``known`` (decided by the API: its own enterprise, a role check), ``consent`` (a valid
     consent of ``bank_id`` covering ``scope``) or ``registered`` (the enterprise exists)"""
     known: bool = False
