@@ -1,8 +1,9 @@
 """ETags and conditional requests for account resources.
 
 The ETag of a body is a hash of its bytes. Account bodies are also kept in a small LRU cache
-keyed by the version stamp of their stored row, so a repeated read costs one index lookup and
-no serialisation, and ``If-None-Match`` with the current ETag answers 304 with no body.
+keyed by the version stamp of their stored row (read with the access decision, see
+``_audit.py``), so a repeated read costs no query and no serialisation, and ``If-None-Match``
+with the current ETag answers 304 with no body.
 """
 
 from __future__ import annotations
