@@ -131,6 +131,7 @@ class MqttConsumer:
                 "subscription refused", extra={"filter": self._filter, "reasons": str(reasons)}
             )
             return
+        log.info("subscribed", extra={"filter": self._filter})
         self.subscribed.set()
 
     def _on_disconnect(

@@ -91,11 +91,28 @@ class IngestProcess:
             "CARBONLEDGER_INGEST__CLIENT_ID": settings.ingest.client_id,
             "CARBONLEDGER_INGEST__BATCH_SIZE": "500",
             "CARBONLEDGER_INGEST__METRICS_PORT": "0",
+            "CARBONLEDGER_LOG_FORMAT": "text",  # _relay reads the lines
         }
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[str] | None = None
+        self.subscribed = threading.Event()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "carbonledger", "ingest"], env=self.env)
+        """Start the process; ``subscribed`` is set once it logs its subscription."""
+        self.subscribed.clear()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "carbonledger", "ingest"],
+            env=self.env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._relay, args=(self.proc,), daemon=True).start()
+
+    def _relay(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            if "ingest.consumer: subscribed" in line:
+                self.subscribed.set()
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -124,7 +141,9 @@ def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(
     url = ingest_process.env["DATABASE_URL"]
     registered = SITES
     ingest_process.start()
-    time.sleep(1.5)  # let the worker create its persistent session and subscribe
+    # until the worker has subscribed, the broker has no session to keep messages for: a
+    # fixed sleep here lost the first messages whenever startup took longer
+    assert ingest_process.subscribed.wait(60), "ingest did not subscribe"
     publishing = publish_slowly(stream(registered, topic_root), pause=0.02)
     assert wait_for(lambda: readings_count(url) >= 3_000, timeout=30)
     ingest_process.kill()
