@@ -48,7 +48,7 @@ def _bind(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
-def claim_port(host: str, port: int) -> socket.socket:
+def _claim_port(host: str, port: int) -> socket.socket:
     """The supervisor's socket on the workers' port, bound with SO_REUSEPORT, never listening.
 
     The port is first bound without SO_REUSEPORT, so that a server already on it (another
@@ -74,7 +74,7 @@ def serve_workers(
     count: int, host: str, port: int, options: dict[str, Any], stop: threading.Event
 ) -> int:
     """Run ``count`` workers of ``uvicorn.Config(**options)`` until ``stop`` is set; exit code."""
-    claim = claim_port(host, port)
+    claim = _claim_port(host, port)
     port = claim.getsockname()[1]
 
     def start() -> BaseProcess:
