@@ -120,4 +120,5 @@ CONSENTED = (
     "SELECT 1 FROM consents WHERE bank_id = %(bank)s AND enterprise_code = %(code)s"
     " AND revoked_at IS NULL AND expires_at > now() AND %(scope)s = ANY (scope)"
 )
-"""SQL that finds a valid consent (parameters bank, code, scope); queries embed it in EXISTS."""
+"""SQL that finds a valid consent (parameters bank, code, scope); queries embed it in EXISTS
+or, in the audit batch (``_audit.py``), in a LATERAL join."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import socket
 import sys
 import threading
@@ -60,6 +61,15 @@ def _claim_port(host: str, port: int) -> socket.socket:
     return _bind(host, port, shared=True)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying when it listens (uvicorn logs no address for given sockets)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            log.info("api worker listening", extra={"pid": os.getpid()})
+
+
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     """One worker: its own socket on the shared port, one uvicorn server on it."""
     try:
@@ -67,7 +77,7 @@ def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     except PortUnavailableError as exc:
         log.error("%s", exc)  # before the app configures logging: Python's last resort
         sys.exit(STARTUP_FAILURE)
-    uvicorn.Server(uvicorn.Config(**options)).run(sockets=[sock])
+    _Server(uvicorn.Config(**options)).run(sockets=[sock])
 
 
 def serve_workers(

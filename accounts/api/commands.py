@@ -197,7 +197,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if watch:
         watch.start()
     try:
-        if workers == 1:
+        if workers == 1:  # in this process: no supervisor, nothing to balance
             uvicorn.run(host=host, port=port, **options)
         else:
             return serve_workers(workers, host, port, options, stop_on_signals())

@@ -47,8 +47,12 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="carbonledger"'}
 
 
 async def _authenticate(
-    state: ApiState, credentials: HTTPAuthorizationCredentials | None
+    state: ApiState,
+    credentials: HTTPAuthorizationCredentials | None,
+    conn: psycopg.AsyncConnection | None = None,
 ) -> Principal:
+    """The key's principal (cached for api.key_cache_s) once its rate limit allows; a key not
+    cached is looked up on ``conn``, or on a connection of its own."""
     if credentials is None:
         raise Problem(
             401, "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE
@@ -59,8 +63,11 @@ async def _authenticate(
         principal = cached[0]
     else:
         try:
-            async with state.pool.connection() as conn:
+            if conn is not None:
                 principal = await authenticate(conn, token)
+            else:
+                async with state.pool.connection() as own:
+                    principal = await authenticate(own, token)
         except AccessError as exc:
             state.keys.pop(token, None)
             raise Problem(401, str(exc), headers=_CHALLENGE) from exc
@@ -186,9 +193,8 @@ async def get_db_access(
 ) -> AsyncIterator[DbAccess]:
     """The key, its rate limit and a pooled connection, held until the response is sent."""
     state: ApiState = request.app.state.api
-    principal = await _authenticate(state, credentials)
     async with state.pool.connection() as conn:
-        yield DbAccess(principal, state, request, conn)
+        yield DbAccess(await _authenticate(state, credentials, conn), state, request, conn)
 
 
 AccessDep = Annotated[Access, Depends(get_access)]

@@ -125,8 +125,8 @@ def create_app(settings: Settings) -> FastAPI:
         metrics.watch("pool", pool.get_stats)
         metrics.watch("audit", lambda: {"batches": audit.batches, "entries": audit.entries})
         # Everything built so far lives as long as the worker: move it out of the collector's
-        # reach. Otherwise each full collection walks it all, measured at about 100 ms each, 14
-        # times in a minute of benchmark load: those stalls were the API's p99.
+        # reach. Otherwise each full collection walks it all (60 ms: benchmarks/api_gc.py;
+        # about 100 ms in a loaded worker, 14 times a minute): those stalls were the API's p99.
         gc.freeze()
         try:
             yield

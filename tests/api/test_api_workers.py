@@ -4,15 +4,37 @@ a port already taken is an error that names it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 
+import httpx
+
 from carbonledger.embedded import free_port
-from tests.api.conftest import Server, World, pids_over_connections
+from tests.api.conftest import Server, World
 from tests.conftest import wait_for
+
+
+def pids_over_connections(url: str, connections: int) -> list[int]:
+    """The worker answering on each of ``connections`` connections, all opened before the first
+    request (as a client's connection pool does)."""
+    address = httpx.URL(url)
+    sockets = [socket.create_connection((address.host, address.port), timeout=5)
+               for _ in range(connections)]  # fmt: skip
+    try:
+        pids = []
+        for sock in sockets:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
+            with sock.makefile("rb") as answer:
+                _, _, body = answer.read().partition(b"\r\n\r\n")
+            pids.append(int(json.loads(body)["pid"]))
+        return pids
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def test_keep_alive_connections_reach_every_worker(server: Server) -> None:
