@@ -1,45 +1,10 @@
-"""Carbon accounts: factor library, ledger, carbon-efficiency codes (docs/accounts.md).
+"""Accounts: three rooms with one job each (docs/architecture.md, Folders).
 
-The registry and its imports live in :mod:`accounts.registry`; this package turns the rollups
-into accounts:
+- :mod:`accounts.registry`: master data (enterprises, sites, gateways, meters, economic data);
+  the one writer of those tables.
+- :mod:`accounts.ledger`: the factor library, accounts and grading; reads its inputs once, then
+  computes with no connection.
+- :mod:`accounts.api`: the HTTP API over both (routes hold no SQL).
 
-- a factor library of data files (``accounts/factors/*.toml``) loaded into ``factors``;
-- a policy (``[accounts]`` settings) choosing the factors for an enterprise-month;
-- accounts per enterprise and period (GB/T 32150 structure, exact arithmetic), live ones
-  refreshed by ``carbonledger accounts run``, months and years closed and recomputed with audit;
-- grades (Huzhou bands, a Quzhou-style colour model) in ``grades``.
+The registry and the ledger do not import each other; this package imports neither.
 """
-
-from accounts._explain import Derivation, explain_account
-from accounts._library import LoadReport, load_factors, read_library
-from accounts._model import Account, GradeRecord, Line, Totals
-from accounts._period import Period
-from accounts._render import top_emitters
-from accounts._store import (
-    RefreshResult,
-    close,
-    get_account,
-    grade_history,
-    recompute,
-    refresh_live,
-)
-
-__all__ = [
-    "Account",
-    "Derivation",
-    "GradeRecord",
-    "Line",
-    "LoadReport",
-    "Period",
-    "RefreshResult",
-    "Totals",
-    "close",
-    "explain_account",
-    "get_account",
-    "grade_history",
-    "load_factors",
-    "read_library",
-    "recompute",
-    "refresh_live",
-    "top_emitters",
-]

@@ -8,10 +8,9 @@ import sys
 from datetime import date
 from typing import Any
 
-from carbonledger.cli import stop_on_signals
-from carbonledger.config import Settings
-from carbonledger.db.commands import require_database_url
+from carbonledger.config import Settings, require_database_url
 from carbonledger.errors import ConfigError
+from carbonledger.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 

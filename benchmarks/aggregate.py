@@ -282,7 +282,7 @@ def bench_freshness(
            "CARBONLEDGER_AGGREGATE__POLL_S": "1", "CARBONLEDGER_LOG_LEVEL": "WARNING"}  # fmt: skip
     aggs = [
         subprocess.Popen(
-            [sys.executable, "-m", "carbonledger", "aggregate", "--partition", f"{i}/{partitions}"],
+            [sys.executable, "-m", "launcher", "aggregate", "--partition", f"{i}/{partitions}"],
             env=env,
         )
         for i in range(partitions)

@@ -152,8 +152,8 @@ def _db_url(name: str) -> str:
 
 def prepare(url: str, enterprises: int) -> tuple[str, list[str]]:
     """Registry, a month of rollups, stored live accounts, a bank key and its consents."""
-    from accounts import load_factors, refresh_live  # noqa: PLC0415 - after sys.path is set
     from accounts.api import Role, Scope, create_key, grant_consent  # noqa: PLC0415
+    from accounts.ledger import load_factors, refresh_live  # noqa: PLC0415 - after sys.path is set
     from carbonledger.db import migrate  # noqa: PLC0415
     from carbonledger.uscc import make_code  # noqa: PLC0415
 
@@ -237,7 +237,7 @@ def main() -> None:
         key, codes = prepare(url, args.enterprises)
         env = {**os.environ, "DATABASE_URL": url, "CARBONLEDGER_LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "carbonledger", "api", "--port", str(args.port),
+            [sys.executable, "-m", "launcher", "api", "--port", str(args.port),
              "--workers", str(args.workers), "--no-watch"],
             env=env,
         )  # fmt: skip

@@ -28,7 +28,7 @@ import psutil  # type: ignore[import-untyped]
 
 from carbonledger.wire import Reading
 from edge.agent import Agent, Outbox, load_gateway_config
-from edge.drivers import simulator
+from simulator import driver as simulator
 
 MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
 ENTERPRISE = "91331102MA2A00001X"

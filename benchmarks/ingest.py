@@ -40,8 +40,8 @@ from psycopg import sql
 
 from carbonledger import wire
 from carbonledger.db import migrate
-from carbonledger.embedded import MosquittoBroker, free_port
 from carbonledger.mqtt import MqttEndpoint
+from launcher.embedded import MosquittoBroker, free_port
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 MQTT_URL = os.environ.get("MQTT_URL", "")  # unset: a private Mosquitto that keeps backlogs
@@ -246,7 +246,7 @@ def start_workers(url: str, workers: int, root: str) -> tuple[subprocess.Popen[b
         "CARBONLEDGER_LOG_LEVEL": "WARNING",
     }
     supervisor = subprocess.Popen(
-        [sys.executable, "-m", "carbonledger", "ingest", "--workers", str(workers)], env=env
+        [sys.executable, "-m", "launcher", "ingest", "--workers", str(workers)], env=env
     )
     ports = [base_port + i for i in range(workers)]
     while not any("readings_stored_total" in k for k in scrape(ports)):

@@ -29,15 +29,15 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from accounts import Period, get_account, load_factors, refresh_live
-from accounts._ledger import compute_account
-from accounts._period import SHANGHAI, add_months, local_midnight, month_start
-from accounts._policy import FactorLibrary
-from accounts.service import LiveAccounts
+from accounts.ledger import Period, get_account, load_factors, refresh_live
+from accounts.ledger._ledger import compute_account
+from accounts.ledger._period import SHANGHAI, add_months, local_midnight, month_start
+from accounts.ledger._policy import FactorLibrary
+from accounts.ledger.service import LiveAccounts
 from carbonledger.config import AccountsSettings
 from carbonledger.db import migrate
-from edge.simulator.city import build_city
-from edge.simulator.registry import register_city, register_economics
+from simulator.city import build_city
+from simulator.registry import register_city, register_economics
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)

@@ -141,7 +141,9 @@ class AccountsSettings(_Section):
     grading_model: Literal["huzhou", "quzhou-colour"] = Field(
         "huzhou", description="the grading model an account shows first"
     )
-    band_version: str = Field("huzhou-2021", description="Huzhou band set (accounts/grading)")
+    band_version: str = Field(
+        "huzhou-2021", description="Huzhou band set (accounts/ledger/grading)"
+    )
     colour_version: str = Field("quzhou-colour-ours-1", description="Quzhou-style colour set")
     factor_files: list[Path] = Field(
         default_factory=list, description="extra factor TOML files loaded after the packaged ones"
@@ -256,3 +258,10 @@ def redact(url: str | None) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@", 1)
     return url
+
+
+def require_database_url(settings: Settings) -> str:
+    """The configured database URL, or a :class:`ConfigError` that says how to get one."""
+    if not settings.database_url:
+        raise ConfigError("DATABASE_URL is not set (make demo starts an embedded database)")
+    return settings.database_url

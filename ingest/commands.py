@@ -14,10 +14,9 @@ from typing import Any
 
 import psycopg
 
-from carbonledger.cli import stop_on_signals
-from carbonledger.config import Settings
-from carbonledger.db.commands import require_database_url
+from carbonledger.config import Settings, require_database_url
 from carbonledger.mqtt import MqttEndpoint
+from carbonledger.signals import stop_on_signals
 from ingest import broker_auth
 from ingest.service import IngestService
 
@@ -91,7 +90,7 @@ def _supervise(workers: int, settings: Settings) -> int:
         env["CARBONLEDGER_INGEST__CLIENT_ID"] = f"{settings.ingest.client_id}-w{index}"
         if settings.ingest.metrics_port:
             env["CARBONLEDGER_INGEST__METRICS_PORT"] = str(settings.ingest.metrics_port + index - 1)
-        children.append(subprocess.Popen([sys.executable, "-m", "carbonledger", "ingest"], env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "launcher", "ingest"], env=env))
     stopping = threading.Event()
 
     def forward(signum: int, _frame: object) -> None:

@@ -18,8 +18,8 @@ import pytest
 from carbonledger import wire
 from carbonledger.config import Settings
 from carbonledger.db import migrate
-from carbonledger.embedded import EmbeddedPostgres
-from tests.conftest import (
+from launcher.embedded import EmbeddedPostgres
+from tests.helpers import (
     MQTT_URL,
     SITES,
     PrivateMosquitto,
@@ -100,7 +100,7 @@ class IngestProcess:
         """Start the process; ``subscribed`` is set once it logs its subscription."""
         self.subscribed.clear()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "carbonledger", "ingest"],
+            [sys.executable, "-m", "launcher", "ingest"],
             env=self.env,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,8 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from accounts.api._watch import detect
 from accounts.api._webhooks import DeliveryWorker
-from carbonledger.config import Settings
-from carbonledger.db.commands import require_database_url
+from carbonledger.config import Settings, require_database_url
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ import psycopg
 
 from accounts.api._consent import ConsentInfo, Scope, grant_consent, list_consents, revoke_consent
 from accounts.api._keys import Role, create_key, list_keys, revoke_key
-from carbonledger.config import Settings
-from carbonledger.db.commands import require_database_url
+from carbonledger.config import Settings, require_database_url
 
 T = TypeVar("T")
 
@@ -160,7 +159,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from accounts.api._service import WatchThread, run_watch  # noqa: PLC0415
     from accounts.api._workers import serve_workers  # noqa: PLC0415
-    from carbonledger.cli import stop_on_signals  # noqa: PLC0415
+    from carbonledger.signals import stop_on_signals  # noqa: PLC0415
 
     require_database_url(settings)
     if args.watch_only:

@@ -40,8 +40,7 @@ from accounts.api.routes import (
     watch,
 )
 from carbonledger import __version__
-from carbonledger.config import Settings
-from carbonledger.db.commands import require_database_url
+from carbonledger.config import Settings, require_database_url
 from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,7 @@ from typing import Any
 
 import psycopg
 
-from carbonledger.config import Settings
-from carbonledger.db.commands import require_database_url
+from carbonledger.config import Settings, require_database_url
 from carbonledger.errors import DatabaseUnavailableError, InvalidImportError
 
 from ._apply import ImportReport, import_registry, show_value

@@ -26,7 +26,7 @@ from typing import Any
 from carbonledger.errors import OutboxFullError
 from carbonledger.wire import QUANTITIES, Quality, Reading
 from edge.drivers import Driver
-from edge.drivers.catalog import DRIVERS
+from edge.drivers.catalog import driver
 
 from ._config import GatewayConfig, load_gateway_config
 from ._counters import Counters
@@ -50,7 +50,7 @@ class Agent:
         self.drivers = (
             list(drivers)
             if drivers is not None
-            else [DRIVERS[d.type].create(d) for d in config.devices]
+            else [driver(d.type).create(d) for d in config.devices]
         )
         outbox = Outbox(
             config.outbox.path,

@@ -31,7 +31,7 @@ from pydantic import (
 from carbonledger.errors import ConfigError
 from carbonledger.tomlfile import describe, read_toml
 from carbonledger.wire import DEFAULT_TOPIC_ROOT, status_topic
-from edge.drivers.catalog import DRIVERS
+from edge.drivers.catalog import DRIVERS, drivers
 
 _GATEWAY_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 _USCC = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
@@ -180,9 +180,21 @@ def meter_ids(device: object) -> list[str]:
     return found
 
 
-def _model() -> type[GatewayConfig]:
-    """GatewayConfig with ``devices`` typed as the union of every catalogued driver's config."""
-    configs = tuple(entry.config for entry in DRIVERS.values())
+def _model(values: dict[str, Any]) -> type[GatewayConfig]:
+    """GatewayConfig with ``devices`` typed as the union of the configured drivers' configs.
+
+    Only the drivers the file names are imported; a type the catalogue does not know brings in
+    every driver, so the error lists all the types there are.
+    """
+    devices = values.get("devices")
+    types = (
+        {d.get("type") for d in devices if isinstance(d, dict)}
+        if isinstance(devices, list)
+        else set()
+    )
+    if not types <= DRIVERS.keys():
+        types = set(DRIVERS)
+    configs = tuple(entry.config for entry in drivers(t for t in types if isinstance(t, str)))
     if not configs:
         return GatewayConfig
     device: Any = Annotated[Union[configs], Field(discriminator="type")]  # noqa: UP007
@@ -199,7 +211,7 @@ def load_gateway_config(path: Path) -> GatewayConfig:
     text, values = read_toml(path)
     _resolve_paths(values, path.parent)
     try:
-        return _model().model_validate(values)
+        return _model(values).model_validate(values)
     except ValidationError as exc:
         raise ConfigError(describe(exc, path, text, "invalid gateway config", _file_key)) from exc
 

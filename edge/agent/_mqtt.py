@@ -13,7 +13,7 @@ the event loop through the socket callbacks:
 * keep-alive pings and PUBACKs are served even while the event loop is busy (JSON-encoding a
   10,000-reading batch, a driver's CPU work), so a slow moment never looks like a dead link;
 * it is paho's best-trodden mode. Its known cost, a socket-pair wake-up per publish from another
-  thread (``edge.simulator.publisher`` measured about 2,500 messages/s), does not matter here:
+  thread (``simulator.publisher`` measured about 2,500 messages/s), does not matter here:
   one message carries a whole batch of readings.
 
 Paho's callbacks run on its thread and only hand results to the event loop with

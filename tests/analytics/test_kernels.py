@@ -10,7 +10,7 @@ import pytest
 from analytics._series import Kind, MeterParams, RollupRow, Window, compute
 from analytics._stuck import stuck_buckets
 from carbonledger.config import AggregateSettings
-from edge.simulator import register_delta
+from simulator import register_delta
 
 B = 900_000  # one bucket, ms
 T = 1_772_553_600_000  # 2026-03-04 00:00 +08:00 = 2026-03-03T16:00Z, a bucket edge

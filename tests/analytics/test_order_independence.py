@@ -23,7 +23,7 @@ from analytics._series import Kind, MeterParams, Window, compute, floor_bucket
 from analytics._store import from_ms, to_ms
 from carbonledger.config import AggregateSettings
 from ingest.writer import BatchWriter, Message
-from tests.conftest import ENTERPRISE_A, ENTERPRISE_B, register_sites
+from tests.helpers import ENTERPRISE_A, ENTERPRISE_B, register_sites
 
 T0 = datetime(2026, 3, 3, 20, 0, tzinfo=UTC)  # 04:00 +08:00
 METERS = {"a-m00": (ENTERPRISE_A, 40, 1_000_000), "b-m00": (ENTERPRISE_B, 1, None)}

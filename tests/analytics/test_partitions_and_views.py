@@ -11,10 +11,10 @@ import pytest
 
 from analytics import Aggregator, Partition
 from analytics._refresh import SHANGHAI
-from carbonledger.cli import main
 from carbonledger.config import AggregateSettings
 from ingest.writer import BatchWriter, Message
-from tests.conftest import SITES, register_sites
+from launcher.cli import main
+from tests.helpers import SITES, register_sites
 
 CONFIG = AggregateSettings()
 # 23:00 to 01:00 local on 2026-03-31/04-01: crosses a day and a month boundary at +08:00

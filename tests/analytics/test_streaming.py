@@ -18,9 +18,9 @@ import pytest
 from analytics import Aggregator, Partition, recompute
 from carbonledger import wire
 from carbonledger.config import AggregateSettings
-from edge.simulator import Fault, FaultRates, Simulation, build_city, expected_consumption
-from edge.simulator.registry import register_city
-from tests.conftest import InThread, Publisher, RunningIngest, make_settings, wait_for
+from simulator import Fault, FaultRates, Simulation, build_city, expected_consumption
+from simulator.registry import register_city
+from tests.helpers import InThread, Publisher, RunningIngest, make_settings, wait_for
 
 T0 = datetime.fromisoformat("2026-03-04T10:00:00+08:00")  # replacements happen 09-16
 HOURS = 2

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from carbonledger.cli import build_parser
+from launcher.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

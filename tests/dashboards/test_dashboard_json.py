@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from carbonledger.cli import main
 from dashboards import DASHBOARDS, GRAFANA_VERSION, models, render
+from launcher.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"

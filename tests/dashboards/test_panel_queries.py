@@ -26,15 +26,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from accounts import refresh_live
+from accounts.ledger import refresh_live
 from carbonledger import wire
 from carbonledger.config import AccountsSettings
 from dashboards import DASHBOARDS, Dashboard, Format, Kind, Panel, QueryVariable, TextVariable
-from edge.simulator import OutgoingBatch, Simulation, build_city
-from edge.simulator.registry import register_city
+from simulator import OutgoingBatch, Simulation, build_city
+from simulator.registry import register_city
 from tests.analytics.test_streaming import RunningAggregator, caught_up
-from tests.conftest import Publisher, RunningIngest, _clone, make_settings, wait_for
 from tests.dashboards.grafana_macros import Request, expand
+from tests.helpers import Publisher, RunningIngest, clone_database, make_settings, wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOURS = 3
@@ -57,7 +57,7 @@ class Scene:
 )
 def scene(request: pytest.FixtureRequest) -> Iterator[Scene]:
     timescaledb = request.param == "timescaledb"
-    databases = _clone(
+    databases = clone_database(
         request.getfixturevalue("timescale_template" if timescaledb else "plain_template")
     )
     url = next(databases)

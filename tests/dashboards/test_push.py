@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from carbonledger.cli import main
-from carbonledger.embedded import free_port
 from carbonledger.errors import GrafanaError
 from dashboards import POSTGRES, models, push_dashboards
+from launcher.cli import main
+from launcher.embedded import free_port
 
 TOKEN = "glsa_test-token"
 

@@ -14,8 +14,8 @@ import psycopg
 
 from carbonledger.wire import Reading
 from edge.agent import Agent, GatewayConfig, load_gateway_config
-from edge.drivers import simulator
-from edge.simulator.registry import register_city
+from simulator import driver as simulator
+from simulator.registry import register_city
 
 START = "2026-03-02T08:00:00+08:00"
 

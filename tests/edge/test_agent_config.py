@@ -97,7 +97,7 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 def test_duplicate_meters_across_devices(tmp_path: Path) -> None:
     text = GOOD.replace("enterprises = 5\n", 'enterprises = 5\nmeters = ["{m}"]\n')
-    from edge.drivers.simulator import Config  # noqa: PLC0415
+    from simulator.driver import Config  # noqa: PLC0415
 
     meter = Config(type="simulator", enterprises=5).city().meters[0].id
     message = error_of(tmp_path, text.replace("{m}", meter))

@@ -21,10 +21,9 @@ import pytest
 
 from carbonledger import wire
 from carbonledger.config import load_settings
-from carbonledger.embedded import MosquittoBroker, find_mosquitto, free_port
 from carbonledger.mqtt import MqttEndpoint
 from edge.agent import load_gateway_config
-from tests.conftest import MQTT_URL, RunningIngest, count, make_settings, wait_for
+from launcher.embedded import MosquittoBroker, find_mosquitto, free_port
 from tests.edge.agent_helpers import (
     AgentThread,
     as_rows,
@@ -36,6 +35,7 @@ from tests.edge.agent_helpers import (
     stored,
     world_readable_dir,
 )
+from tests.helpers import MQTT_URL, RunningIngest, count, make_settings, wait_for
 
 ROOT = Path(__file__).parents[2]
 
@@ -64,7 +64,7 @@ def assert_exactly_once(db_url: str, config: Path, timeout: float = 40) -> None:
 
 
 def agent_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "carbonledger", "edge", "run", "--config", str(config)]
+    return [sys.executable, "-m", "launcher", "edge", "run", "--config", str(config)]
 
 
 def start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:

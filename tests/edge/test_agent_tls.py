@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from carbonledger import wire
-from carbonledger.embedded import LOOPBACK, MosquittoBroker, find_mosquitto, free_port
 from carbonledger.mqtt import MqttEndpoint
 from edge.agent import load_gateway_config
-from tests.conftest import wait_for
+from launcher.embedded import LOOPBACK, MosquittoBroker, find_mosquitto, free_port
 from tests.edge.agent_helpers import (
     AgentThread,
     expected,
@@ -23,6 +22,7 @@ from tests.edge.agent_helpers import (
     sim_device,
     world_readable_dir,
 )
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.skipif(
     find_mosquitto() is None or shutil.which("openssl") is None,

@@ -8,7 +8,7 @@ import sys
 
 # Only the edge command family is loaded: the test does not depend on other teams' commands.
 RUN_CLI = (
-    "import sys; from carbonledger import cli; "
+    "import sys; from launcher import cli; "
     "cli.COMMAND_MODULES = ('edge.commands',); sys.exit(cli.main())"
 )
 

@@ -17,7 +17,7 @@ from pymodbus.server import ModbusTcpServer
 
 from carbonledger.errors import ConfigError
 from carbonledger.wire import QUANTITIES
-from edge.drivers.catalog import DRIVERS
+from edge.drivers.catalog import driver
 from edge.drivers.modbus import Config, create, load_profile, load_profiles
 from edge.drivers.modbus.profiles import BUILTIN, encode
 
@@ -230,4 +230,4 @@ def test_sample_configs_validate() -> None:
     for name in ("hj212", "dlt645", "modbus"):
         doc = tomllib.loads((root / name / "sample.toml").read_text())
         [section] = doc["drivers"]
-        assert DRIVERS[section["type"]].config.model_validate(section).type == name
+        assert driver(section["type"]).config.model_validate(section).type == name

@@ -6,7 +6,7 @@ import re
 
 from carbonledger import uscc
 from carbonledger.wire import QUANTITIES
-from edge.simulator.city import DISTRICTS, build_city
+from simulator.city import DISTRICTS, build_city
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _CARRIERS = {"electricity", "natural_gas", "steam", "heat", "diesel", "pv", "flue_gas"}

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import psycopg
 
-from edge.simulator import build_city
-from edge.simulator.city import INDUSTRY_BY_CODE
-from edge.simulator.economics import OUTPUT, TYPICAL_L, economic_data, monthly_emissions
-from edge.simulator.registry import register_city, register_economics
+from simulator import build_city
+from simulator.city import INDUSTRY_BY_CODE
+from simulator.economics import OUTPUT, TYPICAL_L, economic_data, monthly_emissions
+from simulator.registry import register_city, register_economics
 
 
 def grade(k: float) -> int:

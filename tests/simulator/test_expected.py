@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from edge.simulator import build_city, consumption_from_readings, register_delta
+from simulator import build_city, consumption_from_readings, register_delta
 
 
 def test_register_delta_rollover_and_multiplier_hand_computed() -> None:

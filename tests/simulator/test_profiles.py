@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from edge.simulator.city import Shift, build_city
-from edge.simulator.profiles import day_steps, load_factor, local_day
+from simulator.city import Shift, build_city
+from simulator.profiles import day_steps, load_factor, local_day
 
 T0 = datetime.fromisoformat("2026-03-04T06:00:00+08:00")  # a Wednesday
 

@@ -11,10 +11,10 @@ from uuid import uuid4
 
 import pytest
 
-from carbonledger.cli import build_parser
 from carbonledger.mqtt import MqttEndpoint
 from carbonledger.wire import decode, parse_topic, readings_subscription
-from edge.simulator import Fault, FaultRates, FleetPublisher, Simulation, build_city, publish_ticks
+from launcher.cli import build_parser
+from simulator import Fault, FaultRates, FleetPublisher, Simulation, build_city, publish_ticks
 
 START = datetime.fromisoformat("2026-03-04T09:00:00+08:00")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from edge.simulator.city import build_city
-from edge.simulator.registry import register_city
+from simulator.city import build_city
+from simulator.registry import register_city
 
 
 def test_register_city_is_idempotent(db_url: str) -> None:

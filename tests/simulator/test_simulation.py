@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from carbonledger.wire import encode
-from edge.simulator import (
+from simulator import (
     City,
     Fault,
     FaultRates,
@@ -18,7 +18,7 @@ from edge.simulator import (
     consumption_from_readings,
     expected_consumption,
 )
-from edge.simulator.city import Shift
+from simulator.city import Shift
 
 T0 = datetime.fromisoformat("2026-03-04T06:00:00+08:00")  # a Wednesday
 HIGH = FaultRates().scaled(200)  # rare faults made frequent enough to see in a few hours

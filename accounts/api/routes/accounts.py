@@ -16,12 +16,12 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from accounts import Account, Derivation, GradeRecord, Period, explain_account, get_account
-from accounts import grade_history as ledger_grade_history
 from accounts.api._common import EnterpriseCode
 from accounts.api._etag import conditional, etag_of
 from accounts.api._problems import Problem
 from accounts.api.deps import Access, AccessDep
+from accounts.ledger import Account, Derivation, GradeRecord, Period, explain_account, get_account
+from accounts.ledger import grade_history as ledger_grade_history
 from carbonledger.errors import UnknownEnterpriseError
 
 router = APIRouter(tags=["accounts"])

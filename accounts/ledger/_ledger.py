@@ -1,0 +1,615 @@
+"""An enterprise's account for a period, computed from the rollups (exact arithmetic).
+
+Activity comes from ``booked_rollups`` summed per meter, quantity and local month (integers
+in fixed point); each month's activity is multiplied by the factors the policy selects for that
+month (:mod:`accounts.ledger._policy`), as exact rationals; totals are sums of those, converted
+to Decimal once (:func:`accounts.ledger._model.dec`). Results therefore do not depend on order or
+batching.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+import psycopg
+
+from accounts.ledger._model import (
+    Account,
+    CarrierTotal,
+    CrossCheck,
+    Economics,
+    EnterpriseInfo,
+    Figure,
+    Intensity,
+    Line,
+    MonthPart,
+    PeriodInfo,
+    Quality,
+    Status,
+    Totals,
+    dec,
+)
+from accounts.ledger._period import Period, add_months, local_midnight, local_today
+from accounts.ledger._policy import (
+    FactorLibrary,
+    FactorRef,
+    Selection,
+    load_measured_ncv,
+    select,
+)
+from carbonledger.errors import UnknownEnterpriseError
+
+BUCKET = timedelta(minutes=15)
+_ACTIVITY = """
+SELECT meter_id, carrier, quantity, role, source, scope, sign, unit, scale, month,
+       sum(activity_fp), sum(covered_ms), sum(estimated_ms), count(*), max(bucket)
+FROM booked_rollups
+WHERE enterprise_code = %s AND bucket >= %s AND bucket < %s
+GROUP BY meter_id, carrier, quantity, role, source, scope, sign, unit, scale, month
+"""
+
+
+@dataclass(frozen=True)
+class MonthActivity:
+    """One (meter, quantity, role) in one local month: sums of its 15-minute rollups."""
+
+    meter_id: str
+    carrier: str
+    quantity: str
+    role: str
+    source: str
+    scope: int | None
+    sign: int
+    unit: str
+    scale: int
+    month: date
+    activity_fp: int
+    covered_ms: int
+    estimated_ms: int
+    buckets: int
+    last_bucket: datetime
+
+    @property
+    def activity(self) -> Fraction:
+        return Fraction(self.activity_fp, 10**self.scale)
+
+
+def read_activity(
+    conn: psycopg.Connection, code: str, lo: datetime, hi: datetime
+) -> list[MonthActivity]:
+    rows = conn.execute(_ACTIVITY, (code, lo, hi)).fetchall()
+    return [
+        MonthActivity(m, c, q, r, s, sc, sg, u, sca, mo, int(a), int(cv), int(es), int(n), last)
+        for m, c, q, r, s, sc, sg, u, sca, mo, a, cv, es, n, last in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    info: EnterpriseInfo
+    meters: dict[str, str]  # meter id -> the quantity it is booked by (every registered meter)
+
+
+def read_enterprise(conn: psycopg.Connection, code: str) -> Enterprise:
+    row = conn.execute(
+        "SELECT code, name, industry_code, district, size_class FROM enterprises WHERE code = %s",
+        (code,),
+    ).fetchone()
+    if row is None:
+        raise UnknownEnterpriseError(code)
+    info = EnterpriseInfo(
+        code=row[0].strip(), name=row[1], industry_code=row[2], district=row[3], size_class=row[4]
+    )
+    meters: dict[str, str] = {
+        meter: "co2_mass" if carrier == "flue_gas" else quantity
+        for meter, carrier, quantity in conn.execute(
+            "SELECT id, carrier, quantity FROM meters WHERE enterprise_code = %s", (code,)
+        )
+    }
+    return Enterprise(info, meters)
+
+
+@dataclass
+class _LineSum:
+    """Exact running sums for one line across months."""
+
+    first: MonthActivity
+    activity: Fraction = Fraction(0)
+    tco2: Fraction = Fraction(0)
+    tce_equivalent: Fraction = Fraction(0)
+    tce_equal: Fraction = Fraction(0)
+    covered_ms: int = 0
+    estimated_ms: int = 0
+    buckets: int = 0
+    last_bucket: datetime | None = None
+    factors: dict[str, FactorRef] = field(default_factory=dict)
+    tce_factors: dict[str, FactorRef] = field(default_factory=dict)
+    formulas: list[str] = field(default_factory=list)
+    tce_formulas: list[str] = field(default_factory=list)
+    months: list[MonthPart] = field(default_factory=list)
+    has_factor: bool = True
+
+
+def compute_account(
+    conn: psycopg.Connection,
+    code: str,
+    period: Period,
+    library: FactorLibrary,
+    *,
+    as_of: datetime,
+    status: Status = "live",
+    version: int = 1,
+    reason: str | None = None,
+    activity: Sequence[MonthActivity] | None = None,
+    offline_after_s: int = 900,
+) -> Account:
+    """The account of ``code`` for ``period`` with data up to ``as_of``.
+
+    ``activity`` may be given (the live service caches past months); otherwise it is read.
+    """
+    enterprise = read_enterprise(conn, code)
+    lo, hi = period.bounds(as_of)
+    if activity is None:
+        activity = read_activity(conn, code, lo, hi)
+    selections = select_all(conn, library, enterprise, activity, local_today(as_of))
+    sums = _lines(activity, selections)
+    period_ms = int((hi - lo).total_seconds() * 1000)
+    lines = [_line(s, period_ms) for s in sums.values()]
+    green = _green_power(conn, code, library, activity, selections)
+    if green is not None:
+        lines.append(green[0])
+    lines.sort(key=lambda line: (line.scope or 9, line.carrier, line.meter_id, line.quantity))
+    totals = _totals(sums.values(), green[1] if green else Fraction(0))
+    economics = read_economics(conn, code, period, lo, hi)
+    intensity = _intensity(totals, economics)
+    quality = _quality(
+        conn,
+        enterprise,
+        sums.values(),
+        lo=lo,
+        hi=hi,
+        period_ms=period_ms,
+        offline_after_s=offline_after_s,
+    )
+    factor_ids = sorted({f.ref for line in lines for f in [*line.factors, *line.tce_factors]})
+    two_high = None
+    if period.kind in ("year", "rolling12"):
+        s = library.settings
+        two_high = (
+            enterprise.info.industry_code[:2] in s.two_high_divisions
+            and totals.tce_equivalent > s.two_high_tce
+        )
+    return Account(
+        enterprise=enterprise.info,
+        period=PeriodInfo(
+            kind=period.kind,
+            start=period.start,
+            end=period.end,
+            label=period.label,
+            text=period.text,
+            as_of=hi,
+            live=period.live,
+        ),
+        status=status,
+        version=version,
+        computed_at=as_of,
+        reason=reason,
+        lines=lines,
+        by_carrier=_by_carrier(sums.values()),
+        totals=totals,
+        economics=economics,
+        intensity=intensity,
+        quality=quality,
+        cross_check=_cross_check(lines, totals),
+        two_high=two_high,
+        factor_ids=factor_ids,
+    )
+
+
+def select_all(
+    conn: psycopg.Connection,
+    library: FactorLibrary,
+    enterprise: Enterprise,
+    activity: Sequence[MonthActivity],
+    as_of: date,
+) -> dict[tuple[str, date, str], Selection]:
+    """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only."""
+    measured = load_measured_ncv(conn, enterprise.info.code)
+    out: dict[tuple[str, date, str], Selection] = {}
+    for a in activity:
+        key = (a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")
+        if key not in out:
+            out[key] = select(
+                library,
+                carrier=a.carrier,
+                month=a.month,
+                as_of=as_of,
+                industry_code=enterprise.info.industry_code,
+                measured=measured,
+                meter_id=a.meter_id,
+            )
+    return out
+
+
+def selection_for(
+    selections: dict[tuple[str, date, str], Selection], a: MonthActivity
+) -> Selection:
+    return selections[(a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")]
+
+
+def _lines(
+    activity: Sequence[MonthActivity], selections: dict[tuple[str, date, str], Selection]
+) -> dict[tuple[str, str, str], _LineSum]:
+    sums: dict[tuple[str, str, str], _LineSum] = {}
+    for a in sorted(activity, key=lambda a: (a.meter_id, a.quantity, a.role, a.month)):
+        s = sums.setdefault((a.meter_id, a.quantity, a.role), _LineSum(a))
+        sel = selection_for(selections, a)
+        amount = a.activity
+        s.activity += amount
+        s.covered_ms += a.covered_ms
+        s.estimated_ms += a.estimated_ms
+        s.buckets += a.buckets
+        s.last_bucket = max(filter(None, (s.last_bucket, a.last_bucket)))
+        tco2 = tce_eq = tce_el = None
+        if a.role != "measured" and sel.tco2_per_unit is not None:
+            tco2 = a.sign * amount * sel.tco2_per_unit
+            s.tco2 += tco2
+            for f in sel.factors:
+                s.factors[f.ref] = f
+            if sel.formula not in s.formulas:
+                s.formulas.append(sel.formula)
+        elif a.role != "measured":
+            s.has_factor = False
+        if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
+            tce_eq = a.sign * amount * sel.tce_equivalent
+            tce_el = a.sign * amount * sel.tce_equal
+            s.tce_equivalent += tce_eq
+            s.tce_equal += tce_el
+            for f in sel.tce_factors:
+                s.tce_factors[f.ref] = f
+            if sel.tce_formula not in s.tce_formulas:
+                s.tce_formulas.append(sel.tce_formula)
+        s.months.append(
+            MonthPart(
+                month=a.month,
+                activity=_d(amount),
+                tco2=dec(tco2),
+                factor_id=sel.factor_id if a.role != "measured" else None,
+                tce_equivalent=dec(tce_eq),
+                tce_equal=dec(tce_el),
+            )
+        )
+    return sums
+
+
+def _d(value: Fraction) -> Decimal:
+    out = dec(value)
+    assert out is not None  # noqa: S101 - dec(None) only
+    return out
+
+
+def _line(s: _LineSum, period_ms: int) -> Line:
+    a = s.first
+    booked = a.scope is not None
+    return Line(
+        meter_id=a.meter_id,
+        carrier=a.carrier,
+        quantity=a.quantity,
+        role=a.role,
+        source=a.source,
+        scope=a.scope,
+        unit=a.unit,
+        activity=_d(s.activity),
+        tco2=dec(s.tco2) if booked and s.has_factor else None,
+        tco2_avoided=dec(s.tco2) if a.role == "own_generation" else None,
+        tco2_measured=_d(s.activity) if a.role == "measured" else None,
+        tce_equivalent=dec(s.tce_equivalent) if booked else None,
+        tce_equal=dec(s.tce_equal) if booked else None,
+        factors=list(s.factors.values()),
+        formula="; ".join(s.formulas),
+        tce_factors=list(s.tce_factors.values()),
+        tce_formula="; ".join(s.tce_formulas),
+        covered_ms=s.covered_ms,
+        estimated_ms=s.estimated_ms,
+        coverage=_d(Fraction(s.covered_ms, period_ms)) if period_ms else Decimal(0),
+        buckets=s.buckets,
+        last_bucket=s.last_bucket,
+        months=s.months,
+    )
+
+
+def _by_carrier(sums: Iterable[_LineSum]) -> list[CarrierTotal]:
+    groups: dict[tuple[str, str, str], list[_LineSum]] = defaultdict(list)
+    for s in sums:
+        groups[(s.first.carrier, s.first.role, s.first.unit)].append(s)
+    out = []
+    for (carrier, role, unit), members in sorted(groups.items()):
+        booked = members[0].first.scope is not None
+        out.append(
+            CarrierTotal(
+                carrier=carrier,
+                role=role,
+                unit=unit,
+                meters=len({m.first.meter_id for m in members}),
+                activity=_d(sum((m.activity for m in members), Fraction(0))),
+                tco2=dec(sum((m.tco2 for m in members), Fraction(0))) if booked else None,
+                tce_equivalent=(
+                    dec(sum((m.tce_equivalent for m in members), Fraction(0))) if booked else None
+                ),
+            )
+        )
+    return out
+
+
+def _green_power(
+    conn: psycopg.Connection,
+    code: str,
+    library: FactorLibrary,
+    activity: Sequence[MonthActivity],
+    selections: dict[tuple[str, date, str], Selection],
+) -> tuple[Line, Fraction] | None:
+    """Residual policy: green purchases of a month, up to its purchased electricity, at 0."""
+    if library.settings.green_power != "residual":
+        return None
+    purchased: dict[date, Fraction] = defaultdict(Fraction)
+    for a in activity:
+        if a.carrier == "electricity" and a.role == "purchased":
+            purchased[a.month] += a.activity
+    if not purchased:
+        return None
+    rows = conn.execute(
+        "SELECT month, sum(kwh), string_agg(certificate, ', ' ORDER BY certificate)"
+        " FROM green_power_purchases WHERE enterprise_code = %s AND month = ANY(%s)"
+        " GROUP BY month",
+        (code, sorted(purchased)),
+    ).fetchall()
+    if not rows:
+        return None
+    kwh, tco2, parts, refs = Fraction(0), Fraction(0), [], {}
+    certificates = []
+    for month, total, certs in rows:
+        green = min(Fraction(total), purchased[month])
+        sel = selections[("electricity", month, "")]
+        assert sel.tco2_per_unit is not None  # noqa: S101 - electricity always has a factor
+        kwh -= green
+        tco2 -= green * sel.tco2_per_unit
+        refs.update({f.ref: f for f in sel.factors})
+        certificates.append(certs)
+        parts.append(
+            MonthPart(
+                month=month,
+                activity=_d(-green),
+                tco2=dec(-green * sel.tco2_per_unit),
+                factor_id=sel.factor_id,
+                tce_equivalent=None,
+                tce_equal=None,
+            )
+        )
+    line = Line(
+        meter_id="green-power",
+        carrier="electricity",
+        quantity="energy_import",
+        role="green_power",
+        source=f"绿电 certificates {'; '.join(certificates)}",
+        scope=2,
+        unit="kWh",
+        activity=_d(kwh),
+        tco2=dec(tco2),
+        factors=list(refs.values()),
+        formula="green kWh (up to the month's purchases) zero-rated: - kWh x factor / 1000",
+        months=parts,
+    )
+    return line, tco2
+
+
+def _totals(sums: Iterable[_LineSum], green: Fraction) -> Totals:
+    by: dict[str, Fraction] = defaultdict(Fraction)
+    tce_eq, tce_el = Fraction(0), Fraction(0)
+    measured: Fraction | None = None
+    for s in sums:
+        a = s.first
+        if a.role == "measured":
+            measured = (measured or Fraction(0)) + s.activity
+            continue
+        if a.role == "own_generation":
+            by["avoided"] += s.tco2
+            continue
+        if a.role in ("combustion", "process"):
+            key = a.role
+        elif a.carrier in ("natural_gas", "diesel"):
+            key = "combustion"  # a fuel is burnt here whatever the registry calls it
+        else:
+            key = f"{a.role}_{'heat' if a.carrier in ('steam', 'heat') else 'electricity'}"
+        by[key] += s.tco2
+        tce_eq += s.tce_equivalent
+        tce_el += s.tce_equal
+    scope1 = by["combustion"] + by["process"]
+    exported = by["exported_electricity"] + by["exported_heat"]  # already negative
+    scope2 = by["purchased_electricity"] + by["purchased_heat"] + exported + green
+    return Totals(
+        combustion=_d(by["combustion"]),
+        process=_d(by["process"]),
+        purchased_electricity=_d(by["purchased_electricity"]),
+        purchased_heat=_d(by["purchased_heat"]),
+        exported_electricity=_d(-by["exported_electricity"]),
+        exported_heat=_d(-by["exported_heat"]),
+        recovered=Decimal(0),
+        green_power=_d(green),
+        total=_d(scope1 + scope2),
+        scope1=_d(scope1),
+        scope2=_d(scope2),
+        own_generation_avoided=_d(by["avoided"]),
+        measured=dec(measured),
+        tce_equivalent=_d(tce_eq),
+        tce_equal=_d(tce_el),
+    )
+
+
+def _intensity(totals: Totals, economics: Economics) -> Intensity:
+    def ratio(numerator: Decimal, figure: Figure) -> Decimal | None:
+        if figure.value is None or figure.value == 0:
+            return None
+        return dec(Fraction(numerator) / Fraction(figure.value))
+
+    return Intensity(
+        per_value_added=ratio(totals.total, economics.value_added),
+        per_revenue=ratio(totals.total, economics.revenue),
+        per_output=ratio(totals.total, economics.output_quantity),
+        output_unit=economics.output_unit,
+        tce_per_value_added=ratio(totals.tce_equivalent, economics.value_added),
+    )
+
+
+def _quality(
+    conn: psycopg.Connection,
+    enterprise: Enterprise,
+    sums: Iterable[_LineSum],
+    *,
+    lo: datetime,
+    hi: datetime,
+    period_ms: int,
+    offline_after_s: int,
+) -> Quality:
+    own: dict[str, tuple[int, int, datetime | None]] = {}
+    for s in sums:  # a meter's coverage is that of the quantity it is booked by
+        if enterprise.meters.get(s.first.meter_id) == s.first.quantity:
+            own[s.first.meter_id] = (s.covered_ms, s.estimated_ms, s.last_bucket)
+    meters = sorted(enterprise.meters)
+    covered = sum(own.get(m, (0, 0, None))[0] for m in meters)
+    estimated = sum(own.get(m, (0, 0, None))[1] for m in meters)
+    horizon = hi - timedelta(seconds=offline_after_s) - BUCKET
+    offline = [m for m in meters if (last := own.get(m, (0, 0, None))[2]) is None or last < horizon]
+    events: dict[str, int] = dict(
+        conn.execute(
+            "SELECT kind, count(*) FROM quality_events WHERE enterprise_code = %s"
+            " AND time >= %s AND time < %s GROUP BY kind ORDER BY kind",
+            (enterprise.info.code, lo, hi),
+        ).fetchall()
+    )
+    denominator = len(meters) * period_ms
+    return Quality(
+        meters=len(meters),
+        coverage=_d(Fraction(covered, denominator)) if denominator else Decimal(0),
+        estimated_share=_d(Fraction(estimated, covered)) if covered else Decimal(0),
+        offline_meters=offline,
+        events=events,
+        period_ms=period_ms,
+    )
+
+
+def _cross_check(lines: Sequence[Line], totals: Totals) -> CrossCheck | None:
+    stacks = [line.meter_id for line in lines if line.role == "measured"]
+    if not stacks or totals.measured is None:
+        return None
+    return CrossCheck(
+        stacks=stacks,
+        measured_tco2=totals.measured,
+        calculated_scope1_tco2=totals.scope1,
+        difference_tco2=totals.measured - totals.scope1,
+        note="CEMS (HJ 75-2017) is a live cross-check; the account of record is calculated."
+        " A kiln stack also carries process CO2 (calcination) that fuel factors do not.",
+    )
+
+
+# --- economic data ------------------------------------------------------------------------------
+
+_FIELDS = ("value_added", "revenue", "output_quantity")
+
+
+def read_economics(
+    conn: psycopg.Connection, code: str, period: Period, lo: datetime, hi: datetime
+) -> Economics:
+    """Value added, revenue and output for the period, from the monthly or annual figures.
+
+    A month uses its own figure, else its year's / 12, else the previous year's / 12
+    (estimated); the month in progress counts for the elapsed share of it. A whole past year with
+    an annual figure uses it as is.
+    """
+    rows = conn.execute(
+        "SELECT period_kind, period_start, value_added, revenue, output_quantity, output_unit"
+        " FROM economic_data WHERE enterprise_code = %s AND period_start >= %s"
+        " AND period_start < %s",
+        (code, date(period.start.year - 1, 1, 1), period.end),
+    ).fetchall()
+    monthly: dict[date, list[Decimal | None]] = {}
+    yearly: dict[int, list[Decimal | None]] = {}
+    units = set()
+    for kind, start, va, revenue, output, output_unit in rows:
+        if kind == "month":
+            monthly[start] = [va, revenue, output]
+        else:
+            yearly[start.year] = [va, revenue, output]
+        if output_unit is not None:
+            units.add(output_unit)
+    unit = units.pop() if len(units) == 1 else None
+    figures = {}
+    for index, name in enumerate(_FIELDS):
+        if name == "output_quantity" and unit is None:
+            figures[name] = Figure(value=None, basis="missing")
+            continue
+        whole = yearly.get(period.start.year)
+        if period.kind == "year" and period.closed and whole and whole[index] is not None:
+            figures[name] = Figure(value=whole[index], basis="reported (annual)")
+            continue
+        figures[name] = _by_month(period, lo, hi, index=index, monthly=monthly, yearly=yearly)
+    return Economics(
+        value_added=figures["value_added"],
+        revenue=figures["revenue"],
+        output_quantity=figures["output_quantity"],
+        output_unit=unit,
+    )
+
+
+def _by_month(
+    period: Period,
+    lo: datetime,
+    hi: datetime,
+    *,
+    index: int,
+    monthly: dict[date, list[Decimal | None]],
+    yearly: dict[int, list[Decimal | None]],
+) -> Figure:
+    total, notes = Fraction(0), []
+    for month in period.months():
+        start, end = local_midnight(month), local_midnight(add_months(month, 1))
+        elapsed = min(end, hi) - max(start, lo)
+        if elapsed.total_seconds() <= 0:
+            continue
+        share = Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds()))
+        found = _month_value(month, index, monthly, yearly)
+        if found is None:
+            return Figure(value=None, basis=f"missing for {month:%Y-%m}")
+        value, how = found
+        if share != 1:
+            how += f" x {float(share):.3f} of the month elapsed"
+        total += value * share
+        notes.append(how)
+    if not notes:
+        return Figure(value=None, basis="missing")
+    if all(n == "reported" for n in notes):
+        return Figure(value=dec(total), basis="reported")
+    kinds = sorted(set(notes))
+    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds))
+
+
+def _month_value(
+    month: date,
+    index: int,
+    monthly: dict[date, list[Decimal | None]],
+    yearly: dict[int, list[Decimal | None]],
+) -> tuple[Fraction, str] | None:
+    """The month's own figure, else its year's / 12, else the previous year's / 12."""
+    candidates = (
+        (monthly.get(month), 1, "reported"),
+        (yearly.get(month.year), 12, f"{month.year} annual / 12"),
+        (yearly.get(month.year - 1), 12, f"{month.year - 1} annual / 12"),
+    )
+    for row, divisor, how in candidates:
+        if row is not None and (value := row[index]) is not None:
+            return Fraction(value) / divisor, how
+    return None

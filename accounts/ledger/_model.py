@@ -1,0 +1,222 @@
+"""The account as data (pydantic): what ``get_account`` returns and ``account_periods.detail``
+stores. ``model_dump(mode="json")`` gives numbers as decimal strings, so nothing is lost."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from accounts.ledger._policy import FactorRef
+
+PLACES = 12  # stored figures: the exact rational value rounded once, half-even
+ROUNDING_NOTE = (
+    "computed exactly (rationals); each stored figure is its exact value rounded once to"
+    f" {PLACES} decimals (half-even, trailing zeros dropped), totals from the exact sum,"
+    " not from rounded lines;"
+    " show/explain/report print 3 decimals (tCO2, tce) and 4 for intensities"
+)
+Status = Literal["live", "closed", "superseded"]
+
+
+def dec(value: Fraction | int | None) -> Decimal | None:
+    """An exact rational as a Decimal with :data:`PLACES` decimals."""
+    if value is None:
+        return None
+    value = Fraction(value)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        quotient = Decimal(value.numerator) / Decimal(value.denominator)
+        rounded = quotient.quantize(Decimal(1).scaleb(-PLACES), rounding=ROUND_HALF_EVEN)
+        return plain(rounded)
+
+
+def plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form: 0.7461, 100, 0 (what JSON shows)."""
+    out = value.normalize()
+    exponent = out.as_tuple().exponent
+    return out.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else out
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnterpriseInfo(_Model):
+    code: str
+    name: str
+    industry_code: str
+    district: str
+    size_class: str | None = None
+
+
+class PeriodInfo(_Model):
+    kind: Literal["month", "year", "mtd", "rolling12"]
+    start: date
+    end: date  # exclusive
+    label: str
+    text: str  # what Period.parse reads back
+    as_of: datetime  # data up to here (a live period: the computation time)
+    live: bool
+
+
+class MonthPart(_Model):
+    """One month of a line: activity and the factor in force that month."""
+
+    month: date
+    activity: Decimal
+    tco2: Decimal | None
+    factor_id: str | None
+    tce_equivalent: Decimal | None
+    tce_equal: Decimal | None
+
+
+class Line(_Model):
+    """One meter's booked quantity in the account (GB/T 32150 role and source)."""
+
+    meter_id: str
+    carrier: str
+    quantity: str
+    role: str
+    source: str
+    scope: int | None
+    unit: str
+    activity: Decimal
+    tco2: Decimal | None = None  # signed: exports negative; None for own generation, CEMS
+    tco2_avoided: Decimal | None = None
+    tco2_measured: Decimal | None = None
+    tce_equivalent: Decimal | None = None
+    tce_equal: Decimal | None = None
+    factors: list[FactorRef] = []
+    formula: str = ""
+    tce_factors: list[FactorRef] = []
+    tce_formula: str = ""
+    covered_ms: int = 0
+    estimated_ms: int = 0
+    coverage: Decimal = Decimal(0)
+    buckets: int = 0
+    last_bucket: datetime | None = None
+    months: list[MonthPart] = []
+
+
+class CarrierTotal(_Model):
+    """Activity and emissions of one carrier in one role (all its meters)."""
+
+    carrier: str
+    role: str
+    unit: str
+    meters: int
+    activity: Decimal
+    tco2: Decimal | None  # None for own generation (see totals) and CEMS
+    tce_equivalent: Decimal | None
+
+
+class Totals(_Model):
+    """E_total = combustion + process + purchased electricity + purchased heat - exported
+    electricity - exported heat - recovered (GB/T 32150), tCO2; tce on both electricity bases."""
+
+    combustion: Decimal
+    process: Decimal
+    purchased_electricity: Decimal
+    purchased_heat: Decimal
+    exported_electricity: Decimal
+    exported_heat: Decimal
+    recovered: Decimal
+    green_power: Decimal  # zero-rated green purchases (accounts.green_power = residual), <= 0
+    total: Decimal
+    scope1: Decimal
+    scope2: Decimal
+    own_generation_avoided: Decimal
+    measured: Decimal | None  # CEMS, beside the calculated figure, never in it
+    tce_equivalent: Decimal
+    tce_equal: Decimal
+
+
+class Figure(_Model):
+    value: Decimal | None
+    basis: str  # reported | estimated (how) | missing
+
+
+class Economics(_Model):
+    value_added: Figure
+    revenue: Figure
+    output_quantity: Figure
+    output_unit: str | None = None
+
+
+class Intensity(_Model):
+    per_value_added: Decimal | None  # tCO2 per 万元 value added
+    per_revenue: Decimal | None  # tCO2 per 万元 revenue
+    per_output: Decimal | None  # tCO2 per output unit
+    output_unit: str | None = None
+    tce_per_value_added: Decimal | None = None
+
+
+class Quality(_Model):
+    meters: int
+    coverage: Decimal  # covered time / (meters x period time)
+    estimated_share: Decimal  # estimated / covered time
+    offline_meters: list[str]
+    events: dict[str, int]
+    period_ms: int
+
+
+class CrossCheck(_Model):
+    """CEMS-measured CO2 beside the calculated scope-1 figure (a check, never a replacement)."""
+
+    stacks: list[str]
+    measured_tco2: Decimal
+    calculated_scope1_tco2: Decimal
+    difference_tco2: Decimal  # measured - calculated
+    note: str
+
+
+class GradeRecord(_Model):
+    enterprise_code: str
+    period_kind: str
+    period_start: date
+    model: str
+    model_version: str
+    industry_code: str
+    l_value: Decimal | None
+    industry_l: Decimal | None
+    k_value: Decimal | None
+    grade: int | None
+    colour: str | None
+    level: str | None
+    basis: Literal["value_added", "revenue"] | None
+    label: str
+    account_version: int
+    computed_at: datetime | None = None
+
+    @property
+    def code_text(self) -> str:
+        """ "高碳3级", "浅绿", or why there is none."""
+        if self.colour:
+            return self.colour
+        if self.grade is None:
+            return "not graded"
+        return f"{self.level or ''}{self.grade}级"
+
+
+class Account(_Model):
+    enterprise: EnterpriseInfo
+    period: PeriodInfo
+    status: Status
+    version: int
+    computed_at: datetime
+    reason: str | None = None
+    lines: list[Line]
+    by_carrier: list[CarrierTotal] = []
+    totals: Totals
+    economics: Economics
+    intensity: Intensity
+    quality: Quality
+    cross_check: CrossCheck | None = None
+    two_high: bool | None = None  # 两高 flag (year and rolling 12 months only)
+    factor_ids: list[str]
+    grades: list[GradeRecord] = []
+    rounding: str = ROUNDING_NOTE

@@ -1,0 +1,527 @@
+"""Materialised accounts (``account_periods``) and grades: live refresh, close, recompute, read.
+
+- Live periods (month to date, rolling 12 months, the current year) are rewritten in place by
+  :func:`refresh_live` (``carbonledger accounts run`` calls it every few seconds).
+- Closing a month or a year writes a ``closed`` row that nothing rewrites; :func:`recompute`
+  writes version n + 1 with the library and policy of now, marks version n ``superseded`` and
+  records when and why. Publishing a factor therefore never changes a closed account by itself.
+- Other periods (a past month not closed yet) are computed on demand and not stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from accounts.ledger._grading import Standing, band_set, grade
+from accounts.ledger._ledger import (
+    MonthActivity,
+    compute_account,
+    read_activity,
+    read_enterprise,
+    select_all,
+    selection_for,
+)
+from accounts.ledger._model import Account, GradeRecord, dec
+from accounts.ledger._period import SHANGHAI, Period, add_months, local_midnight
+from accounts.ledger._policy import FactorLibrary, Selection
+from carbonledger.config import AccountsSettings
+from carbonledger.errors import AccountsError
+
+_ROW = """
+INSERT INTO account_periods (enterprise_code, period_kind, period_start, version, period_end,
+    status, as_of, tco2_total, tco2_scope1, tco2_scope2, tco2_own_generation_avoided,
+    tco2_measured, tce_equivalent, tce_equal, value_added, revenue, intensity_va,
+    intensity_revenue, coverage, estimated_share, offline_meters, detail, computed_at, reason)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+        %s, %s)
+"""
+_LIVE = (
+    _ROW
+    + """ON CONFLICT (enterprise_code, period_kind, period_start, version) DO UPDATE SET
+    period_end = excluded.period_end, as_of = excluded.as_of, tco2_total = excluded.tco2_total,
+    tco2_scope1 = excluded.tco2_scope1, tco2_scope2 = excluded.tco2_scope2,
+    tco2_own_generation_avoided = excluded.tco2_own_generation_avoided,
+    tco2_measured = excluded.tco2_measured, tce_equivalent = excluded.tce_equivalent,
+    tce_equal = excluded.tce_equal, value_added = excluded.value_added,
+    revenue = excluded.revenue, intensity_va = excluded.intensity_va,
+    intensity_revenue = excluded.intensity_revenue, coverage = excluded.coverage,
+    estimated_share = excluded.estimated_share, offline_meters = excluded.offline_meters,
+    detail = excluded.detail, computed_at = excluded.computed_at
+WHERE account_periods.status = 'live'
+"""
+)
+_GRADE = """
+INSERT INTO grades (enterprise_code, period_kind, period_start, model, model_version,
+    industry_code, l_value, industry_l, k_value, grade, colour, level, basis, label,
+    account_version, computed_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (enterprise_code, period_kind, period_start, model, model_version) DO UPDATE SET
+    industry_code = excluded.industry_code, l_value = excluded.l_value,
+    industry_l = excluded.industry_l, k_value = excluded.k_value, grade = excluded.grade,
+    colour = excluded.colour, level = excluded.level, basis = excluded.basis,
+    label = excluded.label, account_version = excluded.account_version, computed_at = now()
+"""
+_SELECTION = """
+INSERT INTO factor_selection (enterprise_code, month, carrier, factor_id, tco2_num, tco2_den,
+    tce_equivalent, tce_equal, tce_factor_ids, selected_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (enterprise_code, month, carrier) DO UPDATE SET
+    factor_id = excluded.factor_id, tco2_num = excluded.tco2_num, tco2_den = excluded.tco2_den,
+    tce_equivalent = excluded.tce_equivalent, tce_equal = excluded.tce_equal,
+    tce_factor_ids = excluded.tce_factor_ids, selected_at = now()
+"""
+
+
+def _values(account: Account) -> tuple[object, ...]:
+    t, p, e, q = account.totals, account.period, account.economics, account.quality
+    return (
+        account.enterprise.code,
+        p.kind,
+        p.start,
+        account.version,
+        p.end,
+        account.status,
+        p.as_of,
+        t.total,
+        t.scope1,
+        t.scope2,
+        t.own_generation_avoided,
+        t.measured,
+        t.tce_equivalent,
+        t.tce_equal,
+        e.value_added.value,
+        e.revenue.value,
+        account.intensity.per_value_added,
+        account.intensity.per_revenue,
+        q.coverage,
+        q.estimated_share,
+        len(q.offline_meters),
+        Jsonb(account.model_dump(mode="json", exclude={"grades"})),
+        account.computed_at,
+        account.reason,
+    )
+
+
+def _write_selections(
+    conn: psycopg.Connection,
+    code: str,
+    activity: Sequence[MonthActivity],
+    selections: dict[tuple[str, date, str], Selection],
+) -> None:
+    """factor_selection rows (what emissions_15m joins) for the carriers and months seen."""
+    rows = {}
+    for a in activity:
+        if a.carrier == "flue_gas":
+            continue
+        sel = selection_for(selections, a)
+        per = sel.tco2_per_unit
+        rows[(a.month, a.carrier)] = (
+            code,
+            a.month,
+            a.carrier,
+            sel.factor_id,
+            per.numerator if per is not None else None,
+            per.denominator if per is not None else None,
+            _exact(sel.tce_equivalent),
+            _exact(sel.tce_equal),
+            sel.tce_factor_ids,
+        )
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(_SELECTION, list(rows.values()))
+
+
+def _exact(value: Fraction | None) -> Decimal | None:
+    """tce coefficients are decimal fractions (kgce / 1000, NCV / 29.307): exact as Decimal."""
+    return None if value is None else dec(value)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _stored(conn: psycopg.Connection, code: str, kind: str, start: date) -> Account | None:
+    row = conn.execute(
+        "SELECT detail FROM account_periods WHERE enterprise_code = %s AND period_kind = %s"
+        " AND period_start = %s AND status <> 'superseded'",
+        (code, kind, start),
+    ).fetchone()
+    return None if row is None else Account.model_validate(row[0])
+
+
+def get_account(
+    conn: psycopg.Connection,
+    code: str,
+    period: Period,
+    *,
+    settings: AccountsSettings | None = None,
+    now: datetime | None = None,
+) -> Account:
+    """The account of record for the period: the stored closed or live row, else computed now.
+
+    Raises UnknownEnterpriseError for an unknown code. Grades are attached from ``grades``
+    (computed on demand, with the industry's peers, when the period is not stored).
+    """
+    settings = settings or AccountsSettings()
+    read_enterprise(conn, code)
+    stored = _stored(conn, code, period.kind, period.start)
+    if stored is not None:
+        stored.grades = read_grades(conn, code, period.kind, period.start)
+        return stored
+    now = now or datetime.now(SHANGHAI)
+    library = FactorLibrary.load(conn, settings)
+    account = compute_account(conn, code, period, library, as_of=now)
+    account.grades = _grades_on_demand(conn, account, period, library, now)
+    return account
+
+
+def _grades_on_demand(
+    conn: psycopg.Connection,
+    account: Account,
+    period: Period,
+    library: FactorLibrary,
+    now: datetime,
+) -> list[GradeRecord]:
+    peers = [
+        r[0].strip()
+        for r in conn.execute(
+            "SELECT code FROM enterprises WHERE industry_code = %s AND code <> %s",
+            (account.enterprise.industry_code, account.enterprise.code),
+        )
+    ]
+    accounts = [account] + [
+        _stored(conn, p, period.kind, period.start)
+        or compute_account(conn, p, period, library, as_of=now)
+        for p in peers
+    ]
+    records = _grade_accounts(conn, accounts, period, library.settings)
+    return [r for r in records if r.enterprise_code == account.enterprise.code]
+
+
+def read_grades(conn: psycopg.Connection, code: str, kind: str, start: date) -> list[GradeRecord]:
+    return _grade_rows(
+        conn,
+        "WHERE enterprise_code = %s AND period_kind = %s AND period_start = %s ORDER BY model",
+        (code, kind, start),
+    )
+
+
+def grade_history(conn: psycopg.Connection, code: str) -> list[GradeRecord]:
+    """Every grade of the enterprise, oldest period first (all kinds and models)."""
+    read_enterprise(conn, code)
+    return _grade_rows(
+        conn,
+        "WHERE enterprise_code = %s ORDER BY period_start, period_kind, model",
+        (code,),
+    )
+
+
+_GRADE_COLUMNS = (
+    "enterprise_code",
+    "period_kind",
+    "period_start",
+    "model",
+    "model_version",
+    "industry_code",
+    "l_value",
+    "industry_l",
+    "k_value",
+    "grade",
+    "colour",
+    "level",
+    "basis",
+    "label",
+    "account_version",
+    "computed_at",
+)
+
+
+def _grade_rows(
+    conn: psycopg.Connection, where: str, params: tuple[object, ...]
+) -> list[GradeRecord]:
+    rows = conn.execute(f"SELECT {', '.join(_GRADE_COLUMNS)} FROM grades {where}", params)
+    out = []
+    for row in rows:
+        values = dict(zip(_GRADE_COLUMNS, row, strict=True))
+        values["enterprise_code"] = str(values["enterprise_code"]).strip()
+        out.append(GradeRecord.model_validate(values))
+    return out
+
+
+# --- grading ------------------------------------------------------------------------------------
+
+
+def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
+    notes = []
+    if (basis := account.economics.value_added.basis).startswith("estimated"):
+        notes.append(f"value added {basis}")
+    if account.quality.coverage < Decimal("0.99"):
+        notes.append(f"data coverage {float(account.quality.coverage):.0%}")
+    if account.quality.offline_meters:
+        notes.append(f"{len(account.quality.offline_meters)} meter(s) offline")
+    return Standing(
+        code=account.enterprise.code,
+        industry_code=account.enterprise.industry_code,
+        tco2=account.totals.total,
+        value_added=account.economics.value_added.value,
+        revenue=account.economics.revenue.value,
+        version=account.version,
+        notes=tuple(notes),
+        previous_l=previous_l,
+    )
+
+
+def _grade_accounts(
+    conn: psycopg.Connection,
+    accounts: Sequence[Account],
+    period: Period,
+    settings: AccountsSettings,
+) -> list[GradeRecord]:
+    previous = _previous_l(conn, period, [a.enterprise.code for a in accounts])
+    standings = [_standing(a, previous.get(a.enterprise.code)) for a in accounts]
+    out: list[GradeRecord] = []
+    for version in (settings.band_version, settings.colour_version):
+        out += grade(
+            standings,
+            period_kind=period.kind,
+            period_start=period.start,
+            live=period.live,
+            bands=band_set(version),
+        )
+    first = "huzhou" if settings.grading_model == "huzhou" else "quzhou-colour"
+    out.sort(key=lambda r: (r.enterprise_code, r.model != first))
+    return out
+
+
+def _previous_l(
+    conn: psycopg.Connection, period: Period, codes: Sequence[str]
+) -> dict[str, Decimal]:
+    """L of the same kind of period a year earlier (for the colour model's historical test)."""
+    kind = "month" if period.kind == "mtd" else period.kind
+    rows = conn.execute(
+        "SELECT enterprise_code, tco2_total / value_added FROM account_periods"
+        " WHERE period_kind = %s AND period_start = %s AND status <> 'superseded'"
+        " AND value_added > 0 AND enterprise_code = ANY(%s)",
+        (kind, add_months(period.start, -12), list(codes)),
+    ).fetchall()
+    return {str(code).strip(): value for code, value in rows}
+
+
+def _store_grades(conn: psycopg.Connection, records: Iterable[GradeRecord]) -> None:
+    rows = [
+        (
+            r.enterprise_code,
+            r.period_kind,
+            r.period_start,
+            r.model,
+            r.model_version,
+            r.industry_code,
+            r.l_value,
+            r.industry_l,
+            r.k_value,
+            r.grade,
+            r.colour,
+            r.level,
+            r.basis,
+            r.label,
+            r.account_version,
+        )
+        for r in records
+    ]
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(_GRADE, rows)
+
+
+def _regrade(conn: psycopg.Connection, period: Period, settings: AccountsSettings) -> int:
+    """Grade every stored account of the period (industry L over all of them)."""
+    rows = conn.execute(
+        "SELECT detail FROM account_periods WHERE period_kind = %s AND period_start = %s"
+        " AND status <> 'superseded'",
+        (period.kind, period.start),
+    ).fetchall()
+    accounts = [Account.model_validate(r[0]) for r in rows]
+    records = _grade_accounts(conn, accounts, period, settings)
+    _store_grades(conn, records)
+    return len(records)
+
+
+# --- live refresh, close, recompute -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    enterprises: int
+    accounts: int
+    grades: int
+    seconds: float
+    failed: dict[str, str] = field(default_factory=dict)  # code -> why (no factor, ...)
+
+
+def live_periods(now: datetime) -> list[Period]:
+    return [Period.mtd(now), Period.parse("rolling12", now), Period.parse(f"{now:%Y}", now)]
+
+
+def all_codes(conn: psycopg.Connection) -> list[str]:
+    return [r[0].strip() for r in conn.execute("SELECT code FROM enterprises ORDER BY code")]
+
+
+def refresh_live(
+    conn: psycopg.Connection,
+    settings: AccountsSettings | None = None,
+    codes: Sequence[str] | None = None,
+    *,
+    now: datetime | None = None,
+    activity: dict[str, list[MonthActivity]] | None = None,
+) -> RefreshResult:
+    """Recompute the live accounts (month to date, rolling 12 months, current year) of ``codes``
+    (default: every enterprise), then the grades of those periods, in one transaction.
+
+    ``activity`` (code -> month activity since the earliest live period's start) lets the
+    service pass what it has cached; otherwise it is read from the rollups.
+    """
+    began = time.monotonic()
+    settings = settings or AccountsSettings()
+    now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
+    periods = live_periods(now)
+    earliest = min(p.start for p in periods)
+    today = now.date()
+    with conn.transaction():
+        library = FactorLibrary.load(conn, settings)
+        codes = all_codes(conn) if codes is None else list(codes)
+        written = 0
+        failed: dict[str, str] = {}
+        for code in codes:
+            months = (activity or {}).get(code)
+            if months is None:
+                months = read_activity(conn, code, local_midnight(earliest), now)
+            try:
+                accounts = [
+                    compute_account(
+                        conn, code, period, library, as_of=now,
+                        activity=[a for a in months if a.month in set(period.months())],
+                    )
+                    for period in periods
+                ]  # fmt: skip
+                selections = select_all(conn, library, read_enterprise(conn, code), months, today)
+            except AccountsError as exc:  # one enterprise's problem stops no other
+                failed[code] = str(exc)
+                continue
+            for account in accounts:
+                conn.execute(_LIVE, _values(account))
+            written += len(accounts)
+            _write_selections(conn, code, months, selections)
+        graded = sum(_regrade(conn, p, settings) for p in periods) if codes else 0
+    return RefreshResult(len(codes), written, graded, time.monotonic() - began, failed)
+
+
+def close(
+    conn: psycopg.Connection,
+    period: Period,
+    settings: AccountsSettings | None = None,
+    codes: Sequence[str] | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[Account]:
+    """Freeze the month or year for ``codes`` (default all); already closed ones stay as they are.
+
+    Raises AccountsError when the period is not over.
+    """
+    settings = settings or AccountsSettings()
+    if not period.closed:
+        raise AccountsError(f"{period.label} is not over yet: only a past month or year closes")
+    now = now or datetime.now(SHANGHAI)
+    closed = []
+    with conn.transaction():
+        library = FactorLibrary.load(conn, settings)
+        for code in all_codes(conn) if codes is None else codes:
+            if _stored(conn, code, period.kind, period.start) is not None:
+                continue
+            account = compute_account(
+                conn, code, period, library, as_of=now, status="closed", reason="closed"
+            )
+            conn.execute(_ROW, _values(account))
+            closed.append(account)
+        _regrade(conn, period, settings)
+    return closed
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    code: str
+    old_version: int
+    new_version: int | None  # None: the new computation equals the closed one
+    old_total: Decimal
+    new_total: Decimal
+
+
+def recompute(
+    conn: psycopg.Connection,
+    period: Period,
+    reason: str,
+    settings: AccountsSettings | None = None,
+    codes: Sequence[str] | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[Recomputed]:
+    """Recompute closed accounts with today's library and policy.
+
+    A changed account becomes version n + 1 (closed, with ``reason``) and version n is marked
+    ``superseded`` with the time; an unchanged one stays as it is (``new_version`` None).
+    """
+    settings = settings or AccountsSettings()
+    if not reason.strip():
+        raise AccountsError("a recompute needs a reason")
+    now = now or datetime.now(SHANGHAI)
+    out = []
+    with conn.transaction():
+        library = FactorLibrary.load(conn, settings)
+        rows = conn.execute(
+            "SELECT enterprise_code, version FROM account_periods WHERE period_kind = %s"
+            " AND period_start = %s AND status = 'closed' ORDER BY enterprise_code",
+            (period.kind, period.start),
+        ).fetchall()
+        wanted = None if codes is None else set(codes)
+        if not rows:
+            raise AccountsError(f"{period.label} has no closed accounts to recompute")
+        for padded, version in rows:
+            code = padded.strip()
+            if wanted is not None and code not in wanted:
+                continue
+            old = _stored(conn, code, period.kind, period.start)
+            assert old is not None  # noqa: S101 - selected just above
+            new = compute_account(
+                conn,
+                code,
+                period,
+                library,
+                as_of=now,
+                status="closed",
+                version=version + 1,
+                reason=reason,
+            )
+            if _same(old, new):
+                out.append(Recomputed(code, version, None, old.totals.total, new.totals.total))
+                continue
+            conn.execute(
+                "UPDATE account_periods SET status = 'superseded', superseded_at = %s"
+                " WHERE enterprise_code = %s AND period_kind = %s AND period_start = %s"
+                " AND version = %s",
+                (now, code, period.kind, period.start, version),
+            )
+            conn.execute(_ROW, _values(new))
+            out.append(Recomputed(code, version, version + 1, old.totals.total, new.totals.total))
+        _regrade(conn, period, settings)
+    return out
+
+
+def _same(old: Account, new: Account) -> bool:
+    keep = {"lines", "totals", "economics", "intensity", "factor_ids"}
+    return old.model_dump(include=keep) == new.model_dump(include=keep)

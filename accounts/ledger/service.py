@@ -1,0 +1,271 @@
+"""``carbonledger accounts run``: keeps the live accounts a few seconds behind the rollups.
+
+Every ``accounts.refresh_s`` seconds, in one REPEATABLE READ snapshot:
+
+1. Read the aggregator's watermark A (the lowest of its partitions): every ``reading_changes``
+   row below A is in the rollups this snapshot sees (the aggregator moves its watermark in the
+   transaction that writes the rollups).
+2. The enterprises with change rows in [W, A) changed (W: our watermark); then W := A.
+3. Refresh their live accounts (month to date, rolling 12 months, current year) and regrade.
+
+Past months' activity is cached per enterprise: a change can reach back into an earlier month
+only when the series had no usable reading earlier in the current month (the interval then
+starts in a past month) or the change is in the month's first hour (the CEMS and power
+integration gap); then that enterprise's cache is dropped. A change of the meters (roles,
+sources) drops every cache. Every enterprise is refreshed (from the caches) on start, when the
+registry, economic data or factor library change, when the day changes, every
+``accounts.cache_ttl_s``, and on every cycle while there is no aggregator watermark (rollups
+written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, one per cycle
+(an ``aggregate recompute`` leaves no change rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import psycopg
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from accounts.ledger._grading import band_set
+from accounts.ledger._ledger import MonthActivity, read_activity
+from accounts.ledger._period import SHANGHAI, local_midnight, month_start
+from accounts.ledger._store import RefreshResult, all_codes, live_periods, refresh_live
+from carbonledger.config import AccountsSettings
+from carbonledger.errors import DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+_LOCK = 0x61_63_63_74  # "acct": the session advisory lock of the one live refresher
+# the partition set whose rows were updated last is the one running
+_AGGREGATOR = """
+SELECT min(txid) FROM aggregator_watermarks
+WHERE partitions = (SELECT partitions FROM aggregator_watermarks ORDER BY updated_at DESC LIMIT 1)
+"""
+_CHANGED = """
+SELECT c.enterprise_code,
+       bool_and(c.first_time >= %(month)s + interval '1 hour' AND EXISTS (
+           SELECT 1 FROM readings r WHERE r.meter_id = c.meter_id AND r.quantity = c.quantity
+             AND r.time >= %(month)s AND r.time < c.first_time AND r.quality <> 'bad')),
+       min(c.committed_at)
+FROM reading_changes c WHERE c.txid >= %(w)s AND c.txid < %(a)s
+GROUP BY c.enterprise_code
+"""
+# what booked activity depends on (a change drops every cache), then what the accounts do
+_METERS = """
+SELECT (count(*), max(created_at), string_agg(concat_ws('/', id, carrier, quantity, role, source),
+        ',' ORDER BY id))::text FROM meters
+"""
+_CONTEXT = """
+SELECT (SELECT (count(*), max(updated_at))::text FROM enterprises),
+       (SELECT (count(*), max(submitted_at))::text FROM economic_data),
+       (SELECT (count(*), max(loaded_at))::text FROM factors),
+       (SELECT (count(*), max(submitted_at))::text FROM measured_ncv),
+       (SELECT (count(*), max(submitted_at))::text FROM green_power_purchases)
+"""
+
+
+@dataclass
+class AccountsMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r, p = self.registry, "carbonledger_accounts_"
+        self.cycles = Counter(f"{p}cycles", "refresh cycles run", registry=r)
+        self.enterprises = Counter(f"{p}enterprises_refreshed", "enterprises refreshed", registry=r)
+        self.accounts = Counter(f"{p}accounts_written", "live account rows written", registry=r)
+        self.full = Counter(f"{p}full_refreshes", "cycles that refreshed everything", registry=r)
+        self.seconds = Histogram(
+            f"{p}cycle_seconds",
+            "time of one refresh cycle",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+        self.freshness = Histogram(
+            f"{p}freshness_seconds",
+            "reading committed -> live account committed",
+            buckets=(0.5, 1, 2, 3, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+
+        self.lag = Gauge(
+            f"{p}lag_seconds", "age of the oldest change refreshed last cycle", registry=r
+        )
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        start_http_server(port, addr=host, registry=self.registry)
+
+
+@dataclass
+class _Cache:
+    """An enterprise's booked activity of the months before ``through``."""
+
+    through: date
+    rows: list[MonthActivity]
+    read_at: float
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    refreshed: int
+    full: bool
+    result: RefreshResult | None
+
+
+class LiveAccounts:
+    """The ``accounts run`` loop; :meth:`cycle` is one refresh (tests call it directly)."""
+
+    def __init__(
+        self, conninfo: str, settings: AccountsSettings, metrics: AccountsMetrics | None = None
+    ) -> None:
+        self.conninfo = conninfo
+        self.settings = settings
+        self.metrics = metrics or AccountsMetrics()
+        self.ready = threading.Event()
+        for version in (settings.band_version, settings.colour_version):
+            band_set(version)  # a bad band file or version fails here, not mid-service
+        self._watermark: object | None = None
+        self._context: tuple[object, ...] | None = None
+        self._day: date | None = None
+        self._meters: object | None = None
+        self._full_at = 0.0
+        self._past: dict[str, _Cache] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                with psycopg.connect(
+                    self.conninfo, application_name="carbonledger-accounts", autocommit=True
+                ) as conn:
+                    self._lock(conn)
+                    conn.autocommit = False
+                    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                    self.ready.set()
+                    log.info("live accounts following the rollups")
+                    while not stop.is_set():
+                        self.cycle(conn)
+                        stop.wait(self.settings.refresh_s)
+            except (DatabaseUnavailableError, psycopg.OperationalError) as exc:
+                self.ready.clear()
+                log.warning("live accounts waiting; retrying in 2 s", extra={"error": str(exc)})
+                stop.wait(2.0)
+
+    @staticmethod
+    def _lock(conn: psycopg.Connection) -> None:
+        """One refresher per database: a second `accounts run` waits as a standby."""
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone()
+        if not row or not row[0]:
+            raise DatabaseUnavailableError("another `accounts run` refreshes this database")
+
+    def cycle(self, conn: psycopg.Connection, now: datetime | None = None) -> CycleResult:
+        began = time.monotonic()
+        try:
+            with conn.transaction():
+                outcome = self._cycle(conn, (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI))
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailableError(f"accounts refresh: {exc}") from exc
+        m = self.metrics
+        m.cycles.inc()
+        m.seconds.observe(time.monotonic() - began)
+        if outcome.result is not None:
+            for code, problem in outcome.result.failed.items():
+                log.warning("live account not refreshed", extra={"enterprise": code,
+                                                                 "error": problem})  # fmt: skip
+            m.enterprises.inc(outcome.result.enterprises)
+            m.accounts.inc(outcome.result.accounts)
+            log.info(
+                "live accounts refreshed",
+                extra={
+                    "enterprises": outcome.refreshed,
+                    "full": outcome.full,
+                    "accounts": outcome.result.accounts,
+                    "grades": outcome.result.grades,
+                    "seconds": round(time.monotonic() - began, 3),
+                },
+            )
+        if outcome.full:
+            m.full.inc()
+        return outcome
+
+    def _cycle(self, conn: psycopg.Connection, now: datetime) -> CycleResult:
+        current = month_start(now.date())
+        meters = conn.execute(_METERS).fetchone()
+        context = tuple(conn.execute(_CONTEXT).fetchone() or ())
+        row = conn.execute(_AGGREGATOR).fetchone()
+        aggregator = row[0] if row else None
+        if meters != self._meters or aggregator is None:
+            # roles, sources or meters changed: booked activity differs; no aggregator: the
+            # rollups may be written without change rows, so nothing can be cached
+            self._past.clear()
+        changed: dict[str, bool] = {}
+        if self._watermark is not None and aggregator not in (None, self._watermark):
+            rows = conn.execute(
+                _CHANGED, {"w": self._watermark, "a": aggregator, "month": local_midnight(current)}
+            ).fetchall()
+            changed = {code.strip(): bool(this_month) for code, this_month, _ in rows}
+            self._observe_lag(rows, now)
+        for code, this_month in changed.items():
+            if not this_month:  # the change reaches back into a past month
+                self._past.pop(code, None)
+        full = (
+            (meters, context) != (self._meters, self._context)
+            or now.date() != self._day
+            or aggregator is None
+            or self._watermark is None
+            or time.monotonic() - self._full_at >= self.settings.cache_ttl_s
+        )
+        codes = set(changed)
+        if full:
+            codes = set(all_codes(conn))
+            self._full_at = time.monotonic()
+        codes |= self._expire_one()
+        self._watermark, self._meters, self._context = aggregator, meters, context
+        self._day = now.date()
+        if not codes:
+            return CycleResult(0, False, None)
+        ordered = sorted(codes)
+        activity = {code: self._activity(conn, code, now, current) for code in ordered}
+        result = refresh_live(conn, self.settings, ordered, now=now, activity=activity)
+        return CycleResult(len(ordered), full, result)
+
+    def _expire_one(self) -> set[str]:
+        """Drop the oldest cache once it is ``cache_ttl_s`` old (one per cycle, so the cost of
+        re-reading past months is spread out): an ``aggregate recompute`` leaves no change rows."""
+        if not self._past:
+            return set()
+        code, cache = min(self._past.items(), key=lambda item: item[1].read_at)
+        if time.monotonic() - cache.read_at < self.settings.cache_ttl_s:
+            return set()
+        del self._past[code]
+        return {code}
+
+    def _activity(
+        self, conn: psycopg.Connection, code: str, now: datetime, current: date
+    ) -> list[MonthActivity]:
+        """Past months from the cache, the current month from the rollups.
+
+        A new month adds the one that just ended to the cache instead of re-reading a year.
+        """
+        earliest = min(p.start for p in live_periods(now))
+        cache = self._past.get(code)
+        if cache is None:
+            rows = read_activity(conn, code, local_midnight(earliest), local_midnight(current))
+            self._past[code] = cache = _Cache(current, rows, time.monotonic())
+        elif cache.through != current:
+            kept = [a for a in cache.rows if a.month >= earliest]
+            ended = read_activity(
+                conn, code, local_midnight(cache.through), local_midnight(current)
+            )
+            cache.rows, cache.through = kept + ended, current
+        return cache.rows + read_activity(conn, code, local_midnight(current), now)
+
+    def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:
+        if not rows:
+            return
+        oldest = min(r[2] for r in rows)  # type: ignore[type-var]
+        lag = max(0.0, (now - oldest).total_seconds())  # type: ignore[operator]
+        self.metrics.freshness.observe(lag)
+        self.metrics.lag.set(lag)

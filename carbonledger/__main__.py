@@ -1,5 +1,0 @@
-import sys
-
-from carbonledger.cli import main
-
-sys.exit(main())

@@ -1,0 +1,102 @@
+"""``accounts run``: readings -> ingest writer -> aggregator -> live accounts, change by change."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from accounts.ledger import Period, get_account
+from accounts.ledger.service import LiveAccounts
+from analytics import Aggregator, Partition
+from carbonledger.config import AccountsSettings, AggregateSettings
+from ingest.writer import BatchWriter, Message
+from tests.accounts.ledger.helpers import PARTS, local, register
+from tests.helpers import InThread
+
+
+@pytest.fixture
+def url(db_url: str) -> Iterator[str]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        register(conn, [PARTS])
+    yield db_url
+
+
+def _write(url: str, start: datetime, first_value: float, count: int) -> None:
+    """``count`` readings of prt-el1 15 s apart, rising 0.25 kWh each (60 kWh/h)."""
+    rows = []
+    for i in range(count):
+        t = start + timedelta(seconds=15 * i)
+        rows.append((t, "prt-el1", "energy_import", first_value + 0.25 * i, "good", t))
+    writer = BatchWriter(url)
+    writer.write([Message("t", b"", rows=rows, row_indexes=list(range(len(rows))))])
+    writer.close()
+
+
+def _drain(url: str) -> None:
+    aggregator = Aggregator(url, AggregateSettings(), Partition())
+    with psycopg.connect(url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        while (result := aggregator.cycle(conn)).changes or result.more:
+            pass
+
+
+def test_live_accounts_follow_each_change(url: str) -> None:
+    now = local("2026-11-20 10:00")
+    service = LiveAccounts(url, AccountsSettings())
+    _write(url, local("2026-11-20 09:00"), 100.0, 61)  # 09:00..09:15: 60 x 0.25 = 15 kWh
+    _drain(url)
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as reader:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        first = service.cycle(conn, now)
+        assert first.full and first.refreshed == 1
+        # 15 kWh x 0.4974 / 1000 = 0.007461 t
+        assert get_account(reader, PARTS, Period.mtd(now)).totals.total == Decimal("0.007461")
+        assert service.cycle(conn, now).refreshed == 0  # nothing new
+        _write(url, local("2026-11-20 09:15:15"), 115.25, 60)  # 15 kWh more, to 09:30
+        _drain(url)
+        second = service.cycle(conn, now)
+        assert (second.full, second.refreshed) == (False, 1)
+        mtd = get_account(reader, PARTS, Period.mtd(now))
+        assert mtd.totals.total == Decimal("0.014922")  # 30 kWh x 0.4974 / 1000
+        # a late reading at 2026-10-31 12:00 (99.75) reaches into October: the interval to
+        # 2026-11-20 09:00 books 0.25 kWh across the gap, some of it in October, so the cached
+        # October activity is dropped and re-read
+        _write(url, local("2026-10-31 12:00"), 99.75, 1)
+        _drain(url)
+        third = service.cycle(conn, now)
+        assert (third.full, third.refreshed) == (False, 1)
+        rolling = get_account(reader, PARTS, Period.parse("rolling12", now))
+        assert rolling.totals.total == Decimal("0.01504635")  # 30.25 kWh x 0.4974 / 1000
+        october = sum(
+            (p.activity for line in rolling.lines for p in line.months if p.month.month == 10),
+            Decimal(0),
+        )
+        assert Decimal(0) < october < Decimal("0.25")
+    assert service.metrics.cycles._value.get() == 4
+
+
+def test_the_service_runs_until_stopped(url: str) -> None:
+    service = LiveAccounts(url, AccountsSettings(refresh_s=0.1))
+    with InThread(service.run, service.ready):
+        deadline = time.monotonic() + 10
+        while service.metrics.cycles._value.get() < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert service.metrics.cycles._value.get() >= 2
+
+
+def test_a_second_service_waits_as_a_standby(url: str) -> None:
+    first = LiveAccounts(url, AccountsSettings(refresh_s=0.1))
+    second = LiveAccounts(url, AccountsSettings(refresh_s=0.1))
+    with InThread(first.run, first.ready):
+        runner = InThread(second.run, second.ready)
+        runner.thread.start()
+        assert not second.ready.wait(1.0)  # refused the lock: it never gets ready
+        runner.stop.set()
+        runner.thread.join(10)
+        assert not runner.thread.is_alive() and runner.error is None
+    assert second.metrics.cycles._value.get() == 0
