@@ -1,102 +1,79 @@
-"""Write the simulated city into the registry (enterprises, gateways, meters, economic data).
+"""Seed the registry with the simulated city, through the registry's own rules and writer.
 
-The only simulator module that imports psycopg: gateways and the publisher never need a database
-driver (architecture.md, ``edge/``), so it is imported by ``carbonledger simulate register`` alone.
+The simulator is a client of the registry like a clerk with a file: its enterprises, gateways and
+meters pass :func:`accounts.registry.parse_registry` and :func:`~accounts.registry.apply_registry`,
+its economic data :func:`~accounts.registry.validate_economics` and
+:func:`~accounts.registry.apply_economics`. So the one writer of those tables stays the registry,
+and a generator bug cannot put a record in that an import would refuse.
+
+The only simulator module that imports psycopg (through the registry): gateways and the publisher
+never need a database driver, so it is imported by ``carbonledger simulate register`` alone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from carbonledger import uscc
+from accounts.registry import (
+    Problems,
+    apply_economics,
+    apply_registry,
+    parse_registry,
+    validate_economics,
+)
 
 from .city import City
 from .economics import economic_data
 
+SOURCE = "simulator"
+_LABEL = Path("<simulated city>")
+
 
 def register_city(conn: psycopg.Connection, city: City) -> tuple[int, int, int]:
-    """Insert the city's enterprises, gateways and meters that are missing, in one transaction.
+    """Register the city's enterprises, gateways and meters in one transaction.
 
-    Idempotent (``ON CONFLICT DO NOTHING``): running it again adds nothing and changes nothing
-    already there. Every code is checked against GB 32100 first, so a generator bug can never put
-    an invalid code in the registry. Returns how many (enterprises, gateways, meters) were added.
+    Idempotent: running it again changes nothing already there. Returns how many (enterprises,
+    gateways, meters) were added.
     """
-    for enterprise in city.enterprises:
-        uscc.validate(enterprise.code)
-    enterprises = _columns((e.code, e.name, e.industry_code, e.district) for e in city.enterprises)
-    gateways = _columns((g.id, g.enterprise_code) for g in city.gateways)
-    meters = _columns(
-        (
-            m.id,
-            m.enterprise_code,
-            m.gateway_id,
-            m.carrier,
-            m.quantity,
-            m.unit,
-            m.multiplier,
-            m.register_max,
-        )
-        for m in city.meters
-    )
-    # One INSERT ... SELECT FROM unnest per table: a single statement, so rowcount is exactly the
-    # number of rows added.
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO enterprises (code, name, industry_code, district)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
-            " ON CONFLICT DO NOTHING",
-            enterprises,
-        )
-        added_enterprises = cur.rowcount
-        cur.execute(  # enterprises registered before size classes were kept
-            "UPDATE enterprises e SET size_class = c.size_class, updated_at = now()"
-            " FROM unnest(%s::text[], %s::text[]) AS c(code, size_class)"
-            " WHERE e.code = c.code AND e.size_class IS DISTINCT FROM c.size_class",
-            _columns((e.code, e.size_class) for e in city.enterprises),
-        )
-        cur.execute(
-            "INSERT INTO gateways (id, enterprise_code)"
-            " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING",
-            gateways,
-        )
-        added_gateways = cur.rowcount
-        cur.execute(
-            "INSERT INTO meters (id, enterprise_code, gateway_id, carrier, quantity, unit,"
-            " multiplier, register_max) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
-            " %s::text[], %s::text[], %s::text[], %s::numeric[], %s::numeric[])"
-            " ON CONFLICT DO NOTHING",
-            meters,
-        )
-        added_meters = cur.rowcount
-    return added_enterprises, added_gateways, added_meters
+    parsed = parse_registry(city_document(city), _LABEL)
+    report = apply_registry(conn, parsed)
+    return tuple(report.count(kind, "added") for kind in ("enterprise", "gateway", "meter"))  # type: ignore[return-value]
 
 
-def _columns(rows: Iterable[tuple[object, ...]]) -> list[list[object]]:
-    """Rows as one list per column: the arrays ``unnest`` turns back into rows."""
-    return [list(column) for column in zip(*rows, strict=True)]
-
-
-_ECONOMICS = """
-INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added, revenue,
-                           output_quantity, output_unit, source)
-SELECT code, kind, start, va, revenue, output, unit, 'simulator'
-FROM unnest(%s::text[], %s::text[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[],
-            %s::text[]) AS t(code, kind, start, va, revenue, output, unit)
-ON CONFLICT (enterprise_code, period_kind, period_start) DO UPDATE SET
-    value_added = EXCLUDED.value_added, revenue = EXCLUDED.revenue,
-    output_quantity = EXCLUDED.output_quantity, output_unit = EXCLUDED.output_unit,
-    submitted_at = now()
-WHERE economic_data.source = 'simulator'
-  AND (economic_data.value_added, economic_data.revenue, economic_data.output_quantity,
-       economic_data.output_unit)
-      IS DISTINCT FROM (EXCLUDED.value_added, EXCLUDED.revenue, EXCLUDED.output_quantity,
-                        EXCLUDED.output_unit)
-"""
+def city_document(city: City) -> dict[str, list[dict[str, Any]]]:
+    """The city as a registry document: the tables a registry file would hold."""
+    return {
+        "enterprise": [
+            {
+                "code": e.code,
+                "name": e.name,
+                "industry_code": e.industry_code,
+                "district": e.district,
+                "size_class": e.size_class,
+            }
+            for e in city.enterprises
+        ],
+        "gateway": [{"id": g.id, "enterprise": g.enterprise_code} for g in city.gateways],
+        "meter": [
+            {
+                "id": m.id,
+                "enterprise": m.enterprise_code,
+                "gateway": m.gateway_id,
+                "carrier": m.carrier,
+                "quantity": m.quantity,
+                "unit": m.unit,
+                "multiplier": Decimal(m.multiplier),
+                **({"register_max": m.register_max} if m.register_max is not None else {}),
+            }
+            for m in city.meters
+        ],
+    }
 
 
 def register_economics(conn: psycopg.Connection, city: City, through: date) -> int:
@@ -107,19 +84,35 @@ def register_economics(conn: psycopg.Connection, city: City, through: date) -> i
     the simulator are never overwritten. Returns how many rows were added or changed.
     """
     first = date(through.year - 1, 1, 1)
-    rows: list[tuple[str, str, date, Decimal, Decimal, Decimal, str]] = []
+    rows: list[dict[str, str]] = []
     years: dict[tuple[str, int], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
     units: dict[str, str] = {}
     for m in economic_data(city, first, through):
-        rows.append((m.enterprise_code, "month", m.month, m.value_added, m.revenue,
-                     m.output_quantity, m.output_unit))  # fmt: skip
+        rows.append(_row(m.enterprise_code, f"{m.month:%Y-%m}",
+                         (m.value_added, m.revenue, m.output_quantity), m.output_unit))  # fmt: skip
         if m.month.year < through.year:
             total = years[(m.enterprise_code, m.month.year)]
             for i, value in enumerate((m.value_added, m.revenue, m.output_quantity)):
                 total[i] += value
             units[m.enterprise_code] = m.output_unit
     for (code, year), (va, revenue, output) in years.items():
-        rows.append((code, "year", date(year, 1, 1), va, revenue, output, units[code]))
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(_ECONOMICS, _columns(rows))
-        return cur.rowcount
+        rows.append(_row(code, str(year), (va, revenue, output), units[code]))
+    problems = Problems(_LABEL)
+    records = validate_economics(enumerate(rows, start=1), problems, through)
+    problems.raise_if_any()
+    report = apply_economics(conn, _LABEL, records, source=SOURCE, keep_others=True)
+    return sum(report.count("economic record", action) for action in ("added", "updated"))
+
+
+def _row(
+    code: str, period: str, amounts: tuple[Decimal, Decimal, Decimal], unit: str
+) -> dict[str, str]:
+    va, revenue, output = amounts
+    return {
+        "enterprise_code": code,
+        "period": period,
+        "value_added": str(va),
+        "revenue": str(revenue),
+        "output_quantity": str(output),
+        "output_unit": unit,
+    }

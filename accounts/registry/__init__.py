@@ -13,7 +13,19 @@ The formats are documented in ``docs/imports.md``; the CLI is :mod:`accounts.reg
 """
 
 from ._apply import Change, ImportReport, apply_registry, import_registry
-from ._economics import EconomicRecord, import_economics, parse_period, read_economics
+from ._csvfile import Problems
+from ._economics import (
+    COLUMNS as ECONOMIC_COLUMNS,
+)
+from ._economics import (
+    EconomicRecord,
+    apply_economics,
+    import_economics,
+    parse_period,
+    read_economics,
+    store_economics,
+    validate_economics,
+)
 from ._lookup import EnterpriseDetails, enterprise_details, list_enterprises
 from ._readings import ReadingsReport, import_readings
 from ._records import (
@@ -28,12 +40,13 @@ from ._records import (
     MeterRecord,
     SiteRecord,
 )
-from ._registry_file import RegistryFile, read_registry_file
+from ._registry_file import RegistryFile, parse_registry, read_registry_file
 
 __all__ = [
     "CARRIERS",
     "CARRIER_QUANTITIES",
     "DISTRICTS",
+    "ECONOMIC_COLUMNS",
     "ROLES",
     "ROLE_CARRIERS",
     "SIZE_CLASSES",
@@ -44,9 +57,11 @@ __all__ = [
     "GatewayRecord",
     "ImportReport",
     "MeterRecord",
+    "Problems",
     "ReadingsReport",
     "RegistryFile",
     "SiteRecord",
+    "apply_economics",
     "apply_registry",
     "enterprise_details",
     "import_economics",
@@ -54,6 +69,9 @@ __all__ = [
     "import_registry",
     "list_enterprises",
     "parse_period",
+    "parse_registry",
     "read_economics",
     "read_registry_file",
+    "store_economics",
+    "validate_economics",
 ]

@@ -34,6 +34,7 @@ class Problems:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.kept: list[str] = []
+        self.found: list[tuple[int, str, str]] = []  # (line, field, message), as kept
         self.more = 0
         self._lines: set[int] = set()
 
@@ -41,6 +42,7 @@ class Problems:
         self._lines.add(line)
         if len(self.kept) < PROBLEM_LIMIT:
             self.kept.append(f"{self.path}:{line}: {field}: {message}")
+            self.found.append((line, field, message))
         else:
             self.more += 1
 

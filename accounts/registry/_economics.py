@@ -8,6 +8,7 @@ enterprises are looked up, and the whole file is written in one transaction or n
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -66,38 +67,65 @@ def parse_period(text: str) -> tuple[str, date]:
 
 def read_economics(path: Path, today: date | None = None) -> list[EconomicRecord]:
     """Every row of ``path`` validated; :class:`InvalidImportError` lists all bad fields."""
-    today = today or datetime.now(SHANGHAI).date()
     problems = Problems(path)
+
+    def readable() -> Iterator[tuple[int, dict[str, str]]]:
+        for row in read_rows(path, COLUMNS, REQUIRED, together=("output_quantity", "output_unit")):
+            if row.error:
+                problems.add(row.line, "(row)", row.error)
+            else:
+                yield row.line, row.values
+
+    records = validate_economics(readable(), problems, today)
+    problems.raise_if_any()
+    return records
+
+
+def validate_economics(
+    rows: Iterable[tuple[int, Mapping[str, str]]],
+    problems: Problems,
+    today: date | None = None,
+    *,
+    registered: Collection[str] = (),
+) -> list[EconomicRecord]:
+    """The one set of rules for economic data, whoever submits it (file, API, simulator).
+
+    ``rows`` are (line, {column: text}) with the CSV's columns; a column left out keeps its
+    stored value. Every fault of every row is added to ``problems``; only valid rows are returned.
+    Codes in ``registered`` were found in the registry by the caller and are not checked again.
+    """
+    today = today or datetime.now(SHANGHAI).date()
     records: list[EconomicRecord] = []
     seen: dict[tuple[str, date, str], int] = {}
-    for row in read_rows(path, COLUMNS, REQUIRED, together=("output_quantity", "output_unit")):
-        if row.error:
-            problems.add(row.line, "(row)", row.error)
-            continue
-        record = _record(row.line, row.values, today, problems)
+    for line, values in rows:
+        record = _record(line, values, today, problems, registered)
         if record is None:
             continue
         key = (record.enterprise_code, record.period_start, record.period_kind)
         if key in seen:
             problems.add(
-                row.line,
+                line,
                 "period",
                 f"{record.enterprise_code} {record.period} is also given at line {seen[key]}",
             )
             continue
-        seen[key] = row.line
+        seen[key] = line
         records.append(record)
-    problems.raise_if_any()
     return records
 
 
 def _record(
-    line: int, values: dict[str, str], today: date, problems: Problems
+    line: int,
+    values: Mapping[str, str],
+    today: date,
+    problems: Problems,
+    registered: Collection[str],
 ) -> EconomicRecord | None:
     before = problems.count
     code = values.get("enterprise_code", "")
     try:
-        uscc.validate(code)
+        if code not in registered:
+            uscc.validate(code)
     except RegistryError as exc:
         problems.add(line, "enterprise_code", str(exc) if code else "missing (required)")
     kind, start = "month", today
@@ -153,7 +181,7 @@ def _amount(line: int, name: str, text: str, problems: Problems) -> Decimal | No
 
 _STORED = """
 SELECT enterprise_code, period_kind, period_start, value_added, revenue, output_quantity,
-       output_unit
+       output_unit, source
 FROM economic_data WHERE enterprise_code = ANY(%s) FOR UPDATE
 """
 _UPSERT = """
@@ -174,8 +202,13 @@ def apply_economics(
     *,
     source: str = "import",
     dry_run: bool = False,
+    keep_others: bool = False,
 ) -> ImportReport:
-    """Write the records in one transaction; an unknown enterprise fails the whole file."""
+    """Write the records in one transaction; an unknown enterprise fails the whole file.
+
+    ``keep_others`` leaves a period alone that someone other than ``source`` submitted (the
+    simulator never overwrites an enterprise's own figures).
+    """
     codes = sorted({r.enterprise_code for r in records})
     with conn.transaction(force_rollback=dry_run):
         known = {
@@ -192,16 +225,22 @@ def apply_economics(
                     " carbonledger registry import)",
                 )
         problems.raise_if_any()
-        stored = {
-            (str(row[0]).strip(), row[1], row[2]): row[3:]
-            for row in conn.execute(_STORED, (codes,))
-        }
+        stored, others = {}, set()
+        for row in conn.execute(_STORED, (codes,)):
+            period = (str(row[0]).strip(), row[1], row[2])
+            if keep_others and row[7] != source:
+                others.add(period)
+            else:
+                stored[period] = row[3:7]
         changes: list[Change] = []
         writes = []
         for r in records:
             given = (r.value_added, r.revenue, r.output_quantity, r.output_unit)
             old = stored.get((r.enterprise_code, r.period_kind, r.period_start))
             key = f"{r.enterprise_code} {r.period}"
+            if (r.enterprise_code, r.period_kind, r.period_start) in others:
+                changes.append(Change("economic record", key, "unchanged", note="kept"))
+                continue
             new = tuple(
                 value if name in r.columns or old is None else old[i]
                 for i, (name, value) in enumerate(zip(_VALUES, given, strict=True))
@@ -234,3 +273,21 @@ def import_economics(
 ) -> ImportReport:
     """Read, validate and apply the economic-data CSV ``path`` in one transaction."""
     return apply_economics(conn, path, read_economics(path, today), source=source, dry_run=dry_run)
+
+
+async def store_economics(
+    conn: psycopg.AsyncConnection, records: Sequence[EconomicRecord], source: str
+) -> int:
+    """Write records whose every column was given (an API upload replaces its periods whole).
+
+    The caller has checked that the enterprise exists and may be written by whoever submits.
+    """
+    rows = [
+        (r.enterprise_code, r.period_kind, r.period_start, r.value_added, r.revenue,
+         r.output_quantity, r.output_unit, source)
+        for r in records
+    ]  # fmt: skip
+    async with conn.transaction():
+        cur = conn.cursor()
+        await cur.executemany(_UPSERT, rows)
+    return len(rows)

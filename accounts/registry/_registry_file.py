@@ -9,7 +9,7 @@ offending key, or of the record's header when the key is missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -84,6 +84,16 @@ def read_registry_file(path: Path) -> RegistryFile:
         # tomllib says "... (at line 2, column 10)": put the line where every message has it
         message = _AT_LINE.sub(r"\g<path>:\g<line>: \g<text> (column \g<column>)", str(exc))
         raise InvalidImportError(str(path), [message]) from exc
+    return parse_registry(doc, path, text)
+
+
+def parse_registry(doc: Mapping[str, Any], path: Path, text: str = "") -> RegistryFile:
+    """Validate every record of a registry document; problems are collected, not raised.
+
+    ``doc`` has the file's shape (``{"enterprise": [{...}], "meter": [...]}``): the tables of a
+    TOML file (``text`` gives their lines), or records a program builds (the simulator's city),
+    so both pass the same rules. ``path`` names the source in every problem.
+    """
     parsed = RegistryFile(path, text)
     for name, value in doc.items():
         if name not in KINDS:
@@ -116,7 +126,7 @@ def read_registry_file(path: Path) -> RegistryFile:
 
 
 def _entries(
-    parsed: RegistryFile, doc: dict[str, Any], kind: str, model: type[R]
+    parsed: RegistryFile, doc: Mapping[str, Any], kind: str, model: type[R]
 ) -> list[Entry[R]]:
     tables = doc.get(kind)
     if not isinstance(tables, list):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from pathlib import Path
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from accounts.api._audit import AuditRecord
 from accounts.api._common import EnterpriseCode
@@ -24,6 +25,12 @@ from accounts.api._pagination import (
 )
 from accounts.api._problems import Problem
 from accounts.api.deps import DbAccessDep
+from accounts.registry import (
+    ECONOMIC_COLUMNS,
+    Problems,
+    store_economics,
+    validate_economics,
+)
 
 router = APIRouter(tags=["enterprises"])
 
@@ -79,25 +86,24 @@ async def enterprise(access: DbAccessDep, code: EnterpriseCode) -> Enterprise:
 
 # --- economic data ------------------------------------------------------------------------------
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
-
 
 class EconomicRecord(BaseModel):
-    """Economic data of one calendar month (``YYYY-MM``) or year (``YYYY``), money in 万元."""
+    """Economic data of one calendar month (``YYYY-MM``) or year (``YYYY``), money in 万元.
 
-    period: str = Field(pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$", examples=["2026-05", "2025"])
-    value_added: Money | None = Field(None, description="工业增加值, 万元")
-    revenue: Money | None = Field(None, description="营业收入, 万元")
-    output_quantity: Money | None = None
-    output_unit: str | None = Field(None, min_length=1, max_length=40)
+    The body's shape only: the rules (periods, amounts, which fields go together) are the
+    registry's, the same for a CSV import, this upload and the simulator.
+    """
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if (self.output_quantity is None) != (self.output_unit is None):
-            raise ValueError("output_quantity and output_unit go together")
-        if self.value_added is None and self.revenue is None and self.output_quantity is None:
-            raise ValueError("give at least one of value_added, revenue, output_quantity")
-        return self
+    period: str = Field(examples=["2026-05", "2025"])
+    value_added: Decimal | None = Field(None, description="工业增加值, 万元")
+    revenue: Decimal | None = Field(None, description="营业收入, 万元")
+    output_quantity: Decimal | None = None
+    output_unit: str | None = Field(None, max_length=40)
+
+    def row(self, code: str) -> dict[str, str]:
+        """The record as the registry's import columns (text, as in a CSV file)."""
+        values = self.model_dump(exclude_none=True)
+        return {"enterprise_code": code, **{k: str(v) for k, v in values.items()}}
 
     @property
     def kind(self) -> Literal["month", "year"]:
@@ -131,27 +137,21 @@ async def upload_economic_data(
     access: DbAccessDep, code: EnterpriseCode, body: Annotated[EconomicUpload, Body()]
 ) -> Stored:
     await access.enterprise(code, "economic_data.write", roles=OWNERS)
-    periods = [(r.kind, r.start) for r in body.records]
-    if len(set(periods)) != len(periods):
-        raise Problem(422, "records: the same period appears twice")
-    source = f"api:{access.principal.key_id}"
-    async with access.conn.transaction():
-        cur = access.conn.cursor()
-        await cur.executemany(
-            "INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added,"
-            " revenue, output_quantity, output_unit, source)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (enterprise_code, period_kind, period_start) DO UPDATE SET"
-            " value_added = excluded.value_added, revenue = excluded.revenue,"
-            " output_quantity = excluded.output_quantity, output_unit = excluded.output_unit,"
-            " source = excluded.source, submitted_at = now()",
-            [
-                (code, r.kind, r.start, r.value_added, r.revenue, r.output_quantity,
-                 r.output_unit, source)
-                for r in body.records
-            ],
-        )  # fmt: skip
-    return Stored(stored=len(body.records))
+    problems = Problems(Path("body.records"))
+    records = validate_economics(
+        [(i, {c: "" for c in ECONOMIC_COLUMNS} | r.row(code)) for i, r in enumerate(body.records)],
+        problems,
+        registered={code},
+    )
+    if problems.count:
+        errors = [
+            {"location": f"body.records.{line}.{field}", "message": message}
+            for line, field, message in problems.found
+        ]
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        raise Problem(422, detail, errors=errors)
+    stored = await store_economics(access.conn, records, f"api:{access.principal.key_id}")
+    return Stored(stored=stored)
 
 
 @router.get(
