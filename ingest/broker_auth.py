@@ -7,9 +7,10 @@ The ingest account (the user in ``MQTT_URL``) may only read readings and status.
 gateway is left out of both files, so it can neither connect nor publish after the broker reloads
 them (``kill -HUP`` on Mosquitto).
 
-Gateway secrets are never stored: ``gateways.credential_hash`` holds Mosquitto's own PBKDF2-SHA512
-format (``$7$iterations$salt$hash``, as ``mosquitto_passwd`` writes it), so the password file is
-written from the registry alone and the secret is shown once, when it is created.
+Gateway secrets are never stored: ``gateway_credentials.credential_hash`` (this package's table)
+holds Mosquitto's own PBKDF2-SHA512 format (``$7$iterations$salt$hash``, as ``mosquitto_passwd``
+writes it), so the password file is written from the database alone and the secret is shown once,
+when it is created.
 """
 
 from __future__ import annotations
@@ -59,29 +60,37 @@ class GatewayAccess:
 def create_credential(conn: psycopg.Connection, gateway_id: str) -> str:
     """Give the gateway a new secret (replacing any old one, un-revoking it); return the secret."""
     secret = secrets.token_urlsafe(24)
-    row = conn.execute(
-        "UPDATE gateways SET credential_hash = %s, revoked_at = NULL WHERE id = %s RETURNING id",
-        (hash_password(secret), gateway_id),
-    ).fetchone()
-    if row is None:
-        raise RegistryError(f"unknown gateway {gateway_id!r}")
+    _require_gateway(conn, gateway_id)
+    conn.execute(
+        "INSERT INTO gateway_credentials (gateway_id, credential_hash) VALUES (%s, %s)"
+        " ON CONFLICT (gateway_id) DO UPDATE SET credential_hash = EXCLUDED.credential_hash,"
+        " revoked_at = NULL, updated_at = now()",
+        (gateway_id, hash_password(secret)),
+    )
     return secret
 
 
 def revoke_credential(conn: psycopg.Connection, gateway_id: str) -> None:
-    row = conn.execute(
-        "UPDATE gateways SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s RETURNING id",
+    _require_gateway(conn, gateway_id)
+    conn.execute(
+        "INSERT INTO gateway_credentials (gateway_id, revoked_at) VALUES (%s, now())"
+        " ON CONFLICT (gateway_id) DO UPDATE SET"
+        " revoked_at = coalesce(gateway_credentials.revoked_at, now()), updated_at = now()",
         (gateway_id,),
-    ).fetchone()
-    if row is None:
+    )
+
+
+def _require_gateway(conn: psycopg.Connection, gateway_id: str) -> None:
+    if conn.execute("SELECT 1 FROM gateways WHERE id = %s", (gateway_id,)).fetchone() is None:
         raise RegistryError(f"unknown gateway {gateway_id!r}")
 
 
 def active_gateways(conn: psycopg.Connection) -> list[GatewayAccess]:
     """Gateways that may connect: with a credential, not revoked."""
     rows = conn.execute(
-        "SELECT id, enterprise_code, credential_hash FROM gateways"
-        " WHERE credential_hash IS NOT NULL AND revoked_at IS NULL ORDER BY id"
+        "SELECT g.id, g.enterprise_code, c.credential_hash"
+        " FROM gateways g JOIN gateway_credentials c ON c.gateway_id = g.id"
+        " WHERE c.credential_hash IS NOT NULL AND c.revoked_at IS NULL ORDER BY g.id"
     ).fetchall()
     return [GatewayAccess(*row) for row in rows]
 

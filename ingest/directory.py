@@ -15,6 +15,10 @@ from collections.abc import Iterable
 import psycopg
 
 NEGATIVE_TTL_S = 5.0
+_GATEWAYS = (
+    "SELECT g.id, g.enterprise_code, c.revoked_at IS NOT NULL"
+    " FROM gateways g LEFT JOIN gateway_credentials c ON c.gateway_id = g.id"
+)
 
 
 class Directory:
@@ -28,12 +32,7 @@ class Directory:
         self._meter_enterprise = dict(
             conn.execute("SELECT id, enterprise_code FROM meters").fetchall()
         )
-        self._gateway = {
-            gid: (ent, revoked)
-            for gid, ent, revoked in conn.execute(
-                "SELECT id, enterprise_code, revoked_at IS NOT NULL FROM gateways"
-            )
-        }
+        self._gateway = {gid: (ent, revoked) for gid, ent, revoked in conn.execute(_GATEWAYS)}
         self._unknown_until.clear()
 
     def resolve(
@@ -47,8 +46,7 @@ class Directory:
         ]
         if missing_gw:
             for gid, ent, revoked in conn.execute(
-                "SELECT id, enterprise_code, revoked_at IS NOT NULL FROM gateways"
-                " WHERE id = ANY(%s)",
+                _GATEWAYS + " WHERE g.id = ANY(%s)",
                 (missing_gw,),
             ):
                 self._gateway[gid] = (ent, revoked)
