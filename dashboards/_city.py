@@ -39,7 +39,7 @@ _REPORTING = stat(
     f"""
         SELECT count(DISTINCT r.enterprise_code) AS "reporting",
                (SELECT count(*) FROM enterprises e WHERE {CITY_FILTER}) AS "registered"
-        FROM rollups_15m r JOIN enterprises e ON e.code = r.enterprise_code
+        FROM booked_rollups r JOIN enterprises e ON e.code = r.enterprise_code
         WHERE r.bucket >= $__timeTo()::timestamptz - interval '30 minutes'
           AND r.bucket < $__timeTo() AND r.covered_ms > 0 AND {CITY_FILTER}
     """,

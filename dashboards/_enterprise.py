@@ -58,12 +58,11 @@ _METERS = table(
         SELECT m.id AS "meter", m.carrier AS "carrier", m.quantity AS "quantity",
                coalesce(m.role, 'carrier default') AS "role",
                coalesce(m.source, m.carrier) AS "source",
-               (SELECT max(x.time) FROM readings x WHERE x.meter_id = m.id
-                  AND x.quantity = m.quantity AND x.time <= $__timeTo()) AS "last reading",
+               l.last_reading AS "last reading",
                (SELECT sum(c.covered_ms)::numeric / nullif(900000 * count(*), 0)
-                  FROM rollups_15m c WHERE c.meter_id = m.id
+                  FROM booked_rollups c WHERE c.meter_id = m.id
                   AND $__timeFilter(c.bucket)) AS "coverage"
-        FROM meters m
+        FROM meters m JOIN meter_last_readings($__timeTo()) l ON l.meter_id = m.id
         WHERE m.enterprise_code = '$enterprise'
         ORDER BY m.id
     """,

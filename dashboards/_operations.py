@@ -101,7 +101,7 @@ _FRESHNESS = timeseries(
         SELECT $__timeGroupAlias(r.updated_at, $__interval),
                count(*) AS "buckets rewritten",
                max(extract(epoch FROM r.updated_at - r.bucket)) AS "max bucket age (s)"
-        FROM rollups_15m r
+        FROM booked_rollups r
         WHERE $__timeFilter(r.updated_at)
         GROUP BY 1
         ORDER BY 1

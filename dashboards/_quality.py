@@ -5,13 +5,11 @@ from __future__ import annotations
 from dashboards._model import Dashboard, stat, table, timeseries
 from dashboards._sql import DISTRICT, OFFLINE_MINUTES
 
-# Each meter's newest reading of its booked quantity at the range's end: one backward scan of the
-# identity index (meter_id, quantity, time) per meter.
+# Each meter's newest reading of its booked quantity at the range's end (migration 0012).
 _LAST_SEEN = """
-SELECT m.id, m.enterprise_code, m.carrier, e.name, e.district,
-       (SELECT max(x.time) FROM readings x WHERE x.meter_id = m.id AND x.quantity = m.quantity
-          AND x.time <= $__timeTo()) AS last_seen
-FROM meters m JOIN enterprises e ON e.code = m.enterprise_code
+SELECT m.id, m.enterprise_code, m.carrier, e.name, e.district, l.last_reading AS last_seen
+FROM meter_last_readings($__timeTo()) l
+JOIN meters m ON m.id = l.meter_id JOIN enterprises e ON e.code = m.enterprise_code
 WHERE e.district IN ($district)"""
 
 _SILENT = (
@@ -108,7 +106,7 @@ _COVERAGE = table(
                sum(r.covered_ms)::numeric / (900000 * count(*)) AS "covered",
                sum(r.estimated_ms)::numeric / (900000 * count(*)) AS "estimated",
                sum(r.readings_bad) AS "bad readings"
-        FROM rollups_15m r JOIN enterprises e ON e.code = r.enterprise_code
+        FROM booked_rollups r JOIN enterprises e ON e.code = r.enterprise_code
         WHERE $__timeFilter(r.bucket) AND e.district IN ($district)
         GROUP BY e.code
         ORDER BY 3, 1

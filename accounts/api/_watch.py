@@ -40,7 +40,7 @@ ORDER BY trim(enterprise_code), period_kind, model, period_start DESC
 
 _COVERAGE = """
 WITH c AS (
-    SELECT meter_id, quantity, sum(covered_ms) AS ms FROM rollups_15m
+    SELECT meter_id, quantity, sum(covered_ms) AS ms FROM booked_rollups
     WHERE enterprise_code = ANY (%(codes)s) AND bucket >= %(start)s AND bucket < %(end)s
     GROUP BY meter_id, quantity
 )

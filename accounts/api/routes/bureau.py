@@ -267,11 +267,8 @@ async def ingest_health(access: DbAccessDep) -> IngestHealth:
     recent = await cur.fetchone()
     assert recent is not None  # noqa: S101 - an aggregate has one row
     await cur.execute(
-        "SELECT m.id AS meter_id, trim(m.enterprise_code) AS enterprise_code,"
-        " r.last AS last_reading"
-        " FROM meters m LEFT JOIN LATERAL (SELECT max(time) AS last FROM readings"
-        "   WHERE meter_id = m.id AND quantity = m.quantity) r ON true"
-        " ORDER BY r.last NULLS FIRST, m.id"
+        "SELECT meter_id, trim(enterprise_code) AS enterprise_code, last_reading"
+        " FROM meter_last_readings() ORDER BY last_reading NULLS FIRST, meter_id"
     )
     meters = await cur.fetchall()
     limit = utcnow() - timedelta(seconds=offline_s)
