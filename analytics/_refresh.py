@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import TextIO
 
 import psycopg
@@ -22,8 +22,7 @@ from analytics import _series, _store, _stuck
 from analytics._series import Window
 from analytics._store import Change, MeterCache
 from carbonledger.config import AggregateSettings
-
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
+from carbonledger.tz import SHANGHAI
 
 
 @dataclass(frozen=True)

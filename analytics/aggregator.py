@@ -31,11 +31,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from analytics._refresh import RefreshStats, refresh_changes
 from analytics._store import Change, MeterCache
 from carbonledger.config import AggregateSettings
+from carbonledger.db import READINGS_CHANNEL
 from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "carbonledger_readings"
 _LOCK_BASE = 0x61_67_67_00  # "agg\0" + partition number
 _PART = "(hashtextextended(enterprise_code, 0) %% %(n)s + %(n)s) %% %(n)s = %(i)s"
 _WATERMARK = """
@@ -154,7 +154,7 @@ class Aggregator:
         """NOTIFY wakes the loop, ``poll_s`` is the fallback."""
         with self._connect(autocommit=True) as listener, self._connect() as conn:
             self._lock(listener)
-            listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            listener.execute(f"LISTEN {READINGS_CHANNEL}")
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             self.ready.set()
             log.info(

@@ -31,11 +31,12 @@ from psycopg import sql
 
 from accounts.ledger import Period, get_account, load_factors, refresh_live
 from accounts.ledger._ledger import compute_account
-from accounts.ledger._period import SHANGHAI, add_months, local_midnight, month_start
+from accounts.ledger._period import add_months, local_midnight, month_start
 from accounts.ledger._policy import FactorLibrary
 from accounts.ledger.service import LiveAccounts
 from carbonledger.config import AccountsSettings
 from carbonledger.db import migrate
+from carbonledger.tz import SHANGHAI
 from simulator.city import build_city
 from simulator.registry import register_city, register_economics
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from carbonledger.errors import WireFormatError
 
@@ -49,10 +49,15 @@ DEFAULT_TOPIC_ROOT = "carbonledger"
 MAX_PAYLOAD_BYTES = 2 << 20  # 10,000 readings fit with room to spare
 MAX_READINGS_PER_BATCH = 10_000
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}"
+"""A meter or gateway id: the shape every stage accepts (a topic segment, a registry key)."""
+CREDIT_CODE_PATTERN = r"[0-9A-HJ-NPQRTUWXY]{18}"
+"""GB 32100-2015's alphabet (digits and capitals without I O Z S V), 18 characters: the shape of
+an enterprise code; :mod:`carbonledger.uscc` checks the rest (division code, check character)."""
+
+_ID = re.compile(ID_PATTERN)
 _QUANTITY = re.compile(r"[a-z][a-z0-9_]{0,47}")
-# GB 32100-2015: 18 characters from the code's alphabet (digits and capitals without I O Z S V).
-_USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
+_USCC = re.compile(CREDIT_CODE_PATTERN)
 _READING_KEYS = frozenset({"meter", "quantity", "time", "value", "quality"})
 _ENVELOPE_KEYS = frozenset({"v", "seq", "sent_at", "readings"})
 
@@ -285,6 +290,47 @@ def _reading(item: object, times: dict[str, datetime]) -> Reading:
     if time is None:
         time = times[raw_time] = _timestamp(raw_time, "time")
     return Reading(meter, quantity, time, value, quality)
+
+
+def reading_problem(reading: Reading) -> str | None:
+    """Why a reading built in Python breaks this contract (ingest would refuse it), or None."""
+    if reading.time.utcoffset() is None:
+        return "time has no UTC offset"
+    if reading.quantity not in QUANTITIES:
+        return f"unknown quantity {reading.quantity!r}"
+    if not isinstance(reading.value, float | int) or not math.isfinite(reading.value):
+        return f"value {reading.value!r} is not a finite number"
+    if not _valid_id(reading.meter):
+        return f"meter id {reading.meter!r} is not valid"
+    if not isinstance(reading.quality, Quality):
+        return f"quality {reading.quality!r} is not a Quality"
+    return None
+
+
+def status_payload(
+    gateway: str,
+    enterprise: str,
+    state: Literal["online", "offline"],
+    at: datetime,
+    reason: str | None = None,
+    **fields: object,
+) -> bytes:
+    """A gateway's retained status message (docs/wire-format.md, "Gateway status payload").
+
+    ``fields`` are the heartbeat's counters, in the order they are given; readers ignore fields
+    they do not know.
+    """
+    doc: dict[str, object] = {
+        "v": VERSION,
+        "gateway": gateway,
+        "enterprise": enterprise,
+        "state": state,
+        "at": at.isoformat(timespec="seconds"),
+    }
+    if reason:
+        doc["reason"] = reason
+    doc |= fields
+    return _dumps(doc)
 
 
 @functools.lru_cache(maxsize=1 << 16)

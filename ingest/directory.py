@@ -15,10 +15,7 @@ from collections.abc import Iterable
 import psycopg
 
 NEGATIVE_TTL_S = 5.0
-_GATEWAYS = (
-    "SELECT g.id, g.enterprise_code, c.revoked_at IS NOT NULL"
-    " FROM gateways g LEFT JOIN gateway_credentials c ON c.gateway_id = g.id"
-)
+_GATEWAYS = "SELECT gateway_id, enterprise_code, revoked_at IS NOT NULL FROM gateway_access"
 
 
 class Directory:
@@ -46,7 +43,7 @@ class Directory:
         ]
         if missing_gw:
             for gid, ent, revoked in conn.execute(
-                _GATEWAYS + " WHERE g.id = ANY(%s)",
+                _GATEWAYS + " WHERE gateway_id = ANY(%s)",
                 (missing_gw,),
             ):
                 self._gateway[gid] = (ent, revoked)

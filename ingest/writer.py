@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import psycopg
 
+from carbonledger.db import READINGS_CHANNEL
 from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ _COPY = (
     " FROM STDIN (FORMAT BINARY)"
 )
 _TYPES = ["int4", "timestamptz", "text", "text", "float8", "text", "timestamptz"]
-NOTIFY_CHANNEL = "carbonledger_readings"
 # Store the new readings, log which series they touched (reading_changes, migration 0004) and wake
 # the aggregator (NOTIFY is delivered at commit), all in one statement of the batch's transaction.
 _INSERT = f"""
@@ -60,7 +60,7 @@ WITH stored AS (
     GROUP BY m.enterprise_code, s.meter_id, s.quantity
     RETURNING readings
 )
-SELECT total, CASE WHEN total > 0 THEN pg_notify('{NOTIFY_CHANNEL}', '') END
+SELECT total, CASE WHEN total > 0 THEN pg_notify('{READINGS_CHANNEL}', '') END
 FROM (SELECT coalesce(sum(readings), 0) AS total FROM logged) AS t
 """
 

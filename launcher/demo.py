@@ -34,7 +34,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -44,6 +44,7 @@ import psycopg
 from carbonledger.config import Settings, redact
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.mqtt import MqttEndpoint
+from carbonledger.tz import SHANGHAI
 from launcher.embedded import (
     AmqttBroker,
     BrokerProcess,
@@ -61,7 +62,6 @@ from launcher.embedded import (
 
 log = logging.getLogger(__name__)
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991; no tzdata needed
 CHECK_SECONDS = 30.0
 STORED = "carbonledger_ingest_readings_stored_total"
 DUPLICATES = "carbonledger_ingest_readings_duplicate_total"

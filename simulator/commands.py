@@ -26,9 +26,10 @@ from typing import Any
 
 from carbonledger.config import Settings
 from carbonledger.mqtt import MqttEndpoint
+from carbonledger.tz import SHANGHAI
 
 from .city import City, Meter, build_city
-from .profiles import CST, HOUR
+from .profiles import HOUR
 from .publisher import FleetPublisher, PublishStats, log_progress, publish_ticks
 from .simulation import Fault, FaultRates, Simulation
 
@@ -152,14 +153,14 @@ def _city_of(args: argparse.Namespace, settings: Settings) -> City:
 
 def _instant(text: str) -> datetime:
     if text == "now":
-        return datetime.now(CST).replace(microsecond=0)
+        return datetime.now(SHANGHAI).replace(microsecond=0)
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO 8601 time such as 2026-03-01T00:00:00+08:00"
         ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=CST)
+    return value if value.tzinfo is not None else value.replace(tzinfo=SHANGHAI)
 
 
 def _faults(text: str) -> frozenset[Fault]:
@@ -216,7 +217,7 @@ def _register(args: argparse.Namespace, settings: Settings) -> int:
     city = _city_of(args, settings)
     with psycopg.connect(require_database_url(settings)) as conn:
         added = register_city(conn, city)
-        economics = register_economics(conn, city, datetime.now(CST).date())
+        economics = register_economics(conn, city, datetime.now(SHANGHAI).date())
     print(  # noqa: T201
         f"registry: added {added[0]} enterprises, {added[1]} gateways, {added[2]} meters, "
         f"{economics} economic-data rows written (city of {len(city.enterprises)} enterprises, "
@@ -238,7 +239,7 @@ class _Window:
 def _window(args: argparse.Namespace, settings: Settings) -> _Window:
     """Check the flags against each other; a conflict is an argparse error (exit 2)."""
     parser: argparse.ArgumentParser = args.parser
-    now = datetime.now(CST).replace(microsecond=0)
+    now = datetime.now(SHANGHAI).replace(microsecond=0)
     live = args.live or args.start is None
     if args.end is not None and args.start is None:
         parser.error("--to needs --from (the fast-forward covers --from..--to)")

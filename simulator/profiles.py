@@ -20,12 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date
 from functools import lru_cache
 
 from .city import Drive, Meter, Shift, Stack, stream
 
-CST = timezone(timedelta(hours=8))  # Asia/Shanghai: UTC+8 all year, no DST
 _OFFSET = 8 * 3600
 DAY = 86_400
 HOUR = 3_600

@@ -26,9 +26,9 @@ import paho.mqtt.client as paho
 
 from carbonledger.errors import BrokerUnavailableError
 from carbonledger.mqtt import MqttEndpoint
+from carbonledger.tz import SHANGHAI
 from carbonledger.wire import DEFAULT_TOPIC_ROOT, encode, readings_topic
 
-from .profiles import CST
 from .simulation import Fault, OutgoingBatch, Simulation
 
 log = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ def log_progress(
             "readings": stats.readings,
             "messages": stats.messages,
             "rate_per_s": round(stats.rate()),
-            "simulated_time": stats.simulated.astimezone(CST).isoformat()
+            "simulated_time": stats.simulated.astimezone(SHANGHAI).isoformat()
             if stats.simulated
             else None,
             "in_flight": publisher.inflight,

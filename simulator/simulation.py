@@ -21,11 +21,11 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
+from carbonledger.tz import SHANGHAI
 from carbonledger.wire import Quality, Reading
 
 from .city import CEMS_QUANTITIES, City, Meter, stream
 from .profiles import (
-    CST,
     HOUR,
     MG_PER_M3_PER_PERCENT_CO2,
     HourDraws,
@@ -187,13 +187,13 @@ class Simulation:
     @property
     def next_time(self) -> datetime:
         """The instant of the next tick :meth:`step` will produce."""
-        return datetime.fromtimestamp(self._next, CST)
+        return datetime.fromtimestamp(self._next, SHANGHAI)
 
     def step(self) -> list[OutgoingBatch]:
         """Advance one interval and return the batches to publish now, in publication order."""
         t = self._next
         self._next += self.interval
-        when = datetime.fromtimestamp(t, CST)
+        when = datetime.fromtimestamp(t, SHANGHAI)
         hour = (t - 1) // HOUR  # the interval (t - interval, t] lies in this hour
         j = (t - hour * HOUR) // self.interval
         out: list[OutgoingBatch] = []
@@ -347,7 +347,7 @@ class Simulation:
         self, gw: _GatewayState, t: int, readings: list[Reading], out: list[OutgoingBatch]
     ) -> None:
         """Number the gateway's batch and publish, hold back or repeat it as the faults say."""
-        when = datetime.fromtimestamp(t, CST)
+        when = datetime.fromtimestamp(t, SHANGHAI)
         batch = OutgoingBatch(
             gw.enterprise, gw.gateway, gw.seq, tuple(readings), when + timedelta(seconds=1)
         )
@@ -392,10 +392,10 @@ class Simulation:
     def _released(batch: OutgoingBatch, due: int) -> OutgoingBatch:
         if batch.duplicate:
             return batch  # a repeat carries the original payload byte for byte
-        sent = datetime.fromtimestamp(due, CST) + timedelta(seconds=1)
+        sent = datetime.fromtimestamp(due, SHANGHAI) + timedelta(seconds=1)
         return OutgoingBatch(
             batch.enterprise, batch.gateway, batch.seq, batch.readings, sent, late=True
         )
 
     def _event(self, fault: Fault, t: int, subject: str, detail: str) -> None:
-        self.events.append(FaultEvent(fault, datetime.fromtimestamp(t, CST), subject, detail))
+        self.events.append(FaultEvent(fault, datetime.fromtimestamp(t, SHANGHAI), subject, detail))

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import Path
 
-CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+from carbonledger.wire import CREDIT_CODE_PATTERN
+
+CODE_PATTERN = f"^{CREDIT_CODE_PATTERN}$"
 
 EnterpriseCode = Annotated[
     str,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from datetime import datetime
 
 
 def floor_15m(moment: datetime) -> datetime:

@@ -14,9 +14,10 @@ import psycopg
 from pydantic import BaseModel, ConfigDict
 
 from accounts.ledger._model import Account, GradeRecord, Line, dec, plain
-from accounts.ledger._period import SHANGHAI, Period, local_midnight
+from accounts.ledger._period import Period, local_midnight
 from accounts.ledger._store import get_account
 from carbonledger.config import AccountsSettings
+from carbonledger.tz import SHANGHAI
 
 
 class Term(BaseModel):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Literal
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from carbonledger.tz import SHANGHAI
+
 PeriodKind = Literal["month", "year", "mtd", "rolling12"]
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _YEAR = re.compile(r"\d{4}")

@@ -30,10 +30,11 @@ from accounts.ledger._ledger import (
     selection_for,
 )
 from accounts.ledger._model import Account, GradeRecord, dec
-from accounts.ledger._period import SHANGHAI, Period, add_months, local_midnight
+from accounts.ledger._period import Period, add_months, local_midnight
 from accounts.ledger._policy import FactorLibrary, Selection
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
+from carbonledger.tz import SHANGHAI
 
 _ROW = """
 INSERT INTO account_periods (enterprise_code, period_kind, period_start, version, period_end,

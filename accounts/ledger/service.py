@@ -32,10 +32,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from accounts.ledger._grading import band_set
 from accounts.ledger._ledger import MonthActivity, read_activity
-from accounts.ledger._period import SHANGHAI, local_midnight, month_start
+from accounts.ledger._period import local_midnight, month_start
 from accounts.ledger._store import RefreshResult, all_codes, live_periods, refresh_live
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import DatabaseUnavailableError
+from carbonledger.tz import SHANGHAI
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ._csvfile import SHANGHAI
+from carbonledger.tz import SHANGHAI
+
 from ._registry_file import Entry, RegistryFile, read_registry_file
 
 # Table, key column, and the file's key -> column for each kind (in write order).

@@ -10,13 +10,11 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import TextIO
 
 from carbonledger.errors import InvalidImportError
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 PROBLEM_LIMIT = 1000  # problems kept (and printed) per import; the rest are counted
 
 

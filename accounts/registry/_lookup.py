@@ -17,8 +17,8 @@ FROM enterprises WHERE code = %s
 """
 _SITES = "SELECT id, name, address FROM sites WHERE enterprise_code = %s ORDER BY id"
 _GATEWAYS = """
-SELECT id, credential_hash IS NOT NULL AS has_credential, revoked_at
-FROM gateways WHERE enterprise_code = %s ORDER BY id
+SELECT gateway_id AS id, has_credential, revoked_at
+FROM gateway_access WHERE enterprise_code = %s ORDER BY gateway_id
 """
 _METERS = """
 SELECT id, gateway_id, site_id, carrier, quantity, unit, multiplier, register_max, max_rate,

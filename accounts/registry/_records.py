@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from carbonledger import uscc
 from carbonledger.errors import RegistryError
-from carbonledger.wire import QUANTITIES
+from carbonledger.wire import ID_PATTERN, QUANTITIES
 
 # Lishui's nine county-level divisions (domain.md §6), in the order the city lists them.
 DISTRICTS = (
@@ -67,7 +67,7 @@ ROLE_CARRIERS: dict[str, tuple[str, ...]] = {
     "process": ("electricity", "natural_gas", "steam", "heat", "diesel"),
     "measured": ("flue_gas",),
 }
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_ID = re.compile(ID_PATTERN)
 _INDUSTRY = re.compile(r"[0-9]{2}([0-9]{1,2})?")
 
 

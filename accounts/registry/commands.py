@@ -20,9 +20,9 @@ import psycopg
 
 from carbonledger.config import Settings, require_database_url
 from carbonledger.errors import DatabaseUnavailableError, InvalidImportError
+from carbonledger.tz import SHANGHAI
 
 from ._apply import ImportReport, import_registry, show_value
-from ._csvfile import SHANGHAI
 from ._economics import import_economics
 from ._lookup import enterprise_details, list_enterprises
 from ._readings import import_readings

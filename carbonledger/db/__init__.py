@@ -3,4 +3,14 @@
 from carbonledger.db.migrate import Migration, MigrationReport, load_migrations, migrate
 from carbonledger.db.timescale import timescaledb_loadable
 
-__all__ = ["Migration", "MigrationReport", "load_migrations", "migrate", "timescaledb_loadable"]
+READINGS_CHANNEL = "carbonledger_readings"
+"""NOTIFY channel of committed readings: ingest notifies per batch, the aggregator listens."""
+
+__all__ = [
+    "READINGS_CHANNEL",
+    "Migration",
+    "MigrationReport",
+    "load_migrations",
+    "migrate",
+    "timescaledb_loadable",
+]

@@ -12,33 +12,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
-import re
 import signal
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from carbonledger import wire
 from carbonledger.errors import OutboxFullError
-from carbonledger.wire import QUANTITIES, Quality, Reading
+from carbonledger.tz import SHANGHAI
+from carbonledger.wire import Reading
 from edge.drivers import Driver
 from edge.drivers.catalog import driver
 
 from ._config import GatewayConfig, load_gateway_config
 from ._counters import Counters
 from ._outbox import Outbox
-from ._publisher import CST, OutboxWorker, Publisher
+from ._publisher import OutboxWorker, Publisher
 
 log = logging.getLogger("edge.agent")
 
 DRIVER_RESTART_S = 5.0
 SHUTDOWN_DRIVERS_S = 5.0
 QUOTA_LOG_EVERY_S = 10.0
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # wire format v1's meter id
 
 
 class Agent:
@@ -65,20 +64,14 @@ class Agent:
 
     # -- status -------------------------------------------------------------------------------
 
-    def status(self, state: str, reason: str | None = None) -> bytes:
-        """The retained status payload (``docs/wire-format.md``, "Gateway status")."""
-        now = datetime.now(CST)
-        doc: dict[str, Any] = {
-            "v": 1,
-            "gateway": self.config.gateway_id,
-            "enterprise": self.config.enterprise,
-            "state": state,
-            "at": now.isoformat(timespec="seconds"),
-        }
-        if reason:
-            doc["reason"] = reason
-        doc |= self.heartbeat_fields(now)
-        return json.dumps(doc).encode()
+    def status(self, state: Literal["online", "offline"], reason: str | None = None) -> bytes:
+        """The retained status payload, with this run's heartbeat counters."""
+        now = datetime.now(SHANGHAI)
+        config = self.config
+        fields = self.heartbeat_fields(now)
+        return wire.status_payload(
+            config.gateway_id, config.enterprise, state, now, reason, **fields
+        )
 
     def heartbeat_fields(self, now: datetime) -> dict[str, Any]:
         box = self.outbox.box
@@ -114,17 +107,7 @@ class Agent:
 
     def _valid(self, r: Reading, source: str) -> bool:
         """Refuse a reading that would poison its batch (ingest would refuse it anyway)."""
-        problem = None
-        if r.time.utcoffset() is None:
-            problem = "time has no UTC offset"
-        elif r.quantity not in QUANTITIES:
-            problem = f"unknown quantity {r.quantity!r}"
-        elif not isinstance(r.value, float | int) or not math.isfinite(r.value):
-            problem = f"value {r.value!r} is not a finite number"
-        elif not _ID.fullmatch(r.meter):
-            problem = f"meter id {r.meter!r} is not valid"
-        elif not isinstance(r.quality, Quality):
-            problem = f"quality {r.quality!r} is not a Quality"
+        problem = wire.reading_problem(r)
         if problem is None:
             return True
         self.counters.rejected_invalid += 1
@@ -177,7 +160,7 @@ class Agent:
             heartbeat.cancel()
             await _finish([heartbeat], 1)
             await self.outbox.close()
-            log.info("edge agent stopped", extra=self.heartbeat_fields(datetime.now(CST)))
+            log.info("edge agent stopped", extra=self.heartbeat_fields(datetime.now(SHANGHAI)))
         if publisher.done() and not publisher.cancelled():
             publisher.result()  # an outbox failure ends the run with its error
 
@@ -204,7 +187,7 @@ class Agent:
         while True:
             self._oldest = await self.outbox.call(self.outbox.box.oldest_time)
             sent = await self.publisher.heartbeat()
-            fields = self.heartbeat_fields(datetime.now(CST))
+            fields = self.heartbeat_fields(datetime.now(SHANGHAI))
             log.info("heartbeat", extra={**fields, "connected": sent})
             await asyncio.sleep(self.config.heartbeat.interval_s)
 

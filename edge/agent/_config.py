@@ -30,11 +30,11 @@ from pydantic import (
 
 from carbonledger.errors import ConfigError
 from carbonledger.tomlfile import describe, read_toml
-from carbonledger.wire import DEFAULT_TOPIC_ROOT, status_topic
+from carbonledger.wire import CREDIT_CODE_PATTERN, DEFAULT_TOPIC_ROOT, ID_PATTERN, status_topic
 from edge.drivers.catalog import DRIVERS, drivers
 
-_GATEWAY_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-_USCC = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+_GATEWAY_ID = f"^{ID_PATTERN}$"
+_USCC = f"^{CREDIT_CODE_PATTERN}$"
 
 
 class _Section(BaseModel):

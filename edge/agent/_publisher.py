@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
-from typing import Any, ParamSpec, TypeVar
+from datetime import datetime
+from typing import Any, Literal, ParamSpec, TypeVar
 
+from carbonledger import wire
 from carbonledger.errors import BrokerUnavailableError
+from carbonledger.tz import SHANGHAI
 from carbonledger.wire import encode, readings_topic
 
 from ._config import GatewayConfig
@@ -32,9 +33,9 @@ from ._outbox import Outbox, StoredBatch
 
 log = logging.getLogger("edge.agent.publisher")
 
-CST = timezone(timedelta(hours=8))
 P = ParamSpec("P")
 T = TypeVar("T")
+StatusPayload = Callable[[Literal["online", "offline"], str | None], bytes]
 
 
 class OutboxWorker:
@@ -83,7 +84,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._limit = RateLimiter(config.publish.replay_rate, config.publish.batch_size)
         self._acks: set[asyncio.Task[None]] = set()
-        self.status_payload: Callable[[str, str | None], bytes] = _bare_status(config)
+        self.status_payload: StatusPayload = _bare_status(config)
 
     def notify(self, written: int) -> None:
         """Readings were committed to the outbox (called by the agent's ``emit``)."""
@@ -156,7 +157,7 @@ class Publisher:
                 await self._send(link, batch, window)
         while await self._rows_ready(stop):
             batch = await self.outbox.call(
-                self.outbox.box.next_batch, self.config.publish.batch_size, datetime.now(CST)
+                self.outbox.box.next_batch, self.config.publish.batch_size, datetime.now(SHANGHAI)
             )
             self._taken(0 if batch is None else len(batch.readings))
             if batch is not None:
@@ -223,7 +224,9 @@ class Publisher:
         if self._acks:
             await asyncio.wait(set(self._acks), timeout=5.0)
 
-    async def _send_status(self, link: MqttLink, state: str, reason: str | None = None) -> None:
+    async def _send_status(
+        self, link: MqttLink, state: Literal["online", "offline"], reason: str | None = None
+    ) -> None:
         future = link.publish(
             self.config.status_topic, self.status_payload(state, reason), retain=True
         )
@@ -254,13 +257,10 @@ def _ignore_failure(future: asyncio.Future[None]) -> None:
         future.exception()  # a status message lost with its connection: the next one replaces it
 
 
-def _bare_status(config: GatewayConfig) -> Callable[[str, str | None], bytes]:
-    def payload(state: str, reason: str | None) -> bytes:
-        doc = {"v": 1, "gateway": config.gateway_id, "enterprise": config.enterprise}
-        doc |= {"state": state, "at": datetime.now(CST).isoformat(timespec="seconds")}
-        if reason:
-            doc["reason"] = reason
-        return json.dumps(doc).encode()
+def _bare_status(config: GatewayConfig) -> StatusPayload:
+    def payload(state: Literal["online", "offline"], reason: str | None) -> bytes:
+        now = datetime.now(SHANGHAI)
+        return wire.status_payload(config.gateway_id, config.enterprise, state, now, reason)
 
     return payload
 

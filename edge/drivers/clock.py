@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
+from carbonledger.tz import SHANGHAI
 
 
 def now() -> datetime:
     """The current instant in Asia/Shanghai, to the millisecond (the wire format's resolution)."""
-    instant = datetime.now(CST)
+    instant = datetime.now(SHANGHAI)
     return instant.replace(microsecond=instant.microsecond // 1000 * 1000)

@@ -18,18 +18,17 @@ import functools
 import logging
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from carbonledger.tz import SHANGHAI
 from carbonledger.wire import Reading
 from edge.drivers import Emit
 from simulator import City, Simulation, build_city
 
 log = logging.getLogger(__name__)
-
-CST = timezone(timedelta(hours=8))
 
 
 class Mode(enum.StrEnum):
@@ -58,7 +57,7 @@ class Config(BaseModel):
     @field_validator("start", "end", "anchor")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=CST) if value and value.tzinfo is None else value
+        return value.replace(tzinfo=SHANGHAI) if value and value.tzinfo is None else value
 
     @field_validator("interval_s")
     @classmethod
@@ -119,7 +118,7 @@ def _city(enterprises: int, seed: int) -> City:
 
 def ticks(config: Config) -> Iterator[tuple[datetime, list[Reading]]]:
     """(instant, readings of the selected meters) per tick, from start; up to end if set."""
-    start = config.start or datetime.now(CST)
+    start = config.start or datetime.now(SHANGHAI)
     sim = Simulation(
         config.selected(), start, interval_s=config.interval_s, anchor=config.anchor or start
     )

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics import Aggregator, recompute
-from analytics._refresh import SHANGHAI
 from analytics._series import Kind, MeterParams, Window, compute, floor_bucket
 from analytics._store import from_ms, to_ms
 from carbonledger.config import AggregateSettings
+from carbonledger.tz import SHANGHAI
 from ingest.writer import BatchWriter, Message
 from tests.helpers import ENTERPRISE_A, ENTERPRISE_B, register_sites
 

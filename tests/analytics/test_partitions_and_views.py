@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from analytics import Aggregator, Partition
-from analytics._refresh import SHANGHAI
 from carbonledger.config import AggregateSettings
+from carbonledger.tz import SHANGHAI
 from ingest.writer import BatchWriter, Message
 from launcher.cli import main
 from tests.helpers import SITES, register_sites

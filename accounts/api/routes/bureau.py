@@ -18,8 +18,9 @@ from pydantic import AwareDatetime, BaseModel
 from accounts.api._common import CODE_PATTERN, utcnow
 from accounts.api._keys import Role
 from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
-from accounts.api._time import SHANGHAI, floor_15m
+from accounts.api._time import floor_15m
 from accounts.api.deps import DbAccessDep
+from carbonledger.tz import SHANGHAI
 
 router = APIRouter(prefix="/bureau", tags=["bureau"])
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, Field
 
+from accounts.api._common import CODE_PATTERN
 from accounts.api._keys import CreatedKey, KeyInfo, Role, create_key, list_keys, revoke_key
 from accounts.api._pagination import CursorQuery, LimitQuery, Page, after_key, page
 from accounts.api._problems import Problem
@@ -40,7 +41,7 @@ async def me(access: DbAccessDep) -> Me:
 class NewKey(BaseModel):
     role: Role
     name: str = Field(min_length=1, max_length=200)
-    enterprise_code: str | None = Field(None, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+    enterprise_code: str | None = Field(None, pattern=CODE_PATTERN)
     bank_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     bank_name: str | None = Field(None, min_length=1, max_length=200)
     expires_at: datetime | None = None

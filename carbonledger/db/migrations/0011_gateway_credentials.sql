@@ -15,3 +15,12 @@ SELECT id, credential_hash, revoked_at FROM gateways
 WHERE credential_hash IS NOT NULL OR revoked_at IS NOT NULL;
 
 ALTER TABLE gateways DROP COLUMN credential_hash, DROP COLUMN revoked_at;
+
+-- What other rooms may know of a credential (never its hash): the registry shows it beside the
+-- gateway, ingest's directory refuses a revoked gateway's readings.
+CREATE VIEW gateway_access AS
+SELECT g.id AS gateway_id, g.enterprise_code,
+       c.credential_hash IS NOT NULL AS has_credential, c.revoked_at
+FROM gateways g LEFT JOIN gateway_credentials c ON c.gateway_id = g.id;
+COMMENT ON VIEW gateway_access IS
+    'Each gateway with whether it has a broker credential and when that was revoked (ingest''s)';

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carbonledger.errors import DeviceError, FrameError
-from carbonledger.wire import Reading
+from carbonledger.wire import ID_PATTERN, Reading
 from edge.drivers import Emit, clock, poll_every
 from edge.drivers.link import BusSettings, Link, SerialLink, TcpLink
 
@@ -29,7 +29,7 @@ QUANTITY_OF_DI = {
     "00020000": "energy_export",
     "02030000": "active_power",
 }
-MeterId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+MeterId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 
 
 class MeterConfig(BaseModel):

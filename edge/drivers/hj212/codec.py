@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from carbonledger.errors import ChecksumError, FrameError, FramingError, LengthError
-from edge.drivers.clock import CST
+from carbonledger.tz import SHANGHAI
 
 __all__ = [
-    "CST",
     "MAX_PACKET",
     "NUMERIC_EXCLUDED",
+    "SHANGHAI",
     "Packet",
     "PacketFramer",
     "Tolerance",
@@ -288,7 +288,7 @@ def parse_time(value: str) -> datetime:
     if not value.isdigit() or len(value) not in (14, 17):
         raise FramingError(f"DataTime {value!r} is not YYYYMMDDhhmmss")
     try:
-        return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=CST)
+        return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=SHANGHAI)
     except ValueError:
         raise FramingError(f"DataTime {value!r} is not a valid time") from None
 

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carbonledger.errors import FrameError
-from carbonledger.wire import Quality, Reading
+from carbonledger.wire import ID_PATTERN, Quality, Reading
 from edge.drivers import Emit
 
 from . import codec
@@ -35,7 +35,7 @@ PRESSURE_TO_PA = {"Pa": 1.0, "hPa": 100.0, "kPa": 1000.0}
 FLOW_TO_M3_H = {"m3/h": 1.0, "m3/s": 3600.0}
 CO2_TO_MG_M3 = {"mg/m3": 1.0, "%": CO2_PERCENT_TO_MG_M3}
 QUALITY_OF_FLAG = {"N": Quality.GOOD, "S": Quality.ESTIMATED}  # F M D C T B and others: BAD
-MeterId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+MeterId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 
 
 class DeviceConfig(BaseModel):

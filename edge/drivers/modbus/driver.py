@@ -21,7 +21,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from carbonledger.errors import DeviceError, FrameError
-from carbonledger.wire import Reading
+from carbonledger.wire import ID_PATTERN, Reading
 from edge.drivers import Emit, clock, poll_every
 from edge.drivers.link import BusSettings
 
@@ -29,7 +29,7 @@ from .profiles import Profile, Register, load_profiles
 
 log = logging.getLogger(__name__)
 
-MeterId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+MeterId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import psycopg
 
-from accounts.ledger._period import SHANGHAI
+from carbonledger.tz import SHANGHAI
 
 # codes pass the registry's pattern; the accounts do not check GB 32100 (the registry does)
 DYEING = "91331102MA2A0DYE1X"  # 1713 印染: electricity, natural gas, diesel, purchased steam

@@ -26,8 +26,8 @@ from tests.helpers import Publisher, RunningIngest, count, make_settings, wait_f
 EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 A = "91331181MA2CX0028R"  # the example registry's auto-parts maker, meter m-cx002-el1 (x60)
 METER = "m-cx002-el1"
-CST = timezone(timedelta(hours=8))
-T0 = datetime(2026, 10, 1, 0, 0, tzinfo=CST)
+SHANGHAI = timezone(timedelta(hours=8))
+T0 = datetime(2026, 10, 1, 0, 0, tzinfo=SHANGHAI)
 HEADER = "meter_id,quantity,time,value,quality\n"
 
 
