@@ -32,6 +32,7 @@ from analytics._refresh import RefreshStats, refresh_changes
 from analytics._store import Change, MeterCache
 from carbonledger.config import AggregateSettings
 from carbonledger.db import READINGS_CHANNEL
+from carbonledger.db.connect import connect
 from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
@@ -129,13 +130,8 @@ class Aggregator:
         self.meters = MeterCache(settings)
 
     def _connect(self, **kwargs: object) -> psycopg.Connection:
-        try:
-            return psycopg.connect(
-                self.conninfo, application_name=f"carbonledger-aggregate-{self.partition}",
-                **kwargs,  # type: ignore[arg-type]
-            )  # fmt: skip
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailableError(f"cannot connect: {exc}") from exc
+        name = f"carbonledger-aggregate-{self.partition}"
+        return connect(self.conninfo, application_name=name, **kwargs)
 
     def run(self, stop: threading.Event) -> None:
         """Follow changes until ``stop``, reconnecting while the database is away.

@@ -26,6 +26,7 @@ from typing import TypeVar
 import psycopg
 
 from carbonledger.db import READINGS_CHANNEL
+from carbonledger.db.connect import connect
 from carbonledger.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,7 @@ class BatchWriter:
     def connection(self) -> psycopg.Connection:
         """The open connection, reconnecting if it was lost (raises DatabaseUnavailableError)."""
         if self._conn is None or self._conn.closed:
-            try:
-                self._conn = psycopg.connect(self._conninfo, application_name="carbonledger-ingest")
-            except psycopg.OperationalError as exc:
-                raise DatabaseUnavailableError(f"cannot connect: {exc}") from exc
+            self._conn = connect(self._conninfo, application_name="carbonledger-ingest")
             self._conn.execute(_STAGING)
             self._conn.commit()
         return self._conn

@@ -29,10 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-import psycopg
-
 from carbonledger import wire
-from carbonledger.errors import DatabaseUnavailableError, WireFormatError
+from carbonledger.db.connect import connect, database_errors
+from carbonledger.errors import WireFormatError
 from ingest.directory import Directory
 from ingest.writer import BatchWriter, Message, hand_over
 
@@ -67,11 +66,8 @@ def import_readings(
 ) -> ReadingsReport:
     """Validate all of ``path``, then store it in batches; see the module docstring."""
     directory = Directory()
-    try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            directory.load(conn)
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"cannot connect: {exc}") from exc
+    with connect(conninfo, autocommit=True) as conn, database_errors("reading the registry"):
+        directory.load(conn)
     problems = Problems(path)
     total = sum(1 for _ in _validated(path, directory, problems))
     problems.raise_if_any()
@@ -202,11 +198,9 @@ def _write(writer: BatchWriter, batch: list[Message], report: ReadingsReport) ->
     conn = writer.connection
     topics = [m.topic for m in batch]
     digests = [hashlib.sha256(m.payload).digest() for m in batch]
-    try:
+    with database_errors("reading dead letters failed"):
         rows = conn.execute(_REASONS, (topics, digests)).fetchall()
         conn.commit()
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"reading dead letters failed: {exc}") from exc
     lines = {t: int(t.rsplit(":", 1)[1]) for t in topics}
     for topic, reason in sorted(rows, key=lambda r: lines[r[0]]):
         text = str(reason).removeprefix("readings[0]: ")

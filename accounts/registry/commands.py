@@ -19,7 +19,8 @@ from typing import Any
 import psycopg
 
 from carbonledger.config import Settings, require_database_url
-from carbonledger.errors import DatabaseUnavailableError, InvalidImportError
+from carbonledger.db.connect import connect
+from carbonledger.errors import InvalidImportError
 from carbonledger.tz import SHANGHAI
 
 from ._apply import ImportReport, import_registry, show_value
@@ -88,10 +89,7 @@ def _import_parser(sub: Any, metavar: str, *, help: str, description: str) -> An
 
 
 def _connect(settings: Settings) -> psycopg.Connection:
-    try:
-        return psycopg.connect(require_database_url(settings), application_name="carbonledger")
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"cannot connect: {exc}") from exc
+    return connect(require_database_url(settings), application_name="carbonledger")
 
 
 def _print_report(report: ImportReport) -> None:

@@ -18,8 +18,9 @@ from typing import Literal
 
 import psycopg
 
+from carbonledger.db.connect import connect
 from carbonledger.db.timescale import apply_policies, timescaledb_loadable
-from carbonledger.errors import DatabaseUnavailableError, MigrationError
+from carbonledger.errors import MigrationError
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,7 @@ def migrate(
     retention: str | None = None,
 ) -> MigrationReport:
     """Bring the database at ``conninfo`` to the current schema; safe to run any number of times."""
-    try:
-        conn = psycopg.connect(conninfo, autocommit=True)
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"cannot connect to the database: {exc}") from exc
+    conn = connect(conninfo, autocommit=True)
     with conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
