@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from analytics._refresh import RefreshStats, refresh_changes
 from analytics._store import Change, MeterCache
@@ -100,9 +100,6 @@ class AggregatorMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=r,
         )
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        start_http_server(port, addr=host, registry=self.registry)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from carbonledger.config import Settings, require_database_url
 from carbonledger.errors import ConfigError
+from carbonledger.metrics import serve_metrics
 from carbonledger.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(str(exc)) from exc
     stop = stop_on_signals()
     aggregator = Aggregator(require_database_url(settings), settings.aggregate, partition)
-    if settings.aggregate.metrics_port:
-        aggregator.metrics.serve(settings.aggregate.metrics_port)
+    serve_metrics(
+        aggregator.metrics.registry, settings.aggregate.metrics_port, settings.metrics_host
+    )
     aggregator.run(stop)
     log.info("aggregator stopped", extra={"partition": str(partition)})
     return 0

@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     compress_after: str = "7 days"
     log_format: Literal["json", "text"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_host: str = Field(
+        "127.0.0.1", description="address the services' /metrics bind to (0.0.0.0 in a container)"
+    )
     ingest: IngestSettings = IngestSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     aggregate: AggregateSettings = AggregateSettings()

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from carbonledger.config import Settings, require_database_url
+from carbonledger.metrics import serve_metrics
 from carbonledger.mqtt import MqttEndpoint
 from carbonledger.signals import stop_on_signals
 from ingest import broker_auth
@@ -67,8 +68,7 @@ def run_worker(settings: Settings) -> int:
     """Run one worker until SIGINT or SIGTERM, then finish the batch in hand and exit 0."""
     stop = stop_on_signals()
     service = IngestService(settings)
-    if settings.ingest.metrics_port:
-        service.metrics.serve(settings.ingest.metrics_port)
+    serve_metrics(service.metrics.registry, settings.ingest.metrics_port, settings.metrics_host)
     log.info(
         "ingest worker starting",
         extra={

@@ -28,6 +28,7 @@ from accounts.ledger._report import annual_report, annual_report_csv
 from accounts.ledger.service import LiveAccounts
 from carbonledger.config import Settings, require_database_url
 from carbonledger.errors import ConfigError, DatabaseUnavailableError
+from carbonledger.metrics import serve_metrics
 from carbonledger.signals import stop_on_signals
 
 M = TypeVar("M", bound=BaseModel)
@@ -174,8 +175,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     stop = stop_on_signals()
     service = LiveAccounts(require_database_url(settings), settings.accounts)
-    if settings.accounts.metrics_port:
-        service.metrics.serve(settings.accounts.metrics_port)
+    serve_metrics(service.metrics.registry, settings.accounts.metrics_port, settings.metrics_host)
     service.run(stop)
     log.info("live accounts stopped")
     return 0

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import psycopg
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from accounts.ledger._grading import band_set
 from accounts.ledger._ledger import MonthActivity, read_activity
@@ -95,9 +95,6 @@ class AccountsMetrics:
         self.lag = Gauge(
             f"{p}lag_seconds", "age of the oldest change refreshed last cycle", registry=r
         )
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        start_http_server(port, addr=host, registry=self.registry)
 
 
 @dataclass
