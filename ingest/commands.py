@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from carbonledger.config import Settings, require_database_url
 from carbonledger.metrics import serve_metrics
 from carbonledger.mqtt import MqttEndpoint
 from carbonledger.signals import stop_on_signals
+from carbonledger.supervisor import PopenWorker, supervise
 from ingest import broker_auth
 from ingest.service import IngestService
 
@@ -83,25 +82,17 @@ def run_worker(settings: Settings) -> int:
 
 
 def _supervise(workers: int, settings: Settings) -> int:
-    """Start ``workers`` processes, each with its own client id and metrics port."""
-    children = []
-    for index in range(1, workers + 1):
+    """Keep ``workers`` processes running, each with its own client id and metrics port."""
+
+    def start(index: int) -> PopenWorker:
         env = dict(os.environ)
         env["CARBONLEDGER_INGEST__CLIENT_ID"] = f"{settings.ingest.client_id}-w{index}"
         if settings.ingest.metrics_port:
             env["CARBONLEDGER_INGEST__METRICS_PORT"] = str(settings.ingest.metrics_port + index - 1)
-        children.append(subprocess.Popen([sys.executable, "-m", "launcher", "ingest"], env=env))
-    stopping = threading.Event()
+        argv = [sys.executable, "-m", "launcher", "ingest"]
+        return PopenWorker(subprocess.Popen(argv, env=env))  # noqa: S603 - our own interpreter
 
-    def forward(signum: int, _frame: object) -> None:
-        stopping.set()
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    codes = [child.wait() for child in children]
-    return 0 if stopping.is_set() or not any(codes) else 1
+    return supervise("ingest", start, workers, stop_on_signals())
 
 
 def _broker_config(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,13 +21,12 @@ import os
 import socket
 import sys
 import threading
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
-from uvicorn.config import STARTUP_FAILURE
 
 from carbonledger.errors import PortUnavailableError
+from carbonledger.supervisor import STARTUP_FAILURE, ProcessWorker, supervise
 
 log = logging.getLogger(__name__)
 
@@ -87,38 +86,15 @@ def serve_workers(
     claim = _claim_port(host, port)
     port = claim.getsockname()[1]
 
-    def start() -> BaseProcess:
+    def start(_index: int) -> ProcessWorker:
         process = _spawn.Process(
             target=_worker, args=(host, port, options), name="carbonledger-api", daemon=False
         )
         process.start()
-        return process
+        return ProcessWorker(process)
 
-    workers = [start() for _ in range(count)]
-    log.info("api workers started", extra={"workers": count, "host": host, "port": port})
-    status = 0
+    log.info("api workers starting", extra={"workers": count, "host": host, "port": port})
     try:
-        while not stop.wait(0.5):
-            for index, process in enumerate(workers):
-                if process.is_alive():
-                    continue
-                if process.exitcode == STARTUP_FAILURE:
-                    log.error("an api worker could not start", extra={"pid": process.pid})
-                    status = 1
-                    stop.set()
-                    break
-                log.warning(
-                    "api worker died; starting another",
-                    extra={"pid": process.pid, "exitcode": process.exitcode},
-                )
-                workers[index] = start()
+        return supervise("api", start, count, stop, stop_timeout_s=_STOP_S)
     finally:
-        for process in workers:
-            process.terminate()  # SIGTERM: uvicorn finishes its requests and runs the lifespan
-        for process in workers:
-            process.join(_STOP_S)
-            if process.is_alive():
-                process.kill()
-                process.join()
         claim.close()
-    return status
