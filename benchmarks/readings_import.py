@@ -6,7 +6,7 @@ In a scratch plain-PostgreSQL database with 1,000 electricity meters:
 
 * baseline: ingest's :class:`~ingest.writer.BatchWriter` writing the same readings, pre-built in
   memory, in batches of ``--batch`` rows (what live ingest's writer thread does per batch);
-* import: ``accounts.registry.import_readings`` on a CSV of those readings (two streamed passes:
+* import: ``ingest.backfill.import_readings`` on a CSV of those readings (two streamed passes:
   validate everything, then CSV rows -> wire validation -> one message per row -> the same
   writer), into an emptied ``readings``;
 * memory: peak RSS after importing a file of ``--rows / 4`` rows and after one of ``--rows``
@@ -35,8 +35,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import psycopg
 from psycopg import sql
 
-from accounts.registry import import_readings
 from carbonledger.db import migrate
+from ingest.backfill import import_readings
 from ingest.writer import BatchWriter, Message
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -1,19 +1,19 @@
 """The registry: enterprises, sites, gateways and meters, their economic data, and the imports.
 
 * :func:`import_registry` applies a registry file (TOML: ``[[enterprise]]``, ``[[site]]``,
-  ``[[gateway]]``, ``[[meter]]``); :func:`import_economics` an economic-data CSV;
-  :func:`import_readings` backfills a readings CSV through ingest's validation and writer. Each
-  validates every record first and reports every fault by file, line and field
-  (:class:`~carbonledger.errors.InvalidImportError`); the registry and economic-data imports are
-  one transaction, re-importing a file changes nothing, and a changed attribute is reported
+  ``[[gateway]]``, ``[[meter]]``); :func:`import_economics` an economic-data CSV (a readings CSV
+  is ingest's: :mod:`ingest.backfill`). Each validates every record first and reports every
+  fault by file, line and field (:class:`~carbonledger.errors.InvalidImportError`); each import
+  is one transaction, re-importing a file changes nothing, and a changed attribute is reported
   with its old and new value.
 * :func:`enterprise_details` and :func:`list_enterprises` read it back for people.
 
 The formats are documented in ``docs/imports.md``; the CLI is :mod:`accounts.registry.commands`.
 """
 
+from carbonledger.csvfile import Problems
+
 from ._apply import Change, ImportReport, apply_registry, import_registry
-from ._csvfile import Problems
 from ._economics import (
     COLUMNS as ECONOMIC_COLUMNS,
 )
@@ -27,7 +27,6 @@ from ._economics import (
     validate_economics,
 )
 from ._lookup import EnterpriseDetails, enterprise_details, list_enterprises
-from ._readings import ReadingsReport, import_readings
 from ._records import (
     CARRIER_QUANTITIES,
     CARRIERS,
@@ -58,14 +57,12 @@ __all__ = [
     "ImportReport",
     "MeterRecord",
     "Problems",
-    "ReadingsReport",
     "RegistryFile",
     "SiteRecord",
     "apply_economics",
     "apply_registry",
     "enterprise_details",
     "import_economics",
-    "import_readings",
     "import_registry",
     "list_enterprises",
     "parse_period",

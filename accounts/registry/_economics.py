@@ -17,11 +17,11 @@ from pathlib import Path
 import psycopg
 
 from carbonledger import uscc
+from carbonledger.csvfile import Problems, read_rows
 from carbonledger.errors import RegistryError
 from carbonledger.tz import SHANGHAI
 
 from ._apply import Change, ImportReport
-from ._csvfile import Problems, read_rows
 
 COLUMNS = ("enterprise_code", "period", "value_added", "revenue", "output_quantity", "output_unit")
 REQUIRED = ("enterprise_code", "period")

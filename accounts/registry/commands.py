@@ -1,9 +1,8 @@
-"""``carbonledger registry|economics|readings …``: the imports, and the registry for people.
+"""``carbonledger registry|economics …``: the imports, and the registry for people.
 
 * ``registry import FILE.toml [--dry-run]``: enterprises, sites, gateways, meters;
 * ``registry show CODE`` / ``registry list [--district D] [--industry C]``;
 * ``economics import FILE.csv [--source S] [--dry-run]``: value added, revenue, output;
-* ``readings import FILE.csv``: backfill readings through ingest's validation and dedup.
 
 A file with problems prints every one of them (``file:line: field: problem``) and exits 1
 having changed nothing. Formats: docs/imports.md.
@@ -26,7 +25,6 @@ from carbonledger.tz import SHANGHAI
 from ._apply import ImportReport, import_registry, show_value
 from ._economics import import_economics
 from ._lookup import enterprise_details, list_enterprises
-from ._readings import import_readings
 
 
 def register(subparsers: Any) -> None:
@@ -64,20 +62,6 @@ def register(subparsers: Any) -> None:
     )
     eimp.add_argument("--source", default="import", help="recorded with the data (default: import)")
     eimp.set_defaults(func=_economics_import)
-
-    readings = subparsers.add_parser("readings", help="historical meter readings")
-    rsub = readings.add_subparsers(dest="readings_command", metavar="ACTION", required=True)
-    rimp = rsub.add_parser(
-        "import",
-        help="backfill readings from a CSV file through ingest's validation and dedup",
-        description="Columns: meter_id, quantity, time (ISO 8601 with offset), value, quality. "
-        "Every line is validated first; a file with a bad line stores nothing.",
-    )
-    rimp.add_argument("file", type=Path, metavar="FILE.csv")
-    rimp.add_argument(
-        "--batch-size", type=int, default=None, help="rows per transaction (default: ingest's)"
-    )
-    rimp.set_defaults(func=_readings_import)
 
 
 def _import_parser(sub: Any, metavar: str, *, help: str, description: str) -> Any:
@@ -122,22 +106,6 @@ def _economics_import(args: argparse.Namespace, settings: Settings) -> int:
     except InvalidImportError as exc:
         return _refused(exc)
     _print_report(report)
-    return 0
-
-
-def _readings_import(args: argparse.Namespace, settings: Settings) -> int:
-    batch = args.batch_size or settings.ingest.batch_size
-    try:
-        report = import_readings(
-            require_database_url(settings), args.file, batch_size=batch, progress=sys.stderr
-        )
-    except InvalidImportError as exc:
-        return _refused(exc)
-    for line in report.conflicts:
-        _out(f"  conflict {line}")
-    if report.conflict_count > len(report.conflicts):
-        _out(f"  ... and {report.conflict_count - len(report.conflicts)} more conflicts")
-    _out(report.summary())
     return 0
 
 

@@ -15,15 +15,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from accounts.registry import import_readings, import_registry
+from accounts.registry import import_registry
 from analytics import Aggregator
 from carbonledger import wire
 from carbonledger.config import AggregateSettings
 from carbonledger.errors import InvalidImportError
+from ingest.backfill import import_readings
 from launcher.cli import main
 from tests.helpers import Publisher, RunningIngest, count, make_settings, wait_for
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 A = "91331181MA2CX0028R"  # the example registry's auto-parts maker, meter m-cx002-el1 (x60)
 METER = "m-cx002-el1"
 SHANGHAI = timezone(timedelta(hours=8))

@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import TextIO
 
 from carbonledger import wire
+from carbonledger.csvfile import PROBLEM_LIMIT, CsvRow, Problems, read_rows
 from carbonledger.db.connect import connect, database_errors
 from carbonledger.errors import WireFormatError
 from ingest.directory import Directory
 from ingest.writer import BatchWriter, Message, hand_over
-
-from ._csvfile import PROBLEM_LIMIT, CsvRow, Problems, read_rows
 
 COLUMNS = ("meter_id", "quantity", "time", "value", "quality")
 _FIELD = {"meter": "meter_id"}  # wire field -> CSV column where they differ
