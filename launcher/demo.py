@@ -41,6 +41,7 @@ from typing import IO, Any
 
 import psycopg
 
+from accounts.ledger import top_emitters
 from carbonledger.config import Settings, redact
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.mqtt import MqttEndpoint
@@ -598,8 +599,6 @@ class Outcome:
 
 def live_accounts(database_url: str) -> str:
     """The top emitters' month-to-date accounts and estimated grades, or why there are none."""
-    from accounts.ledger import top_emitters  # noqa: PLC0415 - the demo shows what accounts computed
-
     try:
         with psycopg.connect(database_url, connect_timeout=2) as conn:
             lines = top_emitters(conn)
