@@ -132,14 +132,14 @@ def test_run_help_loads_no_server_module(tmp_path: Path) -> None:
     assert not modules & SERVER_MODULES
 
 
-def test_running_agent_loads_no_server_module(tmp_path: Path) -> None:
+def test_running_agent_loads_no_server_module(topic_root: str, tmp_path: Path) -> None:
     """A real ``edge run`` (an HJ 212 listener and the broker) until SIGTERM, then its modules."""
     config = tmp_path / "gateway.toml"
     config.write_text(
         f"""
 gateway_id = "gw-probe"
 enterprise = "91331102MAQHKEF457"
-topic_root = "probe"
+topic_root = "{topic_root}"
 [mqtt]
 url = "{MQTT_URL}"
 [outbox]
