@@ -9,7 +9,10 @@ COPY ingest ./ingest
 COPY accounts ./accounts
 COPY analytics ./analytics
 COPY dashboards ./dashboards
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 carbonledger \
+COPY simulator ./simulator
+COPY launcher ./launcher
+# The server extra: the base distribution is a gateway's (no database driver, Numba, web server).
+RUN pip install --no-cache-dir '.[server]' && useradd --system --uid 10001 carbonledger \
     && mkdir -p /srv/broker-auth /srv/dashboards \
     && chown 1883:1883 /srv/broker-auth && chown carbonledger /srv/dashboards
 # /srv/broker-auth: Mosquitto's passwd and acl, written as the broker's uid (docker-compose.yml);

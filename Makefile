@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck check install clean
+.PHONY: demo test lint typecheck imports check install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carbonledger needs Python 3.11 or newer (set PYTHON=...)")'
@@ -30,7 +30,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck
+# The import contracts in pyproject.toml ([tool.importlinter]): the layering, and a gateway that
+# imports nothing of the server.
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-logo --no-cache
+
+check: lint typecheck imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

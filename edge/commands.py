@@ -1,8 +1,9 @@
 """``carbonledger edge …``: the gateway's commands.
 
 This module builds the ``edge`` group and its subparsers; each action registers itself on them
-(``edge decode`` from :mod:`edge.decode`). Adding ``edge run`` is one more ``register(sub)`` call
-here.
+(``edge decode`` from :mod:`edge.decode`, ``edge run`` from :mod:`edge.agent.commands`). For
+``carbonledger edge …`` the launcher imports this family alone (``launcher/families.py``), so a
+gateway installed without extras runs it.
 """
 
 from __future__ import annotations

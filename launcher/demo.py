@@ -31,7 +31,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +40,7 @@ from typing import IO, Any
 
 import psycopg
 
+from accounts.ledger import top_emitters
 from carbonledger.config import Settings, redact
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.mqtt import MqttEndpoint
@@ -290,26 +290,39 @@ class Sample:
     source: str
 
 
+def interval_rate(earlier: Sample | None, later: Sample) -> float:
+    """Readings stored per second from ``earlier`` to ``later``; 0 when they are not comparable
+    (no earlier sample, another source, or no time between them)."""
+    if earlier is None or earlier.source != later.source or later.at <= earlier.at:
+        return 0.0
+    return max(0.0, (later.stored - earlier.stored) / (later.at - earlier.at))
+
+
 class Progress:
     """Reads ingest's counters; falls back to counting rows (at most every 5 s: it is a scan)."""
 
     def __init__(self, metrics_url: str | None, database_url: str) -> None:
         self.metrics_url = metrics_url
         self.database_url = database_url
-        self._window: deque[Sample] = deque(maxlen=12)
+        self._previous: Sample | None = None
+        self._latest: Sample | None = None
         self._last_count: Sample | None = None
 
     def sample(self) -> Sample:
-        current = self._from_metrics() or self._from_database()
-        self._window.append(current)
-        return current
+        return self.record(self._from_metrics() or self._from_database())
+
+    def record(self, sample: Sample) -> Sample:
+        """Make ``sample`` the latest; a repeat of the latest (the cached row count) keeps the
+        interval that ended with it."""
+        if self._latest is not None and sample.at > self._latest.at:
+            self._previous = self._latest
+        self._latest = sample
+        return sample
 
     def rate(self) -> float:
-        """Readings per second over the last few samples of the same source."""
-        same = [s for s in self._window if s.source == self._window[-1].source]
-        if len(same) < 2 or same[-1].at <= same[0].at:
-            return 0.0
-        return max(0.0, (same[-1].stored - same[0].stored) / (same[-1].at - same[0].at))
+        """Readings per second over the last interval between samples, so a stall reads 0/s at
+        once (an average over a longer window keeps showing thousands while nothing is stored)."""
+        return 0.0 if self._latest is None else interval_rate(self._previous, self._latest)
 
     def _from_metrics(self) -> Sample | None:
         if not self.metrics_url:
@@ -598,8 +611,6 @@ class Outcome:
 
 def live_accounts(database_url: str) -> str:
     """The top emitters' month-to-date accounts and estimated grades, or why there are none."""
-    from accounts.ledger import top_emitters  # noqa: PLC0415 - the demo shows what accounts computed
-
     try:
         with psycopg.connect(database_url, connect_timeout=2) as conn:
             lines = top_emitters(conn)
@@ -685,7 +696,8 @@ def _summary(outcome: Outcome, *, check: bool) -> int:
     final, seconds = outcome.final, outcome.seconds
     rate = outcome.stored / seconds if seconds > 0 else 0.0
     say(
-        f"summary: readings stored {outcome.stored:,} in {seconds:.0f} s ({rate:,.0f}/s), "
+        f"summary: readings stored {outcome.stored:,} in {seconds:.0f} s "
+        f"({rate:,.0f}/s on average), "
         f"duplicates {_num(final.duplicates)}, dead letters {_num(final.dead_letters)}"
     )
     # A rerun on the same state replays today's readings first: duplicates prove the path too.

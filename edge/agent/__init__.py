@@ -1,7 +1,7 @@
 """The edge agent: field drivers → durable SQLite outbox → MQTT publisher (QoS 1, batches).
 
-``carbonledger edge run --config gateway.toml`` (or ``python -m edge.agent --config …`` on a
-gateway that should not import the server commands) runs one gateway. See
+``carbonledger edge run --config gateway.toml`` (or ``python -m edge.agent --config …``) runs one
+gateway; the launcher loads only the ``edge`` commands for it, so neither imports the server. See
 ``edge/agent/sample-gateway.toml`` for every config key and ``docs/wire-format.md`` for the
 status payload. Importing this package never imports a database driver.
 """

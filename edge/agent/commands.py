@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from carbonledger.config import Settings
+from edge.agent import run_gateway
 
 
 def register(sub: Any) -> None:
@@ -25,7 +26,5 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from edge.agent import run_gateway  # noqa: PLC0415 - only this command runs the agent
-
     del settings  # the gateway's own config file holds everything the agent needs
     return run_gateway(args.gateway_config)

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from typing import Any, Literal, Protocol, Self
 
+import serial
+import serial_asyncio
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carbonledger.errors import DeviceError
@@ -163,13 +165,6 @@ class SerialLink(StreamLink):
 
 async def open_serial(**settings: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """The serial boundary: pyserial-asyncio's streams, its errors translated (tests mock this)."""
-    try:
-        import serial  # noqa: PLC0415 - optional on gateways without RS-485
-        import serial_asyncio  # noqa: PLC0415
-    except ImportError as exc:
-        raise DeviceError(
-            "serial links need pyserial-asyncio (pip install pyserial-asyncio)"
-        ) from exc
     try:
         reader, writer = await serial_asyncio.open_serial_connection(**settings)
     except serial.SerialException as exc:
