@@ -77,7 +77,7 @@ def test_command_name(argv: list[str], name: str | None) -> None:
 def test_server_command_without_the_extra_names_it() -> None:
     done = _without_extras("ingest")
     assert done.returncode == 2
-    assert "ingest, broker: needs `pip install 'carbonledger[server]'`" in done.stderr
+    assert "ingest, broker, readings: needs `pip install 'carbonledger[server]'`" in done.stderr
     assert "is not installed" in done.stderr
     assert "Traceback" not in done.stderr
 
