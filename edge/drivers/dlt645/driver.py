@@ -49,7 +49,7 @@ class MeterConfig(BaseModel):
 
 
 class Config(BusSettings):
-    """The ``[[drivers]]`` section of type ``dlt645``: one bus, its link and its meters."""
+    """The ``[[devices]]`` entry of type ``dlt645``: one bus, its link and its meters."""
 
     type: Literal["dlt645"] = "dlt645"
     name: str = "dlt645"

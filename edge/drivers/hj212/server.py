@@ -66,7 +66,7 @@ class DeviceConfig(BaseModel):
 
 
 class Config(BaseModel):
-    """The ``[[drivers]]`` section of type ``hj212``: a listener and the loggers it accepts."""
+    """The ``[[devices]]`` entry of type ``hj212``: a listener and the loggers it accepts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

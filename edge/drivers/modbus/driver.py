@@ -47,7 +47,7 @@ class MeterConfig(BaseModel):
 
 
 class Config(BusSettings):
-    """The ``[[drivers]]`` section of type ``modbus``: one TCP gateway or RTU bus and its meters."""
+    """The ``[[devices]]`` entry of type ``modbus``: one TCP gateway or RTU bus and its meters."""
 
     type: Literal["modbus"] = "modbus"
     name: str = "modbus"
