@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Path
 
-CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"  # 3-8: GB/T 2260 division
 
 EnterpriseCode = Annotated[
     str,

@@ -97,7 +97,7 @@ def _record(
     before = problems.count
     code = values.get("enterprise_code", "")
     try:
-        uscc.validate(code)
+        code = uscc.parse(code)
     except RegistryError as exc:
         problems.add(line, "enterprise_code", str(exc) if code else "missing (required)")
     kind, start = "month", today
