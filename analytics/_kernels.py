@@ -143,6 +143,10 @@ def rollup_cumulative(  # type: ignore[no-untyped-def]
 ):  # fmt: skip
     """Cumulative registers (fixed-point values) -> booked activity per bucket, and events.
 
+    An interval longer than ``offline_ms`` (a gap: the meter was silent) is booked in full, spread
+    over the gap in proportion to time, and its whole time counts as estimated: the register
+    delta is measured energy, but how it was spread over the silent hours is not.
+
     (A stuck counter is not judged here: it depends on a run of readings of unbounded length, so
     it is derived from the buckets instead, see ``analytics._stuck``.)
 
@@ -174,13 +178,15 @@ def rollup_cumulative(  # type: ignore[no-untyped-def]
             if kind != 0:
                 n_ev = _event(n_ev, s, t1, kind, v1 if kind == EV_RESET else v1 - v0,
                               ev_series, ev_time, ev_kind, ev_amount)  # fmt: skip
-            if t1 - t0 > offline_ms:
+            gap = t1 - t0 > offline_ms
+            if gap:
                 n_ev = _event(n_ev, s, t1, EV_OFFLINE, t1 - t0,
                               ev_series, ev_time, ev_kind, ev_amount)  # fmt: skip
             booked = d * mult_num[s]
             if mult_den[s] != 1:  # fractional ratios only: a real division is slow
                 booked //= mult_den[s]
-            est = quality[prev] == ESTIMATED or q1 == ESTIMATED
+            # across a gap the delta is measured but its spreading over the buckets is not
+            est = gap or quality[prev] == ESTIMATED or q1 == ESTIMATED
             last = b1 - 1 if t1 == b1 * BUCKET_MS else b1  # = _spread, by hand for speed
             if b0 == last:
                 k = b0 - lo

@@ -8,6 +8,7 @@ or surrounding spaces. Rows are streamed, so a file of any size reads in bounded
 from __future__ import annotations
 
 import csv
+import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,10 @@ def read_rows(
                     )
                     yield CsvRow(first, {}, raw, error)
                     continue
-                values = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+                values = {
+                    name: cell.strip(string.whitespace)
+                    for name, cell in zip(header, cells, strict=True)
+                }
                 yield CsvRow(first, values, raw)
             if header is None:
                 raise InvalidImportError(

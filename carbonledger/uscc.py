@@ -25,6 +25,8 @@ and the check character has value ``(31 - Σ value × weight mod 31) mod 31``.
 
 from __future__ import annotations
 
+import string
+
 from carbonledger.errors import RegistryError
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -32,6 +34,7 @@ LENGTH = 18
 # W_i = 3^(i-1) mod 31 for i = 1..17 (the standard's Table 4).
 WEIGHTS = tuple(pow(3, i, 31) for i in range(LENGTH - 1))
 _VALUE = {char: value for value, char in enumerate(ALPHABET)}
+DIVISION = slice(2, 8)  # positions 3-8: the administrative division code, digits only
 
 assert WEIGHTS == (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)  # noqa: S101
 assert len(ALPHABET) == 31  # noqa: S101
@@ -47,25 +50,53 @@ def check_character(first17: str) -> str:
         raise RegistryError(
             f"the first part of a credit code has {LENGTH - 1} characters, got {len(first17)}"
         )
-    _check_alphabet(first17)
+    _check_alphabet(first17, first17)
     total = sum(_VALUE[char] * weight for char, weight in zip(first17, WEIGHTS, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
+
+
+def parse(text: str) -> str:
+    """The code in ``text`` without surrounding ASCII whitespace, or :class:`RegistryError`.
+
+    This is the one rule for codes that people type or paste (import files, the command line):
+    spaces, tabs and line ends around a code are dropped, since a code never contains them. Any
+    other character is kept and refused, including U+00A0 (no-break space) and full-width spaces
+    pasted from documents, because stripping those would accept a code nobody can see is wrong.
+    Every error names ``text`` as given, repr'd so that invisible characters show.
+    """
+    code = text.strip(string.whitespace)
+    _validate(code, text)
+    return code
 
 
 def validate(code: str) -> None:
     """Raise :class:`RegistryError` saying what is wrong with ``code``, or return if it is valid.
 
     The reason names the problem precisely (length, the offending character and its 1-based
-    position, or the expected and actual check character) so that the person who typed the code
-    can fix it without reading the standard.
+    position, digits where the division code belongs, or the expected and actual check character)
+    so that the person who typed the code can fix it without reading the standard. Nothing is
+    stripped: input from people goes through :func:`parse`.
     """
+    _validate(code, code)
+
+
+def _validate(code: str, given: str) -> None:
+    """Check ``code``; every message names ``given``, the value before whitespace was stripped."""
     if len(code) != LENGTH:
-        raise RegistryError(f"credit code {code!r} has {len(code)} characters, a code has {LENGTH}")
-    _check_alphabet(code)
+        raise RegistryError(
+            f"credit code {given!r} has {len(code)} characters, a code has {LENGTH}"
+        )
+    _check_alphabet(code, given)
+    division = code[DIVISION]
+    if not division.isdigit():
+        raise RegistryError(
+            f"credit code {given!r}: positions 3-8 are the administrative division code"
+            f" (GB/T 2260) and must be digits, got {division!r}"
+        )
     expected = check_character(code[:-1])
     if code[-1] != expected:
         raise RegistryError(
-            f"credit code {code!r} has a wrong check character: expected {expected} got {code[-1]}"
+            f"credit code {given!r} has a wrong check character: expected {expected} got {code[-1]}"
         )
 
 
@@ -99,11 +130,11 @@ def organization_code_check(first8: str) -> str:
     return {10: "X", 11: "0"}.get(check, str(check))
 
 
-def _check_alphabet(text: str) -> None:
+def _check_alphabet(text: str, given: str) -> None:
     for position, char in enumerate(text, start=1):
         if char not in _VALUE:
             hint = " (lower case)" if char.upper() in _VALUE else ""
             raise RegistryError(
-                f"credit code {text!r}: character {char!r} at position {position} is not in the "
-                f"GB 32100 alphabet {ALPHABET}{hint}"
+                f"credit code {given!r}: character {char!r} at"
+                f" position {position} is not in the GB 32100 alphabet {ALPHABET}{hint}"
             )

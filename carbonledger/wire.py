@@ -51,9 +51,10 @@ MAX_READINGS_PER_BATCH = 10_000
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}"
 """A meter or gateway id: the shape every stage accepts (a topic segment, a registry key)."""
-CREDIT_CODE_PATTERN = r"[0-9A-HJ-NPQRTUWXY]{18}"
-"""GB 32100-2015's alphabet (digits and capitals without I O Z S V), 18 characters: the shape of
-an enterprise code; :mod:`carbonledger.uscc` checks the rest (division code, check character)."""
+CREDIT_CODE_PATTERN = r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"
+"""The shape of an enterprise code (GB 32100-2015): 18 characters of the code's alphabet (digits
+and capitals without I O Z S V), positions 3-8 the GB/T 2260 division code in digits;
+:mod:`carbonledger.uscc` checks the rest (the check characters)."""
 
 _ID = re.compile(ID_PATTERN)
 _QUANTITY = re.compile(r"[a-z][a-z0-9_]{0,47}")

@@ -33,6 +33,11 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "method-not-allowed": ("Method Not Allowed", "the path exists but not with this method"),
     "validation": ("Invalid request", "a parameter or the body is invalid; see errors"),
     "conflict": ("Conflict", "the request contradicts the current state"),
+    "webhook-destination": (
+        "Webhook destination refused",
+        "the webhook URL is or resolves to a loopback, private, link-local or other non-public"
+        " address",
+    ),
     "rate-limited": ("Too Many Requests", "the key's token bucket is empty; see Retry-After"),
     "unavailable": ("Service Unavailable", "the database cannot be reached; retry later"),
     "internal": ("Internal Server Error", "an unexpected error; it was logged"),

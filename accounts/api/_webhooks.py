@@ -6,6 +6,7 @@ rejects a timestamp more than a few minutes old (replay). Deliveries are claimed
 ``FOR UPDATE SKIP LOCKED`` (any number of workers), retried with exponential backoff
 (``api.webhook_backoff_s`` doubling) up to ``api.webhook_attempts`` tries, and every attempt is
 a row of ``webhook_attempts``. An event is only delivered while the bank's consent is valid.
+A destination that is not public (``_destination.py``) fails at once, without retries.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -29,7 +28,15 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from accounts.api._consent import CONSENTED, Scope
+from accounts.api._destination import (
+    Destination,
+    IPAddress,
+    RefusedDestinationError,
+    UnresolvedDestinationError,
+    resolve,
+)
 from accounts.api._keys import random_id
+from accounts.api._problems import Problem
 from carbonledger.config import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,19 @@ def secret_problem(secret: str) -> str | None:
     if len(set(secret)) < 4 or any(lowered.startswith(p) for p in _PLACEHOLDERS):
         return "looks like a placeholder; use a random secret"
     return None
+
+
+async def check_new_destination(url: str, settings: ApiSettings) -> None:
+    """Refuse a new webhook whose URL is not public with a 422 ``webhook-destination`` problem.
+
+    A name that does not resolve yet is accepted: each delivery resolves and checks it again.
+    """
+    try:
+        await resolve(url, allow_private=settings.webhook_allow_private)
+    except RefusedDestinationError as exc:
+        raise Problem(422, str(exc), slug="webhook-destination") from None
+    except UnresolvedDestinationError:
+        return
 
 
 async def create_event(
@@ -193,27 +213,20 @@ class DeliveryWorker:
         if not due.consented:
             await self._finish(due, "cancelled", None, "the bank's consent is no longer valid", 0)
             return
-        body = orjson.dumps(due.payload)
         began = time.monotonic()
         status: int | None = None
-        error: str | None = await self._refused_destination(due.url)
-        if error is None:
-            headers = {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(due.secret, int(time.time()), body),
-                "Carbonledger-Event-Id": due.public_id,
-                "Carbonledger-Event-Type": due.kind,
-                "Carbonledger-Delivery-Attempt": str(due.attempts),
-            }
-            try:
-                response = await self._client.post(
-                    due.url, content=body, headers=headers, timeout=self._settings.webhook_timeout_s
-                )
-                status = response.status_code
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        try:
+            destination = await resolve(due.url, allow_private=self._settings.webhook_allow_private)
+            status = await self._post(due, destination)
+            error = None if 200 <= status < 300 else f"HTTP {status}"
+        except RefusedDestinationError as exc:
+            self.failed_attempts += 1
+            await self._finish(due, "failed", None, str(exc), 0)
+            return
+        except UnresolvedDestinationError as exc:
+            error = str(exc)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         took_ms = int((time.monotonic() - began) * 1000)
         if error is None:
             self.delivered += 1
@@ -225,19 +238,33 @@ class DeliveryWorker:
             self.failed_attempts += 1
             await self._retry(due, status, error, took_ms)
 
-    async def _refused_destination(self, url: str) -> str | None:
-        if self._settings.webhook_allow_private:
-            return None
-        host = urlsplit(url).hostname or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-        except OSError as exc:
-            return f"cannot resolve {host}: {exc}"
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                return f"{host} resolves to a non-public address ({address})"
-        return None
+    async def _post(self, due: _Due, destination: Destination) -> int:
+        """POST the event to the checked addresses in turn (the next one only if one refuses)."""
+        body = orjson.dumps(due.payload)
+        headers = destination.headers | {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(due.secret, int(time.time()), body),
+            "Carbonledger-Event-Id": due.public_id,
+            "Carbonledger-Event-Type": due.kind,
+            "Carbonledger-Delivery-Attempt": str(due.attempts),
+        }
+        *others, last = destination.addresses
+        for address in others:
+            with contextlib.suppress(httpx.ConnectError):
+                return await self._send(destination, address, body, headers)
+        return await self._send(destination, last, body, headers)
+
+    async def _send(
+        self, destination: Destination, address: IPAddress, body: bytes, headers: dict[str, str]
+    ) -> int:
+        response = await self._client.post(
+            destination.request_url(address),
+            content=body,
+            headers=headers,
+            extensions=destination.extensions,
+            timeout=self._settings.webhook_timeout_s,
+        )
+        return response.status_code
 
     async def _log(self, conn: psycopg.AsyncConnection, due: _Due, status: int | None,
                    error: str | None, took_ms: int) -> None:  # fmt: skip

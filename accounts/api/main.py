@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from accounts.api import _problems
+from accounts.api import _docs_page, _problems
 from accounts.api._audit import AuditWriter
 from accounts.api._etag import BodyCache
 from accounts.api._metrics import ApiMetrics, MetricsMiddleware
@@ -140,13 +140,14 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _problems.install(app)
+    _docs_page.install(app, "/v1/openapi.json")
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
     v1.include_router(health.problems)

@@ -126,7 +126,7 @@ def _record(
     code = values.get("enterprise_code", "")
     try:
         if code not in registered:
-            uscc.validate(code)
+            code = uscc.parse(code)
     except RegistryError as exc:
         problems.add(line, "enterprise_code", str(exc) if code else "missing (required)")
     kind, start = "month", today

@@ -59,9 +59,10 @@ def enterprise_details(
 ) -> EnterpriseDetails:
     """Everything the registry holds on ``code``.
 
-    RegistryError for an invalid code, UnknownEnterpriseError for an unknown one.
+    ``code`` as typed (:func:`carbonledger.uscc.parse`): RegistryError for an invalid code,
+    UnknownEnterpriseError for an unknown one.
     """
-    uscc.validate(code)
+    code = uscc.parse(code)
     with conn.cursor(row_factory=dict_row) as cur:
         enterprise = cur.execute(_ENTERPRISE, (code,)).fetchone()
         if enterprise is None:

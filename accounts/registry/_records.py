@@ -73,10 +73,9 @@ _INDUSTRY = re.compile(r"[0-9]{2}([0-9]{1,2})?")
 
 def _credit_code(value: str) -> str:
     try:
-        uscc.validate(value)
+        return uscc.parse(value)
     except RegistryError as exc:
         raise ValueError(str(exc)) from None
-    return value
 
 
 def _industry(value: str) -> str:
@@ -124,7 +123,7 @@ def _text(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-CreditCode = Annotated[str, BeforeValidator(_text), AfterValidator(_credit_code)]
+CreditCode = Annotated[str, AfterValidator(_credit_code)]
 Identifier = Annotated[str, BeforeValidator(_text), AfterValidator(_identifier)]
 Name = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=200)]
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]

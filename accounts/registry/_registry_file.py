@@ -9,6 +9,7 @@ offending key, or of the record's header when the key is missing.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -153,8 +154,10 @@ def _entries(
 def _label(kind: str, index: int, table: object) -> str:
     """How a record is named in messages: its id or code as written, else its position."""
     key = "code" if kind == "enterprise" else "id"
-    if isinstance(table, dict) and isinstance(table.get(key), str) and table[key].strip():
-        return str(table[key]).strip()
+    if isinstance(table, dict) and isinstance(table.get(key), str):
+        written = str(table[key]).strip(string.whitespace)
+        if written:
+            return written
     return f"#{index + 1}"
 
 

@@ -111,7 +111,7 @@ def _economics_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def _registry_show(args: argparse.Namespace, settings: Settings) -> int:
     with _connect(settings) as conn:
-        d = enterprise_details(conn, args.code.strip())
+        d = enterprise_details(conn, args.code)
     e = d.enterprise
     _out(f"{e['code']}  {e['name']}")
     _out(

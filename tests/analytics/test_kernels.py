@@ -106,6 +106,25 @@ def test_gap_spread_proportionally_with_exact_remainder_placement() -> None:
     assert ("offline", 3 * B, Decimal(2700)) in run([(0, 0.0), (3 * B, 0.0007)])[1]
 
 
+def test_a_gap_is_booked_in_full_and_its_time_counted_as_estimated() -> None:
+    # silent from 00:00 to 07:30 (7.5 h, 30 buckets): 15 kWh of real energy, spread by estimate
+    gap = 30 * B
+    rows, events = run([(0, 100.0), (gap, 115.0), (gap + 60_000, 115.1)], buckets=31)
+    assert sum(activity(rows)) == 150_000 + 1_000
+    assert sum(r.covered_ms for r in rows) == gap + 60_000  # coverage stays whole
+    assert sum(r.estimated_ms for r in rows) == gap  # but the gap's share is an estimate
+    assert rows[-1].estimated_ms == 0  # the minute after the gap was read, not estimated
+    assert ("offline", gap, Decimal(27_000)) in events
+
+
+def test_an_interval_up_to_the_offline_threshold_is_not_estimated() -> None:
+    limit = SETTINGS.offline_after_s * 1000
+    rows, events = run([(0, 100.0), (limit, 100.5)], buckets=2)
+    assert sum(r.estimated_ms for r in rows) == 0 and events == []
+    rows, events = run([(0, 100.0), (limit + 1, 100.5)], buckets=2)
+    assert sum(r.estimated_ms for r in rows) == limit + 1 and events[0][0] == "offline"
+
+
 def test_bad_readings_are_counted_but_never_booked() -> None:
     rows, _ = run([(0, 1.0), (15_000, 999.0, BAD), (30_000, 1.5)])
     assert activity(rows) == [5_000]

@@ -87,3 +87,29 @@ def test_organization_code_check() -> None:
     # Positions 9-17 of a code issued from a GB 11714 organisation code keep its check digit.
     for code in VALID[:5]:
         assert uscc.organization_code_check(code[8:16]) == code[16]
+
+
+def test_the_division_code_must_be_digits() -> None:
+    code = uscc.make_code("91A30000727215176")
+    assert code == "91A30000727215176J"  # the check character alone would pass it
+    with pytest.raises(RegistryError, match=r"positions 3-8 .* must be digits, got 'A30000'"):
+        uscc.validate(code)
+
+
+def test_parse_drops_ascii_whitespace_around_a_code() -> None:
+    assert uscc.parse(" 91350100M000100Y43\t\r\n") == "91350100M000100Y43"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("91350100M000100Y4\u00a0", r"'91350100M000100Y4\\xa0': character '\\xa0' at position 18"),
+        ("\u00a091350100M000100Y43", r"'\\xa091350100M000100Y43' has 19 characters"),
+        ("91350100M000100Y43\u3000", r"'91350100M000100Y43\\u3000' has 19 characters"),
+        (" 91350100M000100Y4 ", r"' 91350100M000100Y4 ' has 17 characters"),
+        (" 91350100M000100Y44", r"' 91350100M000100Y44' has a wrong check character"),
+    ],
+)
+def test_parse_names_the_value_as_given(text: str, reason: str) -> None:
+    with pytest.raises(RegistryError, match=reason):
+        uscc.parse(text)

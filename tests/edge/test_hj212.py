@@ -175,6 +175,50 @@ def test_malformed_packets_raise_framing_errors(bad: bytes) -> None:
         codec.decode(bad)
 
 
+def test_standard_2011_example_ends_cp_with_a_separator() -> None:
+    raw = (TESTCASES / "example_2011_trailing_separator.txt").read_bytes()
+    assert raw.endswith(b"LA-Flag=N;&&8EC1\r\n")
+    assert codec.crc16(raw[6:-6]) == 0x8EC1
+    packet = codec.decode(raw)
+    assert (packet.qn, packet.st, packet.cn, packet.mn) == (
+        "20160801085000001",
+        "22",
+        "2011",
+        "010000A8900016F000169DC0",
+    )
+    assert packet.pollutants["LA"] == {"Rtd": 50.1, "Flag": "N"}
+
+
+@pytest.mark.parametrize(
+    "cp",
+    [b"a-Rtd=1;&&", b"a-Rtd=1,a-Flag=N,&&", b"a-Rtd=1,a-Flag=N,;&&", b"a-Rtd=1&&;"],
+)
+def test_one_trailing_separator_is_accepted(cp: bytes) -> None:
+    packet = codec.decode(codec.encode(b"ST=31;CN=2011;PW=1;MN=X;CP=&&" + cp))
+    assert packet.pollutants["a"]["Rtd"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "cp",
+    [
+        b"a-Rtd=1;;b-Rtd=2&&",
+        b"a-Rtd=1,,a-Flag=N&&",
+        b";a-Rtd=1&&",
+        b"a-Rtd=1;;&&",
+        b";&&",
+        b"a-Rtd=1&&;;",
+    ],
+)
+def test_an_empty_field_elsewhere_is_refused(cp: bytes) -> None:
+    with pytest.raises(FramingError):
+        codec.decode(codec.encode(b"ST=31;CN=2011;PW=1;MN=X;CP=&&" + cp))
+
+
+def test_an_empty_header_item_is_refused() -> None:
+    with pytest.raises(FramingError, match="header item ''"):
+        codec.decode(codec.encode(b"ST=31;CN=2011;PW=1;MN=X;;CP=&&a-Rtd=1&&"))
+
+
 def test_non_numeric_value_kept_as_text() -> None:
     packet = codec.decode(codec.encode(b"ST=31;CN=2011;PW=1;MN=X;CP=&&a01012-Rtd=nan,x-Rtd=&&"))
     assert packet.pollutants == {"a01012": {"Rtd": "nan"}, "x": {"Rtd": ""}}

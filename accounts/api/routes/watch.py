@@ -20,7 +20,7 @@ from accounts.api._pagination import (
     page,
 )
 from accounts.api._problems import Problem
-from accounts.api._webhooks import create_event, secret_problem
+from accounts.api._webhooks import check_new_destination, create_event, secret_problem
 from accounts.api.deps import DbAccess, DbAccessDep
 
 router = APIRouter(tags=["watchlist and webhooks"])
@@ -102,6 +102,7 @@ class Webhook(BaseModel):
 @router.post("/webhooks", response_model=Webhook, status_code=201, summary="register a webhook")
 async def new_webhook(access: DbAccessDep, body: Annotated[NewWebhook, Body()]) -> Webhook:
     await access.role("webhook.create", Role.BANK)
+    await check_new_destination(str(body.url), access.state.settings.api)
     cur = access.conn.cursor(row_factory=dict_row)
     await cur.execute(
         "INSERT INTO webhooks (id, bank_id, url, secret) VALUES (%s, %s, %s, %s)"

@@ -205,12 +205,18 @@ def decode(packet: bytes, tolerances: Tolerance = Tolerance.NONE) -> Packet:
 
 
 def parse_segment(segment: bytes) -> Packet:
-    """Parse ``QN=..;ST=..;CN=..;PW=..;MN=..;Flag=..;[PNUM=..;PNO=..;]CP=&&...&&``."""
+    """Parse ``QN=..;ST=..;CN=..;PW=..;MN=..;Flag=..;[PNUM=..;PNO=..;]CP=&&...&&``.
+
+    One trailing separator is accepted where loggers send it: after the last CP item (``;&&``),
+    after a pollutant's last field (``a01012-Flag=N,;``) and after the CP block (``&&;``).
+    """
     try:
         text = segment.decode("ascii")
     except UnicodeDecodeError as exc:
         raise FramingError(f"data segment is not ASCII (byte {exc.start})") from None
     head, sep, rest = text.partition("CP=&&")
+    if rest.endswith("&&;"):
+        rest = rest[:-1]
     if not sep or not rest.endswith("&&"):
         raise FramingError("data segment has no 'CP=&&...&&'")
     if head and not head.endswith(";"):
@@ -234,6 +240,17 @@ def parse_segment(segment: bytes) -> Packet:
         pollutants=pollutants,
         params=params,
     )
+
+
+def _items(text: str, separator: str) -> list[str]:
+    """Split on ``separator``, accepting one trailing separator (``a=1;b=2;``) as loggers send it.
+
+    The standard's own 2011 example ends its CP with ``;&&``. An empty item anywhere else
+    (``a=1;;b=2``, a leading ``;``) is left in the list, so the caller refuses it as not
+    ``key=value``: that is a damaged packet, not a habit of a logger.
+    """
+    items = text.split(separator)
+    return items[:-1] if len(items) > 1 and not items[-1] else items
 
 
 def _header(head: str) -> dict[str, str]:
@@ -262,8 +279,8 @@ def _cp(cp: str) -> tuple[datetime | None, dict[str, dict[str, float | str]], di
     data_time: datetime | None = None
     pollutants: dict[str, dict[str, float | str]] = {}
     params: dict[str, str] = {}
-    for item in cp.split(";") if cp else []:
-        for part in item.split(","):
+    for item in _items(cp, ";") if cp else []:
+        for part in _items(item, ","):
             key, eq, value = part.partition("=")
             if not eq:
                 raise FramingError(f"CP field {part!r} is not key=value")

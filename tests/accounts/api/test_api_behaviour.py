@@ -106,6 +106,7 @@ def test_errors_are_problem_documents(client: TestClient, world: World) -> None:
         (client.get("/v1/nowhere", headers=admin), 404),
         (client.delete("/v1/me", headers=admin), 405),
         (client.get("/v1/enterprises/not-a-code", headers=admin), 422),
+        (client.get("/v1/enterprises/91A30000727215176J", headers=admin), 422),  # division: digits
         (client.get(f"/v1/enterprises/{GRANTED}/account?period=2026-13", headers=admin), 422),
     ):
         assert response.status_code == status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import AsyncConnectionPool
 
-from accounts.api import SIGNATURE_HEADER, sign, verify
+from accounts.api import SIGNATURE_HEADER, _destination, create_app, sign, verify
 from accounts.api._time import floor_15m
 from accounts.api._watch import detect
 from accounts.api._webhooks import DeliveryWorker
@@ -62,8 +63,8 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def run_worker(world: World, passes: int, pause: float = 0.0) -> None:
-    settings = api_settings(world.url, webhook_backoff_s=0.05).api
+def run_worker(world: World, passes: int, pause: float = 0.0, **api: Any) -> None:
+    settings = api_settings(world.url, **{"webhook_backoff_s": 0.05, **api}).api
 
     async def main() -> None:
         async with (
@@ -216,3 +217,114 @@ def test_placeholder_secrets_and_pings(
 def _events(world: World) -> list[dict[str, Any]]:
     with psycopg.connect(world.url) as conn:
         return [r[0] for r in conn.execute("SELECT payload FROM webhook_events ORDER BY id")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/",
+        "http://[::ffff:127.0.0.1]:9/",
+        "http://0.0.0.0:9/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1]:9/",
+        "http://[::1]:9/",
+        "https://10.1.2.3/hook",
+        "http://localhost:9/",
+    ],
+)
+def test_a_webhook_to_a_non_public_address_is_refused_at_creation(world: World, url: str) -> None:
+    settings = api_settings(world.url, webhook_allow_private=False)
+    with TestClient(create_app(settings)) as strict:
+        bank = auth(world.keys["bank"])
+        refused = strict.post("/v1/webhooks", headers=bank, json={"url": url, "secret": SECRET})
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["type"] == "/v1/problems/webhook-destination"
+        assert "a webhook must point to a public address" in problem["detail"]
+        public = strict.post(
+            "/v1/webhooks", headers=bank, json={"url": "https://8.8.8.8/hook", "secret": SECRET}
+        )
+        assert public.status_code == 201, public.text
+
+
+def _ping(client: TestClient, world: World, url: str) -> str:
+    bank = auth(world.keys["bank"])
+    hook = client.post("/v1/webhooks", headers=bank, json={"url": url, "secret": SECRET})
+    assert hook.status_code == 201, hook.text
+    hook_id = str(hook.json()["id"])
+    assert client.post(f"/v1/webhooks/{hook_id}/ping", headers=bank).status_code == 202
+    return hook_id
+
+
+def _deliveries(client: TestClient, world: World, hook_id: str) -> list[dict[str, Any]]:
+    bank = auth(world.keys["bank"])
+    items = client.get(f"/v1/webhooks/{hook_id}/deliveries", headers=bank).json()["items"]
+    return list(items)
+
+
+def test_a_refused_destination_fails_at_once_without_retries(
+    client: TestClient, world: World, receiver: Receiver
+) -> None:
+    hook_id = _ping(client, world, receiver.url)  # registered while private addresses were allowed
+    run_worker(world, passes=3, pause=0.1, webhook_allow_private=False)
+    assert receiver.received == []
+    [delivery] = _deliveries(client, world, hook_id)
+    assert delivery["status"] == "failed"
+    [attempt] = delivery["attempts"]
+    assert attempt["error"].startswith("127.0.0.1 is not public: a webhook must point to")
+
+
+def _name(host: str | bytes) -> str:
+    """httpx asks the resolver with bytes, asyncio with text."""
+    return host.decode() if isinstance(host, bytes) else host
+
+
+def test_a_delivery_connects_to_the_address_it_checked(
+    client: TestClient, world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name that answers a permitted address for the check and another one afterwards (DNS
+    rebinding) must be delivered to the address that was checked: the host is resolved once per
+    attempt. Only loopback is used: 127.0.0.1 plays the public address (the receiver listens
+    there), 127.0.0.2 the one a second lookup would return (nothing listens there)."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if _name(host) != "hook.example":
+            return real(host, port, *args, **kwargs)
+        lookups.append(_name(host))
+        answer = "127.0.0.1" if len(lookups) == 1 else "127.0.0.2"
+        return real(answer, port, *args, **kwargs)
+
+    public = _destination.is_public
+    monkeypatch.setattr(
+        _destination, "is_public", lambda address: str(address) == "127.0.0.1" or public(address)
+    )
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    receiver.statuses.clear()
+    port = receiver.url.split(":")[2].split("/")[0]
+    hook_id = _ping(client, world, f"http://hook.example:{port}/hook")
+    lookups.clear()  # the check at creation looked it up too
+    run_worker(world, passes=1, webhook_allow_private=False, webhook_timeout_s=2)
+    assert lookups == ["hook.example"]
+    assert len(receiver.received) == 1  # at 127.0.0.1, the address it checked
+    assert _deliveries(client, world, hook_id)[0]["status"] == "delivered"
+
+
+def test_the_host_header_keeps_the_name_of_the_url(
+    client: TestClient, world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = socket.getaddrinfo
+
+    def local(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if _name(host) == "hook.example" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local)
+    receiver.statuses.clear()
+    port = receiver.url.split(":")[2].split("/")[0]
+    hook_id = _ping(client, world, f"http://hook.example:{port}/hook")
+    run_worker(world, passes=1)
+    [(headers, _)] = receiver.received
+    assert headers["Host"] == f"hook.example:{port}"
+    assert _deliveries(client, world, hook_id)[0]["status"] == "delivered"

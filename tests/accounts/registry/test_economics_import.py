@@ -104,6 +104,19 @@ def test_a_bad_line_changes_nothing_and_every_field_is_named(
     assert stored(registry_url) == before
 
 
+def test_a_no_break_space_after_a_code_is_named_as_written(
+    registry_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text(
+        HEADER + f"{A[:-1]}\u00a0,2026-10,1,2,,\n {A} ,2026-11,1,2,,\n", encoding="utf-8"
+    )
+    assert refused(registry_url, path) == [
+        f"2: enterprise_code: credit code '{A[:-1]}\\xa0': character '\\xa0' at position 18 is not"
+        " in the GB 32100 alphabet 0123456789ABCDEFGHJKLMNPQRTUWXY",
+    ]
+
+
 def test_header_faults_are_named(registry_url: str, tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("# revised figures\nenterprise_code,period,revenue,output_quantity,va\n")

@@ -49,6 +49,9 @@ def problems(url: str, path: Path) -> list[str]:
         ("91331102MA2CX001X", "has 17 characters, a code has 18"),
         ("91331102MA2CI001XC", "character 'I' at position 13 is not in the GB 32100 alphabet"),
         ("91331102ma2cx001xc", "character 'm' at position 9 is not in the GB 32100 alphabet"),
+        ("91A30000727215176J", "positions 3-8 are the administrative division code"),
+        ("91331102MA2CX001X\u00a0", "character '\\xa0' at position 18 is not in the GB 32100"),
+        ("\u00a091331102MA2CX001XC", "has 19 characters, a code has 18"),
     ],
 )
 def test_an_invalid_credit_code_is_rejected_with_the_reason(
@@ -60,6 +63,14 @@ def test_an_invalid_credit_code_is_rejected_with_the_reason(
     assert problem.startswith(f"3: [[enterprise]] {code}: code: credit code {code!r}")
     assert reason in problem
     assert snapshot(db_url)["enterprises"] == []
+
+
+def test_spaces_around_a_credit_code_are_dropped(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "r.toml"
+    path.write_text(_ENTERPRISE.format(code=f" {A}\\t"), encoding="utf-8")
+    with psycopg.connect(db_url) as conn:
+        import_registry(conn, path)
+    assert [row[0] for row in snapshot(db_url)["enterprises"]] == [A]
 
 
 def test_the_example_file_imports_and_a_second_import_changes_nothing(db_url: str) -> None:
