@@ -1,8 +1,9 @@
 """The HTTP API for banks, the bureau and enterprises (docs/api.md).
 
 ``create_app(settings)`` builds the FastAPI application (``main.py``; routers in ``routes/``,
-typed dependencies in ``deps.py``); ``carbonledger api`` serves it with the watch service that
-delivers webhook events. Keys and consents are managed here too, for the CLI and the demo.
+their SQL in ``queries/``, typed dependencies in ``deps.py``); ``carbonledger api`` serves it
+with the watch service that delivers webhook events. Keys and consents are managed here too,
+for the CLI and the demo.
 """
 
 from accounts.api._consent import ConsentInfo, Scope, grant_consent, list_consents, revoke_consent

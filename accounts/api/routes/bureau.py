@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel
 
 from accounts.api._common import CODE_PATTERN, utcnow
@@ -20,12 +19,12 @@ from accounts.api._keys import Role
 from accounts.api._pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from accounts.api._time import floor_15m
 from accounts.api.deps import DbAccessDep
+from accounts.api.queries import bureau as queries
 from carbonledger.tz import SHANGHAI
 
 router = APIRouter(prefix="/bureau", tags=["bureau"])
 
 BUREAU = (Role.BUREAU, Role.ADMIN)
-CONSUMING = ("purchased", "combustion", "process")  # roles whose activity is energy used
 
 
 class CarrierTotal(BaseModel):
@@ -79,44 +78,6 @@ class Overview(BaseModel):
     two_high_threshold_tce: Decimal
 
 
-_NOW = "x.bucket >= %(t0)s AND x.bucket < %(t1)s"
-_TOTALS = f"""
-SELECT GROUPING(e.district) AS by_district, GROUPING(left(e.industry_code, 2)) AS by_industry,
-       e.district, left(e.industry_code, 2) AS division, x.carrier, x.unit,
-       trim_scale(coalesce(sum(x.activity)
-           FILTER (WHERE {_NOW} AND x.role IN {CONSUMING}), 0)) AS energy_now,
-       trim_scale(coalesce(sum(x.activity) FILTER (WHERE x.role IN {CONSUMING}), 0))
-           AS energy_today,
-       trim_scale(coalesce(sum(x.tco2) FILTER (WHERE {_NOW}), 0)) AS tco2_now,
-       trim_scale(coalesce(sum(x.tco2), 0)) AS tco2_today,
-       trim_scale(coalesce(sum(x.tce_equivalent), 0)) AS tce_today
-FROM emissions_15m x JOIN enterprises e ON e.code = x.enterprise_code
-WHERE x.bucket >= %(midnight)s AND x.bucket < %(end)s
-GROUP BY GROUPING SETS ((x.carrier, x.unit), (e.district, x.carrier, x.unit),
-                        (left(e.industry_code, 2), x.carrier, x.unit))
-ORDER BY 3, 4, 5
-"""
-
-_TOP = """
-SELECT trim(e.code) AS enterprise_code, e.name, e.district, e.industry_code,
-       trim_scale(sum(x.tco2)) AS tco2_today
-FROM emissions_15m x JOIN enterprises e ON e.code = x.enterprise_code
-WHERE x.bucket >= %(midnight)s AND x.bucket < %(end)s AND x.tco2 IS NOT NULL
-GROUP BY e.code ORDER BY tco2_today DESC, e.code LIMIT %(top)s
-"""
-
-_TWO_HIGH = """
-SELECT DISTINCT ON (e.code) trim(e.code) AS enterprise_code, e.name, e.district,
-       e.industry_code, a.tce_equivalent AS tce,
-       'rolling12 ' || to_char(a.period_start, 'YYYY-MM') AS period
-FROM enterprises e
-JOIN account_periods a ON a.enterprise_code = e.code AND a.period_kind = 'rolling12'
-                      AND a.status <> 'superseded'
-WHERE left(e.industry_code, 2) = ANY (%(divisions)s)
-ORDER BY e.code, a.period_start DESC
-"""
-
-
 @router.get("/overview", response_model=Overview, summary="city, district and industry totals")
 async def overview(access: DbAccessDep) -> Overview:
     await access.role("bureau.overview", *BUREAU)
@@ -126,20 +87,12 @@ async def overview(access: DbAccessDep) -> Overview:
     t1 = floor_15m(as_of)
     local = as_of.astimezone(SHANGHAI)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    params = {
-        "t0": t1 - timedelta(minutes=15),
-        "t1": t1,
-        "midnight": midnight,
-        "end": as_of,
-        "top": settings.top_emitters,
-        "divisions": list(policy.two_high_divisions),
-    }
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(_TOTALS, params)
+    t0 = t1 - timedelta(minutes=15)
     city: list[CarrierTotal] = []
     districts: dict[str, list[CarrierTotal]] = {}
     industries: dict[str, list[CarrierTotal]] = {}
-    for row in await cur.fetchall():
+    conn = access.conn
+    for row in await queries.carrier_totals(conn, t0=t0, t1=t1, midnight=midnight, end=as_of):
         total = CarrierTotal.model_validate(row)
         if not row["by_district"]:
             districts.setdefault(row["district"], []).append(total)
@@ -147,16 +100,16 @@ async def overview(access: DbAccessDep) -> Overview:
             industries.setdefault(row["division"], []).append(total)
         else:
             city.append(total)
-    await cur.execute(_TOP, params)
-    top = [Emitter.model_validate(r) for r in await cur.fetchall()]
-    await cur.execute(_TWO_HIGH, params)
-    two_high = [
-        TwoHigh.model_validate(r) for r in await cur.fetchall() if r["tce"] > policy.two_high_tce
-    ]
+    emitters = await queries.top_emitters(
+        conn, midnight=midnight, end=as_of, top=settings.top_emitters
+    )
+    top = [Emitter.model_validate(r) for r in emitters]
+    candidates = await queries.two_high_candidates(conn, list(policy.two_high_divisions))
+    two_high = [TwoHigh.model_validate(r) for r in candidates if r["tce"] > policy.two_high_tce]
     two_high.sort(key=lambda t: (-t.tce, t.enterprise_code))
     return Overview(
         as_of=as_of,
-        now=Window(start=params["t0"], end=t1),
+        now=Window(start=t0, end=t1),
         today=Window(start=midnight, end=as_of),
         city=city,
         districts=[GroupTotals(name=k, carriers=v) for k, v in sorted(districts.items())],
@@ -199,32 +152,16 @@ async def quality_alerts(
 ) -> Page[QualityAlert]:
     await access.role("bureau.quality_alerts", *BUREAU)
     after = decode_cursor(cursor, str, str, str, str)
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT q.time, trim(q.enterprise_code) AS enterprise_code, e.name AS enterprise_name,"
-        " e.district, q.meter_id, q.quantity, q.kind, q.amount, q.detail, q.detected_at"
-        " FROM quality_events q JOIN enterprises e ON e.code = q.enterprise_code"
-        " WHERE (%(kind)s::text IS NULL OR q.kind = %(kind)s)"
-        " AND (%(code)s::text IS NULL OR q.enterprise_code = %(code)s)"
-        " AND (%(district)s::text IS NULL OR e.district = %(district)s)"
-        " AND (%(since)s::timestamptz IS NULL OR q.time >= %(since)s)"
-        " AND (%(after)s::boolean IS NULL OR (q.time, q.meter_id, q.quantity, q.kind)"
-        "      < (%(t)s::timestamptz, %(m)s, %(q)s, %(k)s))"
-        " ORDER BY q.time DESC, q.meter_id DESC, q.quantity DESC, q.kind DESC LIMIT %(limit)s",
-        {
-            "kind": kind,
-            "code": enterprise,
-            "district": district,
-            "since": since,
-            "after": True if after else None,
-            "t": after[0] if after else None,
-            "m": after[1] if after else None,
-            "q": after[2] if after else None,
-            "k": after[3] if after else None,
-            "limit": limit + 1,
-        },
+    rows = await queries.quality_events(
+        access.conn,
+        kind=kind,
+        code=enterprise,
+        district=district,
+        since=since,
+        before=after,
+        limit=limit + 1,
     )
-    items = [QualityAlert.model_validate(r) for r in await cur.fetchall()]
+    items = [QualityAlert.model_validate(r) for r in rows]
     return page(items, limit, lambda a: (a.time.isoformat(), a.meter_id, a.quantity, a.kind))
 
 
@@ -260,42 +197,18 @@ class IngestHealth(BaseModel):
 async def ingest_health(access: DbAccessDep) -> IngestHealth:
     await access.role("bureau.ingest_health", *BUREAU)
     offline_s = access.state.settings.aggregate.offline_after_s
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT count(*) AS n, max(received_at) AS last FROM readings"
-        " WHERE time > now() - interval '5 minutes'"
-    )
-    recent = await cur.fetchone()
-    assert recent is not None  # noqa: S101 - an aggregate has one row
-    await cur.execute(
-        "SELECT meter_id, trim(enterprise_code) AS enterprise_code, last_reading"
-        " FROM meter_last_readings() ORDER BY last_reading NULLS FIRST, meter_id"
-    )
-    meters = await cur.fetchall()
+    conn = access.conn
+    recent = await queries.recent_readings(conn)
+    meters = await queries.meter_last_readings(conn)
     limit = utcnow() - timedelta(seconds=offline_s)
     silent = [SilentMeter.model_validate(m) for m in meters
               if m["last_reading"] is None or m["last_reading"] < limit]  # fmt: skip
-    await cur.execute(
-        "SELECT count(*) FILTER (WHERE received_at > now() - interval '1 hour') AS hour,"
-        " count(*) AS day FROM dead_letters WHERE received_at > now() - interval '1 day'"
-    )
-    dead = await cur.fetchone()
-    assert dead is not None  # noqa: S101
-    await cur.execute(
-        "SELECT left(reason, 120) AS reason, count(*) AS messages FROM dead_letters"
-        " WHERE received_at > now() - interval '1 day' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
-    )
-    reasons = [DeadLetterReason.model_validate(r) for r in await cur.fetchall()]
-    await cur.execute("SELECT min(updated_at) AS at, min(txid) AS txid FROM aggregator_watermarks")
-    mark = await cur.fetchone()
-    assert mark is not None  # noqa: S101
+    dead = await queries.dead_letter_counts(conn)
+    reasons = [DeadLetterReason.model_validate(r) for r in await queries.dead_letter_reasons(conn)]
+    mark = await queries.oldest_watermark(conn)
     backlog = 0
     if mark["txid"] is not None:
-        await cur.execute(
-            "SELECT count(*) AS n FROM reading_changes WHERE txid >= %s", (mark["txid"],)
-        )
-        row = await cur.fetchone()
-        backlog = int(row["n"]) if row else 0
+        backlog = await queries.changes_since(conn, mark["txid"])
     return IngestHealth(
         as_of=utcnow(),
         readings_last_5min=recent["n"],

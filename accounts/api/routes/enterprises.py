@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from accounts.api._audit import AuditRecord
 from accounts.api._common import EnterpriseCode
-from accounts.api._consent import CONSENTED, Scope
 from accounts.api._keys import OVERSIGHT, OWNERS
 from accounts.api._pagination import (
     CursorQuery,
@@ -25,6 +23,7 @@ from accounts.api._pagination import (
 )
 from accounts.api._problems import Problem
 from accounts.api.deps import DbAccessDep
+from accounts.api.queries import enterprises as queries
 from accounts.registry import (
     ECONOMIC_COLUMNS,
     Problems,
@@ -43,45 +42,21 @@ class Enterprise(BaseModel):
     size_class: str | None
 
 
-_ENTERPRISE = "trim(code) AS code, name, industry_code, district, size_class"
-_VISIBLE = (
-    f"SELECT {_ENTERPRISE} FROM enterprises e WHERE code > %(after)s"
-    " AND (%(role)s IN ('bureau', 'admin')"
-    "      OR %(role)s = 'enterprise' AND code = %(code)s"
-    f"     OR %(role)s = 'bank' AND EXISTS ({CONSENTED.replace('%(code)s', 'e.code')}))"
-    " ORDER BY code LIMIT %(limit)s"
-)
-"""The enterprises a key sees, a page after ``after`` (built once, not per request)."""
-
-
 @router.get("/enterprises", response_model=Page[Enterprise], summary="enterprises this key sees")
 async def enterprises(
     access: DbAccessDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[Enterprise]:
     p = access.principal
     await access.audit("enterprises.list", p.enterprise_code, "granted")
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        _VISIBLE,
-        {
-            "after": after_key(cursor),
-            "role": p.role.value,
-            "code": p.enterprise_code,
-            "bank": p.bank_id,
-            "scope": Scope.ACCOUNT.value,
-            "limit": limit + 1,
-        },
-    )
-    items = [Enterprise.model_validate(row) for row in await cur.fetchall()]
+    rows = await queries.visible(access.conn, p, after=after_key(cursor), limit=limit + 1)
+    items = [Enterprise.model_validate(row) for row in rows]
     return page(items, limit, lambda e: (e.code,))
 
 
 @router.get("/enterprises/{code}", response_model=Enterprise, summary="an enterprise")
 async def enterprise(access: DbAccessDep, code: EnterpriseCode) -> Enterprise:
     await access.enterprise(code, "enterprise.read")
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(f"SELECT {_ENTERPRISE} FROM enterprises WHERE code = %s", (code,))
-    return Enterprise.model_validate(await cur.fetchone())
+    return Enterprise.model_validate(await queries.enterprise(access.conn, code))
 
 
 # --- economic data ------------------------------------------------------------------------------
@@ -164,17 +139,8 @@ async def economic_data(
 ) -> Page[EconomicRow]:
     await access.enterprise(code, "economic_data.read")
     after = decode_cursor(cursor, str, str)
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT CASE period_kind WHEN 'month' THEN to_char(period_start, 'YYYY-MM')"
-        " ELSE to_char(period_start, 'YYYY') END AS period, value_added, revenue,"
-        " output_quantity, output_unit, source, submitted_at"
-        " FROM economic_data WHERE enterprise_code = %s"
-        " AND (period_start::text, period_kind) > (%s, %s)"
-        " ORDER BY period_start, period_kind LIMIT %s",
-        (code, *(after or ("", "")), limit + 1),
-    )
-    items = [EconomicRow.model_validate(r) for r in await cur.fetchall()]
+    rows = await queries.economic_data(access.conn, code, after=after, limit=limit + 1)
+    items = [EconomicRow.model_validate(r) for r in rows]
     return page(items, limit, lambda r: (r.start.isoformat(), r.kind))
 
 
@@ -191,12 +157,8 @@ async def audit_log(
 ) -> Page[AuditRecord]:
     await access.enterprise(code, "audit.read", roles=OVERSIGHT)
     before = decode_cursor(cursor, int)
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT id, at, key_id, role, principal, action, trim(enterprise_code) AS enterprise_code,"
-        " outcome, method, path, query FROM audit_log"
-        " WHERE enterprise_code = %s AND id < %s ORDER BY id DESC LIMIT %s",
-        (code, before[0] if before else 2**62, limit + 1),
+    rows = await queries.audit_entries(
+        access.conn, code, before=before[0] if before else 2**62, limit=limit + 1
     )
-    items = [AuditRecord.model_validate(row) for row in await cur.fetchall()]
+    items = [AuditRecord.model_validate(row) for row in rows]
     return page(items, limit, lambda r: (r.id,))

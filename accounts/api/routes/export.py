@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -20,10 +21,10 @@ from fastapi.responses import StreamingResponse
 from psycopg import sql
 
 from accounts.api._common import CODE_PATTERN, utcnow
-from accounts.api._consent import CONSENTED, Scope
 from accounts.api._problems import Problem
 from accounts.api._series import EXPORT_COLUMNS, Granularity, export_query
-from accounts.api.deps import ApiState, DbAccess, DbAccessDep
+from accounts.api.deps import ApiState, DbAccessDep
+from accounts.api.queries import export as queries
 
 router = APIRouter(tags=["export"])
 
@@ -36,21 +37,6 @@ class Format(StrEnum):
 
 
 _MEDIA = {Format.CSV: "text/csv; charset=utf-8", Format.NDJSON: "application/x-ndjson"}
-
-
-async def _visible(access: DbAccess, wanted: list[str] | None) -> list[str]:
-    p = access.principal
-    cur = await access.conn.execute(
-        "SELECT trim(code) FROM enterprises e"
-        " WHERE (%(wanted)s::text[] IS NULL OR code = ANY (%(wanted)s))"
-        " AND (%(role)s IN ('bureau', 'admin')"
-        "      OR %(role)s = 'enterprise' AND code = %(code)s"
-        f"     OR %(role)s = 'bank' AND EXISTS ({CONSENTED.replace('%(code)s', 'e.code')}))"
-        " ORDER BY code",
-        {"wanted": wanted, "role": p.role.value, "code": p.enterprise_code, "bank": p.bank_id,
-         "scope": Scope.TIMESERIES.value},
-    )  # fmt: skip
-    return [row[0] for row in await cur.fetchall()]
 
 
 @router.get(
@@ -81,7 +67,7 @@ async def export(
     since = _aware(start) or until - timedelta(days=31)
     if since >= until:
         raise Problem(422, "from: must be before to")
-    codes = await _visible(access, enterprise)
+    codes = await queries.visible_codes(access.conn, access.principal, enterprise)
     await asyncio.gather(*(access.audit("export.read", c, "granted") for c in [None, *codes]))
     params = {"codes": codes, "start": since, "end": until, "carrier": carrier}
     query = export_query(granularity, carrier is not None)
@@ -107,30 +93,30 @@ def _aware(moment: datetime | None) -> datetime | None:
 async def _csv(
     state: ApiState, query: sql.Composed, params: dict[str, Any]
 ) -> AsyncIterator[bytes]:
-    copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(query)
     yield (",".join(EXPORT_COLUMNS) + "\n").encode()
-    async with state.pool.connection() as conn:
-        cur = conn.cursor()
-        async with cur.copy(copy_sql, params) as copy:
-            buffer = bytearray()
-            async for data in copy:
-                buffer += data
-                if len(buffer) >= _CHUNK:
-                    yield bytes(buffer)
-                    buffer.clear()
-            if buffer:
+    async with (
+        state.pool.connection() as conn,
+        aclosing(queries.csv_copy(conn, query, params)) as chunks,
+    ):
+        buffer = bytearray()
+        async for data in chunks:
+            buffer += data
+            if len(buffer) >= _CHUNK:
                 yield bytes(buffer)
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
 
 
 async def _ndjson(
     state: ApiState, query: sql.Composed, params: dict[str, Any]
 ) -> AsyncIterator[bytes]:
-    async with state.pool.connection() as conn, conn.transaction():
-        cur = conn.cursor(name="export")
-        cur.itersize = 5_000
-        await cur.execute(query, params)
+    async with (
+        state.pool.connection() as conn,
+        aclosing(queries.rows(conn, query, params)) as rows,
+    ):
         buffer = bytearray()
-        async for row in cur:
+        async for row in rows:
             buffer += orjson.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True)))
             buffer += b"\n"
             if len(buffer) >= _CHUNK:

@@ -7,16 +7,15 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from psycopg import sql
-from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel
 
 from accounts.api._common import EnterpriseCode, utcnow
 from accounts.api._consent import Scope
 from accounts.api._pagination import CursorQuery, Page, decode_cursor, page
 from accounts.api._problems import Problem
-from accounts.api._series import BUCKET, Granularity, local_text
+from accounts.api._series import Granularity
 from accounts.api.deps import DbAccessDep
+from accounts.api.queries import timeseries as queries
 
 router = APIRouter(tags=["time series"])
 
@@ -42,22 +41,6 @@ class Point(BaseModel):
     tce_equivalent: Decimal | None
 
 
-_QUERY = """
-SELECT * FROM (
-    SELECT {text} AS bucket, x.carrier, x.role, x.unit,
-           trim_scale(sum(x.activity)) AS activity, trim_scale(sum(x.tco2)) AS tco2,
-           trim_scale(sum(x.tco2_measured)) AS tco2_measured,
-           trim_scale(sum(x.tce_equivalent)) AS tce_equivalent
-    FROM emissions_15m x
-    WHERE x.enterprise_code = %(code)s AND x.bucket >= %(start)s AND x.bucket < %(end)s
-      AND (%(carrier)s::text IS NULL OR x.carrier = %(carrier)s)
-    GROUP BY 1, 2, 3, 4
-) g
-WHERE %(after)s::text IS NULL OR (g.bucket, g.carrier, g.role) > (%(after)s, %(c)s, %(r)s)
-ORDER BY g.bucket, g.carrier, g.role LIMIT %(limit)s
-"""
-
-
 @router.get(
     "/enterprises/{code}/timeseries",
     response_model=Page[Point],
@@ -79,21 +62,15 @@ async def timeseries(
         raise Problem(422, "from: must be before to")
     after = decode_cursor(cursor, str, str, str)
     await access.enterprise(code, "timeseries.read", Scope.TIMESERIES)
-    bucket = BUCKET[granularity]
-    query = sql.SQL(_QUERY).format(text=local_text(bucket))
-    cur = access.conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        query,
-        {
-            "code": code,
-            "start": since,
-            "end": until,
-            "carrier": carrier,
-            "after": after[0] if after else None,
-            "c": after[1] if after else None,
-            "r": after[2] if after else None,
-            "limit": limit + 1,
-        },
+    rows = await queries.points(
+        access.conn,
+        code,
+        granularity,
+        start=since,
+        end=until,
+        carrier=carrier,
+        after=after,
+        limit=limit + 1,
     )
-    items = [Point.model_validate(r) for r in await cur.fetchall()]
+    items = [Point.model_validate(r) for r in rows]
     return page(items, limit, lambda p: (p.bucket, p.carrier, p.role))
