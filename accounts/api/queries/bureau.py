@@ -129,15 +129,12 @@ async def quality_events(
     return await cur.fetchall()
 
 
-async def recent_readings(conn: psycopg.AsyncConnection) -> Row:
-    """How many readings of the last five minutes arrived (``n``), and the latest receipt."""
+async def ingest_recent(conn: psycopg.AsyncConnection) -> Row:
+    """Readings of the last five minutes, the latest receipt, dead letters of the hour and day."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT count(*) AS n, max(received_at) AS last FROM readings"
-        " WHERE time > now() - interval '5 minutes'"
-    )
+    await cur.execute("SELECT * FROM ingest_recent")
     row = await cur.fetchone()
-    assert row is not None  # noqa: S101 - an aggregate has one row
+    assert row is not None  # noqa: S101 - the view has one row
     return row
 
 
@@ -151,43 +148,20 @@ async def meter_last_readings(conn: psycopg.AsyncConnection) -> list[Row]:
     return await cur.fetchall()
 
 
-async def dead_letter_counts(conn: psycopg.AsyncConnection) -> Row:
-    """Dead letters of the last hour (``hour``) and of the last day (``day``)."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT count(*) FILTER (WHERE received_at > now() - interval '1 hour') AS hour,"
-        " count(*) AS day FROM dead_letters WHERE received_at > now() - interval '1 day'"
-    )
-    row = await cur.fetchone()
-    assert row is not None  # noqa: S101 - an aggregate has one row
-    return row
-
-
 async def dead_letter_reasons(conn: psycopg.AsyncConnection) -> list[Row]:
     """The ten most frequent reasons of the last day's dead letters (cut to 120 characters)."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        "SELECT left(reason, 120) AS reason, count(*) AS messages FROM dead_letters"
-        " WHERE received_at > now() - interval '1 day' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+        "SELECT reason, messages FROM dead_letter_reasons_1d"
+        " ORDER BY messages DESC, reason LIMIT 10"
     )
     return await cur.fetchall()
 
 
-async def oldest_watermark(conn: psycopg.AsyncConnection) -> Row:
-    """The oldest aggregator watermark: its time (``at``) and transaction id (``txid``)."""
+async def aggregation_backlog(conn: psycopg.AsyncConnection) -> Row:
+    """The oldest aggregator watermark (``watermark_at``) and the changes past it (``changes``)."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT min(updated_at) AS at, min(txid) AS txid FROM aggregator_watermarks")
+    await cur.execute("SELECT watermark_at, changes FROM aggregation_backlog")
     row = await cur.fetchone()
-    assert row is not None  # noqa: S101 - an aggregate has one row
+    assert row is not None  # noqa: S101 - the view has one row
     return row
-
-
-async def changes_since(conn: psycopg.AsyncConnection, txid: object) -> int:
-    """How many reading changes are at or past a transaction id (an ``xid8``, as read).
-
-    That count is the aggregators' backlog.
-    """
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT count(*) AS n FROM reading_changes WHERE txid >= %s", (txid,))
-    row = await cur.fetchone()
-    return int(row["n"]) if row else 0

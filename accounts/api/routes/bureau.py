@@ -198,28 +198,24 @@ async def ingest_health(access: DbAccessDep) -> IngestHealth:
     await access.role("bureau.ingest_health", *BUREAU)
     offline_s = access.state.settings.aggregate.offline_after_s
     conn = access.conn
-    recent = await queries.recent_readings(conn)
+    recent = await queries.ingest_recent(conn)
     meters = await queries.meter_last_readings(conn)
     limit = utcnow() - timedelta(seconds=offline_s)
     silent = [SilentMeter.model_validate(m) for m in meters
               if m["last_reading"] is None or m["last_reading"] < limit]  # fmt: skip
-    dead = await queries.dead_letter_counts(conn)
     reasons = [DeadLetterReason.model_validate(r) for r in await queries.dead_letter_reasons(conn)]
-    mark = await queries.oldest_watermark(conn)
-    backlog = 0
-    if mark["txid"] is not None:
-        backlog = await queries.changes_since(conn, mark["txid"])
+    backlog = await queries.aggregation_backlog(conn)
     return IngestHealth(
         as_of=utcnow(),
-        readings_last_5min=recent["n"],
-        readings_per_s=(Decimal(recent["n"]) / 300).quantize(Decimal("0.01")),
-        last_received_at=recent["last"],
+        readings_last_5min=recent["readings_5m"],
+        readings_per_s=(Decimal(recent["readings_5m"]) / 300).quantize(Decimal("0.01")),
+        last_received_at=recent["last_received"],
         meters=len(meters),
         silent_meters=len(silent),
         silent_sample=silent[:20],
-        dead_letters_last_hour=dead["hour"],
-        dead_letters_last_day=dead["day"],
+        dead_letters_last_hour=recent["dead_letters_1h"],
+        dead_letters_last_day=recent["dead_letters_1d"],
         dead_letter_reasons=reasons,
-        aggregator_watermark_at=mark["at"],
-        aggregator_backlog=backlog,
+        aggregator_watermark_at=backlog["watermark_at"],
+        aggregator_backlog=backlog["changes"],
     )
