@@ -20,18 +20,13 @@ from fractions import Fraction
 import psycopg
 from psycopg.types.json import Jsonb
 
+from accounts.ledger._compute import Selections, compute_account, select_all, selection_for
 from accounts.ledger._grading import Standing, band_set, grade
-from accounts.ledger._ledger import (
-    MonthActivity,
-    compute_account,
-    read_activity,
-    read_enterprise,
-    select_all,
-    selection_for,
-)
+from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._model import Account, GradeRecord, dec
-from accounts.ledger._period import SHANGHAI, Period, add_months, local_midnight
-from accounts.ledger._policy import FactorLibrary, Selection
+from accounts.ledger._period import SHANGHAI, Period, add_months
+from accounts.ledger._policy import FactorLibrary
+from accounts.ledger._read import load_library, read_enterprise, read_inputs
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 
@@ -114,7 +109,7 @@ def _write_selections(
     conn: psycopg.Connection,
     code: str,
     activity: Sequence[MonthActivity],
-    selections: dict[tuple[str, date, str], Selection],
+    selections: Selections,
 ) -> None:
     """factor_selection rows (what emissions_15m joins) for the carriers and months seen."""
     rows = {}
@@ -176,8 +171,9 @@ def get_account(
         stored.grades = read_grades(conn, code, period.kind, period.start)
         return stored
     now = now or datetime.now(SHANGHAI)
-    library = FactorLibrary.load(conn, settings)
-    account = compute_account(conn, code, period, library, as_of=now)
+    library = load_library(conn, settings)
+    inputs = read_inputs(conn, [code], [period], now)
+    account = compute_account(inputs.of(code, period), period, library, as_of=now)
     account.grades = _grades_on_demand(conn, account, period, library, now)
     return account
 
@@ -196,10 +192,12 @@ def _grades_on_demand(
             (account.enterprise.industry_code, account.enterprise.code),
         )
     ]
+    stored = {p: _stored(conn, p, period.kind, period.start) for p in peers}
+    missing = [p for p, found in stored.items() if found is None]
+    inputs = read_inputs(conn, missing, [period], now) if missing else None
     accounts = [account] + [
-        _stored(conn, p, period.kind, period.start)
-        or compute_account(conn, p, period, library, as_of=now)
-        for p in peers
+        found or compute_account(inputs.of(p, period), period, library, as_of=now)  # type: ignore[union-attr]
+        for p, found in stored.items()
     ]
     records = _grade_accounts(conn, accounts, period, library.settings)
     return [r for r in records if r.enterprise_code == account.enterprise.code]
@@ -391,26 +389,24 @@ def refresh_live(
     settings = settings or AccountsSettings()
     now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
     periods = live_periods(now)
-    earliest = min(p.start for p in periods)
     today = now.date()
     with conn.transaction():
-        library = FactorLibrary.load(conn, settings)
+        library = load_library(conn, settings)
         codes = all_codes(conn) if codes is None else list(codes)
+        inputs = read_inputs(conn, codes, periods, now, activity=activity)
         written = 0
         failed: dict[str, str] = {}
         for code in codes:
-            months = (activity or {}).get(code)
-            if months is None:
-                months = read_activity(conn, code, local_midnight(earliest), now)
+            per_period = [inputs.of(code, period) for period in periods]
+            months = inputs.activity[code]
             try:
+                selections = select_all(
+                    library, per_period[0].enterprise, per_period[0].measured_ncv, months, today
+                )
                 accounts = [
-                    compute_account(
-                        conn, code, period, library, as_of=now,
-                        activity=[a for a in months if a.month in set(period.months())],
-                    )
-                    for period in periods
-                ]  # fmt: skip
-                selections = select_all(conn, library, read_enterprise(conn, code), months, today)
+                    compute_account(one, period, library, as_of=now, selections=selections)
+                    for one, period in zip(per_period, periods, strict=True)
+                ]
             except AccountsError as exc:  # one enterprise's problem stops no other
                 failed[code] = str(exc)
                 continue
@@ -440,13 +436,18 @@ def close(
     now = now or datetime.now(SHANGHAI)
     closed = []
     with conn.transaction():
-        library = FactorLibrary.load(conn, settings)
-        for code in all_codes(conn) if codes is None else codes:
-            if _stored(conn, code, period.kind, period.start) is not None:
-                continue
+        library = load_library(conn, settings)
+        wanted = [
+            code
+            for code in (all_codes(conn) if codes is None else codes)
+            if _stored(conn, code, period.kind, period.start) is None
+        ]
+        inputs = read_inputs(conn, wanted, [period], now)
+        for code in wanted:
             account = compute_account(
-                conn, code, period, library, as_of=now, status="closed", reason="closed"
-            )
+                inputs.of(code, period), period, library, as_of=now, status="closed",
+                reason="closed",
+            )  # fmt: skip
             conn.execute(_ROW, _values(account))
             closed.append(account)
         _regrade(conn, period, settings)
@@ -482,7 +483,7 @@ def recompute(
     now = now or datetime.now(SHANGHAI)
     out = []
     with conn.transaction():
-        library = FactorLibrary.load(conn, settings)
+        library = load_library(conn, settings)
         rows = conn.execute(
             "SELECT enterprise_code, version FROM account_periods WHERE period_kind = %s"
             " AND period_start = %s AND status = 'closed' ORDER BY enterprise_code",
@@ -491,15 +492,17 @@ def recompute(
         wanted = None if codes is None else set(codes)
         if not rows:
             raise AccountsError(f"{period.label} has no closed accounts to recompute")
-        for padded, version in rows:
-            code = padded.strip()
-            if wanted is not None and code not in wanted:
-                continue
+        chosen = [
+            (code, version)
+            for code, version in ((padded.strip(), version) for padded, version in rows)
+            if wanted is None or code in wanted
+        ]
+        inputs = read_inputs(conn, [code for code, _ in chosen], [period], now)
+        for code, version in chosen:
             old = _stored(conn, code, period.kind, period.start)
             assert old is not None  # noqa: S101 - selected just above
             new = compute_account(
-                conn,
-                code,
+                inputs.of(code, period),
                 period,
                 library,
                 as_of=now,

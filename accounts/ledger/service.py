@@ -31,8 +31,9 @@ import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from accounts.ledger._grading import band_set
-from accounts.ledger._ledger import MonthActivity, read_activity
+from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._period import SHANGHAI, local_midnight, month_start
+from accounts.ledger._read import read_activity
 from accounts.ledger._store import RefreshResult, all_codes, live_periods, refresh_live
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import DatabaseUnavailableError
