@@ -19,7 +19,8 @@ ROUNDING_NOTE = (
     " not from rounded lines;"
     " show/explain/report print 3 decimals (tCO2, tce) and 4 for intensities"
 )
-Status = Literal["live", "closed", "superseded"]
+# provisional: a period neither live nor closed (a past month not closed yet), computed on demand
+Status = Literal["live", "provisional", "closed", "superseded"]
 
 
 def dec(value: Fraction | int | None) -> Decimal | None:

@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from accounts.ledger._compute import Selections, compute_account, select_all, selection_for
 from accounts.ledger._grading import Standing, band_set, grade
 from accounts.ledger._inputs import MonthActivity
-from accounts.ledger._model import Account, GradeRecord, dec
+from accounts.ledger._model import Account, GradeRecord, Status, dec
 from accounts.ledger._period import SHANGHAI, Period, add_months
 from accounts.ledger._policy import FactorLibrary
 from accounts.ledger._read import load_library, read_enterprise, read_inputs
@@ -173,7 +173,8 @@ def get_account(
     now = now or datetime.now(SHANGHAI)
     library = load_library(conn, settings)
     inputs = read_inputs(conn, [code], [period], now)
-    account = compute_account(inputs.of(code, period), period, library, as_of=now)
+    status: Status = "live" if period.live else "provisional"
+    account = compute_account(inputs.of(code, period), period, library, as_of=now, status=status)
     account.grades = _grades_on_demand(conn, account, period, library, now)
     return account
 

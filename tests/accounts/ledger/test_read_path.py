@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 import accounts.ledger
-from accounts.ledger import get_account
+from accounts.ledger import Period, get_account
 from accounts.ledger._read import read_inputs
 from accounts.ledger._store import refresh_live
 from carbonledger.errors import UnknownEnterpriseError
@@ -108,3 +108,13 @@ def _ledger_imports(module: str) -> set[str]:
 def test_the_compute_imports_no_database_driver() -> None:
     assert "psycopg" in _ledger_imports("_read")  # the check sees an import where there is one
     assert "psycopg" not in _ledger_imports("_compute")
+
+
+def test_a_past_month_not_closed_yet_is_provisional_and_the_month_to_date_live(
+    conn: psycopg.Connection,
+) -> None:
+    _write_reference_rollups(conn)
+    october = get_account(conn, DYEING, OCT, now=NOW)
+    assert (october.status, october.period.live) == ("provisional", False)
+    mtd = get_account(conn, DYEING, Period.mtd(NOW), now=NOW)
+    assert (mtd.status, mtd.period.live) == ("live", True)

@@ -74,7 +74,7 @@ def cement_inputs() -> AccountInputs:
 
 
 def account(inputs: AccountInputs) -> Account:
-    return compute_account(inputs, OCT, LIBRARY, as_of=NOW)
+    return compute_account(inputs, OCT, LIBRARY, as_of=NOW, status="provisional")
 
 
 def _line(account, meter: str, quantity: str | None = None):  # type: ignore[no-untyped-def]
