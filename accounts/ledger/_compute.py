@@ -23,6 +23,7 @@ from accounts.ledger._model import (
     CarrierTotal,
     CrossCheck,
     Economics,
+    Exact,
     Figure,
     Intensity,
     Line,
@@ -89,9 +90,9 @@ def compute_account(
     if green is not None:
         lines.append(green[0])
     lines.sort(key=lambda line: (line.scope or 9, line.carrier, line.meter_id, line.quantity))
-    totals = _totals(sums.values(), green[1] if green else Fraction(0))
-    economics = economics_of(inputs.economics, period, lo, hi)
-    intensity = _intensity(totals, economics)
+    totals, total, tce = _totals(sums.values(), green[1] if green else Fraction(0))
+    economics, figures = economics_of(inputs.economics, period, lo, hi)
+    intensity = _intensity(total, tce, figures, economics.output_unit)
     quality = _quality(
         enterprise,
         inputs.quality_events,
@@ -132,6 +133,13 @@ def compute_account(
         cross_check=_cross_check(lines, totals),
         two_high=two_high,
         factor_ids=factor_ids,
+        exact=Exact(
+            total=str(total),
+            tce_equivalent=str(tce),
+            value_added=Exact.of(figures["value_added"]),
+            revenue=Exact.of(figures["revenue"]),
+            output_quantity=Exact.of(figures["output_quantity"]),
+        ),
     )
 
 
@@ -325,7 +333,8 @@ def _green_power(
     return line, tco2
 
 
-def _totals(sums: Iterable[_LineSum], green: Fraction) -> Totals:
+def _totals(sums: Iterable[_LineSum], green: Fraction) -> tuple[Totals, Fraction, Fraction]:
+    """The totals, and the exact total tCO2 and tce (当量值) that intensities divide."""
     by: dict[str, Fraction] = defaultdict(Fraction)
     tce_eq, tce_el = Fraction(0), Fraction(0)
     measured: Fraction | None = None
@@ -349,7 +358,7 @@ def _totals(sums: Iterable[_LineSum], green: Fraction) -> Totals:
     scope1 = by["combustion"] + by["process"]
     exported = by["exported_electricity"] + by["exported_heat"]  # already negative
     scope2 = by["purchased_electricity"] + by["purchased_heat"] + exported + green
-    return Totals(
+    totals = Totals(
         combustion=_d(by["combustion"]),
         process=_d(by["process"]),
         purchased_electricity=_d(by["purchased_electricity"]),
@@ -366,20 +375,24 @@ def _totals(sums: Iterable[_LineSum], green: Fraction) -> Totals:
         tce_equivalent=_d(tce_eq),
         tce_equal=_d(tce_el),
     )
+    return totals, scope1 + scope2, tce_eq
 
 
-def _intensity(totals: Totals, economics: Economics) -> Intensity:
-    def ratio(numerator: Decimal, figure: Figure) -> Decimal | None:
-        if figure.value is None or figure.value == 0:
-            return None
-        return dec(Fraction(numerator) / Fraction(figure.value))
+def _intensity(
+    total: Fraction, tce: Fraction, figures: Mapping[str, Fraction | None], unit: str | None
+) -> Intensity:
+    """Exact ratios of exact values, each rounded once."""
+
+    def ratio(numerator: Fraction, name: str) -> Decimal | None:
+        denominator = figures[name]
+        return None if not denominator else dec(numerator / denominator)
 
     return Intensity(
-        per_value_added=ratio(totals.total, economics.value_added),
-        per_revenue=ratio(totals.total, economics.revenue),
-        per_output=ratio(totals.total, economics.output_quantity),
-        output_unit=economics.output_unit,
-        tce_per_value_added=ratio(totals.tce_equivalent, economics.value_added),
+        per_value_added=ratio(total, "value_added"),
+        per_revenue=ratio(total, "revenue"),
+        per_output=ratio(total, "output_quantity"),
+        output_unit=unit,
+        tce_per_value_added=ratio(tce, "value_added"),
     )
 
 
@@ -433,12 +446,12 @@ _FIELDS = ("value_added", "revenue", "output_quantity")
 
 def economics_of(
     rows: Iterable[EconomicRow], period: Period, lo: datetime, hi: datetime
-) -> Economics:
+) -> tuple[Economics, dict[str, Fraction | None]]:
     """Value added, revenue and output for the period, from the monthly or annual figures.
 
     A month uses its own figure, else its year's / 12, else the previous year's / 12
     (estimated); the month in progress counts for the elapsed share of it. A whole past year with
-    an annual figure uses it as is.
+    an annual figure uses it as is. Also the exact values, by field name.
     """
     first = date(period.start.year - 1, 1, 1)
     monthly: dict[date, list[Decimal | None]] = {}
@@ -458,22 +471,31 @@ def economics_of(
         if output_unit is not None:
             units.add(output_unit)
     unit = units.pop() if len(units) == 1 else None
-    figures = {}
+    figures: dict[str, Figure] = {}
+    exact: dict[str, Fraction | None] = {}
     for index, name in enumerate(_FIELDS):
+        whole = yearly.get(period.start.year) if period.kind == "year" and period.closed else None
         if name == "output_quantity" and unit is None:
-            figures[name] = Figure(value=None, basis="missing")
-            continue
-        whole = yearly.get(period.start.year)
-        if period.kind == "year" and period.closed and whole and whole[index] is not None:
-            figures[name] = Figure(value=whole[index], basis="reported (annual)")
-            continue
-        figures[name] = _by_month(period, lo, hi, index=index, monthly=monthly, yearly=yearly)
-    return Economics(
+            figures[name], exact[name] = Figure(value=None, basis="missing"), None
+        elif (
+            period.kind == "year"
+            and period.closed
+            and whole
+            and (value := whole[index]) is not None
+        ):
+            figures[name] = Figure(value=value, basis="reported (annual)")
+            exact[name] = Fraction(value)
+        else:
+            figures[name], exact[name] = _by_month(
+                period, lo, hi, index=index, monthly=monthly, yearly=yearly
+            )
+    economics = Economics(
         value_added=figures["value_added"],
         revenue=figures["revenue"],
         output_quantity=figures["output_quantity"],
         output_unit=unit,
     )
+    return economics, exact
 
 
 def _by_month(
@@ -484,7 +506,7 @@ def _by_month(
     index: int,
     monthly: dict[date, list[Decimal | None]],
     yearly: dict[int, list[Decimal | None]],
-) -> Figure:
+) -> tuple[Figure, Fraction | None]:
     total, notes = Fraction(0), []
     for month in period.months():
         start, end = local_midnight(month), local_midnight(add_months(month, 1))
@@ -494,18 +516,18 @@ def _by_month(
         share = Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds()))
         found = _month_value(month, index, monthly, yearly)
         if found is None:
-            return Figure(value=None, basis=f"missing for {month:%Y-%m}")
+            return Figure(value=None, basis=f"missing for {month:%Y-%m}"), None
         value, how = found
         if share != 1:
             how += f" x {float(share):.3f} of the month elapsed"
         total += value * share
         notes.append(how)
     if not notes:
-        return Figure(value=None, basis="missing")
+        return Figure(value=None, basis="missing"), None
     if all(n == "reported" for n in notes):
-        return Figure(value=dec(total), basis="reported")
+        return Figure(value=dec(total), basis="reported"), total
     kinds = sorted(set(notes))
-    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds))
+    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds)), total
 
 
 def _month_value(

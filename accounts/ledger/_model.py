@@ -156,6 +156,25 @@ class Intensity(_Model):
     tce_per_value_added: Decimal | None = None
 
 
+class Exact(_Model):
+    """The exact rationals ("numerator/denominator") behind the figures that are divided again:
+    intensities and grades (L, industry L, K) come from these, so a figure is rounded once."""
+
+    total: str
+    tce_equivalent: str
+    value_added: str | None = None
+    revenue: str | None = None
+    output_quantity: str | None = None
+
+    @staticmethod
+    def of(value: Fraction | None) -> str | None:
+        return None if value is None else str(value)
+
+    @staticmethod
+    def value(text: str | None) -> Fraction | None:
+        return None if text is None else Fraction(text)
+
+
 class Quality(_Model):
     meters: int
     coverage: Decimal  # covered time / (meters x period time)
@@ -219,5 +238,6 @@ class Account(_Model):
     cross_check: CrossCheck | None = None
     two_high: bool | None = None  # 两高 flag (year and rolling 12 months only)
     factor_ids: list[str]
+    exact: Exact | None = None  # None in accounts stored before it was recorded
     grades: list[GradeRecord] = []
     rounding: str = ROUNDING_NOTE

@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from accounts.ledger._compute import Selections, compute_account, select_all, selection_for
 from accounts.ledger._grading import Standing, band_set, grade
 from accounts.ledger._inputs import MonthActivity
-from accounts.ledger._model import Account, GradeRecord, Status, dec
+from accounts.ledger._model import Account, Exact, Figure, GradeRecord, Status, dec
 from accounts.ledger._period import SHANGHAI, Period, add_months
 from accounts.ledger._policy import FactorLibrary
 from accounts.ledger._read import load_library, read_enterprise, read_inputs
@@ -265,16 +265,24 @@ def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
         notes.append(f"data coverage {float(account.quality.coverage):.0%}")
     if account.quality.offline_meters:
         notes.append(f"{len(account.quality.offline_meters)} meter(s) offline")
+    exact = account.exact
     return Standing(
         code=account.enterprise.code,
         industry_code=account.enterprise.industry_code,
-        tco2=account.totals.total,
-        value_added=account.economics.value_added.value,
-        revenue=account.economics.revenue.value,
+        tco2=Fraction(exact.total) if exact else Fraction(account.totals.total),
+        value_added=(
+            Exact.value(exact.value_added) if exact else _fraction(account.economics.value_added)
+        ),
+        revenue=Exact.value(exact.revenue) if exact else _fraction(account.economics.revenue),
         version=account.version,
         notes=tuple(notes),
         previous_l=previous_l,
     )
+
+
+def _fraction(figure: Figure) -> Fraction | None:
+    """A figure of an account stored before its exact values were recorded."""
+    return None if figure.value is None else Fraction(figure.value)
 
 
 def _grade_accounts(
