@@ -7,8 +7,8 @@
   general otherwise), valid on the month's first day; a measured NCV of the enterprise replaces
   the default NCV for emissions and tce.
 - Steam: (enthalpy - 83.74 kJ/kg) x 10^-3 GJ/t x 0.11 tCO2/GJ; heat: 0.11 tCO2/GJ.
-- tce: GB/T 2589-2020 coefficients; electricity 当量值 and the 等价值 of the latest year not
-  after the month's year.
+- tce: GB/T 2589 coefficients (each entry names its edition); electricity 当量值 and the 等价值
+  of the latest year not after the month's year.
 
 Every value is an exact :class:`~fractions.Fraction` per activity unit (kWh, Nm3, t, GJ).
 """
