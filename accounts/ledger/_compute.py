@@ -210,10 +210,13 @@ def _lines(
             MonthPart(
                 month=a.month,
                 activity=_d(amount),
-                tco2=dec(tco2),
+                tco2=dec(tco2) if a.scope is not None else None,
                 factor_id=sel.factor_id if a.role != "measured" else None,
                 tce_equivalent=dec(tce_eq),
                 tce_equal=dec(tce_el),
+                tco2_avoided=dec(tco2) if a.role == "own_generation" else None,
+                buckets=a.buckets,
+                covered_ms=a.covered_ms,
             )
         )
     return sums

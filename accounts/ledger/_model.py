@@ -65,7 +65,8 @@ class PeriodInfo(_Model):
 
 
 class MonthPart(_Model):
-    """One month of a line: activity and the factor in force that month."""
+    """One month of a line: activity, the factor in force that month, and the month's own
+    rollups; its emissions sit in the field the line keeps them in (own generation: avoided)."""
 
     month: date
     activity: Decimal
@@ -73,6 +74,9 @@ class MonthPart(_Model):
     factor_id: str | None
     tce_equivalent: Decimal | None
     tce_equal: Decimal | None
+    tco2_avoided: Decimal | None = None
+    buckets: int | None = None  # None: green power (no rollups), or stored before it was kept
+    covered_ms: int | None = None
 
 
 class Line(_Model):
