@@ -8,6 +8,7 @@ from accounts.ledger import Account, Derivation, Period
 from accounts.ledger._compute import compute_account
 from accounts.ledger._inputs import AccountInputs
 from accounts.ledger._render import render_derivation
+from accounts.ledger._store import _same
 from tests.accounts.ledger.helpers import PARTS, enterprise, library, local, month_activity
 
 NOW = local("2026-11-05 10:00")
@@ -61,3 +62,24 @@ def test_explain_prints_each_month_its_own_figures() -> None:
     months = [row[2:5] for row in rows if row[1] == "energy_generated" and row[2][:2] == "20"]
     assert months == [["2026-09", "2", "0.50"], ["2026-10", "1", "0.25"]]
     assert "2026-09: 400.000 kWh x grid.zhejiang.2023@1 -> 0.199 tCO2 avoided" in text
+
+
+def test_a_closed_account_stored_before_the_month_figures_equals_its_recomputation() -> None:
+    new = _two_months()
+    old = new.model_copy(deep=True)
+    for line in old.lines:
+        line.months = [
+            part.model_copy(
+                update={
+                    "tco2": part.tco2 if part.tco2_avoided is None else part.tco2_avoided,
+                    "tco2_avoided": None,
+                    "buckets": None,
+                    "covered_ms": None,
+                }
+            )
+            for part in line.months
+        ]
+    assert _same(Account.model_validate(old.model_dump(mode="json")), new)
+    changed = new.model_copy(deep=True)
+    changed.lines[0].months[0].activity += 1
+    assert not _same(new, changed)
