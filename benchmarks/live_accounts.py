@@ -113,8 +113,7 @@ def main() -> None:
             for _ in range(args.cycles):
                 with conn.transaction():
                     began = time.perf_counter()
-                    activity = {c: service._activity(conn, c, NOW, month_start(NOW.date()))
-                                for c in codes}  # fmt: skip
+                    activity = service._activities(conn, codes, NOW, month_start(NOW.date()))
                     refresh_live(conn, settings, codes, now=NOW, activity=activity)
                     timings.append(time.perf_counter() - began)
         cached = min(timings)

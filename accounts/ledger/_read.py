@@ -66,12 +66,6 @@ def read_activities(
     return out
 
 
-def read_activity(
-    conn: psycopg.Connection, code: str, lo: datetime, hi: datetime
-) -> list[MonthActivity]:
-    return read_activities(conn, [code], lo, hi)[code]
-
-
 def read_enterprises(conn: psycopg.Connection, codes: Sequence[str]) -> dict[str, Enterprise]:
     """The registered enterprises among ``codes`` with their meters (unknown codes are absent)."""
     infos = {
