@@ -38,6 +38,7 @@ from accounts.ledger._period import Period, add_months, local_midnight, local_to
 from accounts.ledger._policy import FactorLibrary, FactorRef, MeasuredNcv, Selection, select
 
 BUCKET = timedelta(minutes=15)
+Selections = dict[tuple[str, date, str], Selection]  # see select_all
 
 
 @dataclass
@@ -105,9 +106,8 @@ def compute_account(
     two_high = None
     if period.kind in ("year", "rolling12"):
         s = library.settings
-        two_high = (
-            enterprise.info.industry_code[:2] in s.two_high_divisions
-            and totals.tce_equivalent > s.two_high_tce
+        two_high = enterprise.info.industry_code[:2] in s.two_high_divisions and tce > Fraction(
+            s.two_high_tce
         )
     return Account(
         enterprise=enterprise.info,
@@ -141,9 +141,6 @@ def compute_account(
             output_quantity=Exact.of(figures["output_quantity"]),
         ),
     )
-
-
-Selections = dict[tuple[str, date, str], Selection]
 
 
 def select_all(
