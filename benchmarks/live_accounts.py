@@ -30,9 +30,9 @@ import psycopg
 from psycopg import sql
 
 from accounts.ledger import Period, get_account, load_factors, refresh_live
-from accounts.ledger._ledger import compute_account
+from accounts.ledger._compute import compute_account
 from accounts.ledger._period import add_months, local_midnight, month_start
-from accounts.ledger._policy import FactorLibrary
+from accounts.ledger._read import load_library, read_inputs
 from accounts.ledger.service import LiveAccounts
 from carbonledger.config import AccountsSettings
 from carbonledger.db import migrate
@@ -114,8 +114,7 @@ def main() -> None:
             for _ in range(args.cycles):
                 with conn.transaction():
                     began = time.perf_counter()
-                    activity = {c: service._activity(conn, c, NOW, month_start(NOW.date()))
-                                for c in codes}  # fmt: skip
+                    activity = service._activities(conn, codes, NOW, month_start(NOW.date()))
                     refresh_live(conn, settings, codes, now=NOW, activity=activity)
                     timings.append(time.perf_counter() - began)
         cached = min(timings)
@@ -129,10 +128,11 @@ def main() -> None:
             for _ in range(20):
                 get_account(conn, code, mtd)
             stored = (time.perf_counter() - began) / 20
-            library = FactorLibrary.load(conn, settings)
+            library = load_library(conn, settings)
             began = time.perf_counter()
             for _ in range(5):
-                compute_account(conn, code, mtd, library, as_of=NOW)
+                inputs = read_inputs(conn, [code], [mtd], NOW).of(code, mtd)
+                compute_account(inputs, mtd, library, as_of=NOW)
             computed = (time.perf_counter() - began) / 5
         print(f"read: stored mtd account {stored * 1000:.1f} ms, computed {computed * 1000:.1f} ms")
         print(json.dumps({

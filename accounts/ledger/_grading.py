@@ -114,9 +114,9 @@ class Standing:
 
     code: str
     industry_code: str
-    tco2: Decimal
-    value_added: Decimal | None
-    revenue: Decimal | None
+    tco2: Fraction | Decimal  # exact (Fraction) from an account's recorded exact values
+    value_added: Fraction | Decimal | None
+    revenue: Fraction | Decimal | None
     version: int
     notes: tuple[str, ...] = ()  # data-quality and estimate flags for the label
     previous_l: Decimal | None = None  # L of the same period a year earlier (colour model)

@@ -21,14 +21,10 @@ from typing import Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from accounts.ledger._units import CO2_PER_C, TCE_PER_UNIT
 from carbonledger.errors import ConfigError
 from carbonledger.tomlfile import describe, line_of, read_toml
 
-# GJ per NCV-unit quantity -> per activity unit, and tce/kgce units -> tce per activity unit
-NCV_PER_UNIT = {"GJ/t": 1, "GJ/10^4Nm3": 10_000}
-TCE_PER_UNIT = {"kgce/kWh": 1_000, "kgce/Nm3": 1_000, "kgce/kg": 1, "tce/GJ": 1}
-CO2_PER_C = Fraction(44, 12)
-GJ_PER_TCE = Fraction("29.307")  # 1 kgce = 29,307 kJ (GB/T 2589-2020)
 _UNITS = {
     "grid": {"tCO2/MWh"},
     "fuel": {"tCO2/t", "tCO2/10^4Nm3"},

@@ -19,7 +19,8 @@ ROUNDING_NOTE = (
     " not from rounded lines;"
     " show/explain/report print 3 decimals (tCO2, tce) and 4 for intensities"
 )
-Status = Literal["live", "closed", "superseded"]
+# provisional: a period neither live nor closed (a past month not closed yet), computed on demand
+Status = Literal["live", "provisional", "closed", "superseded"]
 
 
 def dec(value: Fraction | int | None) -> Decimal | None:
@@ -64,7 +65,8 @@ class PeriodInfo(_Model):
 
 
 class MonthPart(_Model):
-    """One month of a line: activity and the factor in force that month."""
+    """One month of a line: activity, the factor in force that month, and the month's own
+    rollups; its emissions sit in the field the line keeps them in (own generation: avoided)."""
 
     month: date
     activity: Decimal
@@ -72,6 +74,9 @@ class MonthPart(_Model):
     factor_id: str | None
     tce_equivalent: Decimal | None
     tce_equal: Decimal | None
+    tco2_avoided: Decimal | None = None
+    buckets: int | None = None  # None: green power (no rollups), or stored before it was kept
+    covered_ms: int | None = None
 
 
 class Line(_Model):
@@ -155,6 +160,25 @@ class Intensity(_Model):
     tce_per_value_added: Decimal | None = None
 
 
+class Exact(_Model):
+    """The exact rationals ("numerator/denominator") behind the figures that are divided again:
+    intensities and grades (L, industry L, K) come from these, so a figure is rounded once."""
+
+    total: str
+    tce_equivalent: str
+    value_added: str | None = None
+    revenue: str | None = None
+    output_quantity: str | None = None
+
+    @staticmethod
+    def of(value: Fraction | None) -> str | None:
+        return None if value is None else str(value)
+
+    @staticmethod
+    def value(text: str | None) -> Fraction | None:
+        return None if text is None else Fraction(text)
+
+
 class Quality(_Model):
     meters: int
     coverage: Decimal  # covered time / (meters x period time)
@@ -218,5 +242,6 @@ class Account(_Model):
     cross_check: CrossCheck | None = None
     two_high: bool | None = None  # 两高 flag (year and rolling 12 months only)
     factor_ids: list[str]
+    exact: Exact | None = None  # None in accounts stored before it was recorded
     grades: list[GradeRecord] = []
     rounding: str = ROUNDING_NOTE

@@ -7,8 +7,8 @@
   general otherwise), valid on the month's first day; a measured NCV of the enterprise replaces
   the default NCV for emissions and tce.
 - Steam: (enthalpy - 83.74 kJ/kg) x 10^-3 GJ/t x 0.11 tCO2/GJ; heat: 0.11 tCO2/GJ.
-- tce: GB/T 2589-2020 coefficients; electricity 当量值 and the 等价值 of the latest year not
-  after the month's year.
+- tce: GB/T 2589 coefficients (each entry names its edition); electricity 当量值 and the 等价值
+  of the latest year not after the month's year.
 
 Every value is an exact :class:`~fractions.Fraction` per activity unit (kWh, Nm3, t, GJ).
 """
@@ -21,10 +21,9 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-import psycopg
 from pydantic import BaseModel, ConfigDict
 
-from accounts.ledger._library import GJ_PER_TCE, NCV_PER_UNIT, TCE_PER_UNIT
+from accounts.ledger._units import GJ_PER_TCE, NCV_PER_UNIT, TCE_PER_UNIT
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 
@@ -95,12 +94,6 @@ class Factor:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
-_FACTOR_COLUMNS = (
-    "id, version, kind, subject, series, value, unit, ncv, ncv_unit, carbon_content, oxidation,"
-    " guideline, source, document, data_year, published, region, valid_from, valid_to, verify"
-)
-
-
 @dataclass(frozen=True)
 class MeasuredNcv:
     fuel: str
@@ -136,20 +129,11 @@ class Selection:
 
 @dataclass
 class FactorLibrary:
-    """The loaded factors, and the policy's choices among them."""
+    """The loaded factors (:func:`accounts.ledger._read.load_library`), and the policy's choices
+    among them."""
 
     factors: list[Factor]
     settings: AccountsSettings = field(default_factory=AccountsSettings)
-
-    @classmethod
-    def load(cls, conn: psycopg.Connection, settings: AccountsSettings) -> FactorLibrary:
-        rows = conn.execute(f"SELECT {_FACTOR_COLUMNS} FROM factors").fetchall()
-        if not rows:
-            raise AccountsError(
-                "the factor library is empty: run `carbonledger db migrate` or"
-                " `carbonledger accounts factors load`"
-            )
-        return cls([Factor(*row) for row in rows], settings)
 
     def _latest(self, candidates: Iterable[Factor], as_of: date) -> Factor | None:
         """Of the published candidates, the latest data year, then the highest version."""
@@ -217,15 +201,6 @@ class FactorLibrary:
 
 def guideline_for(industry_code: str, settings: AccountsSettings) -> str:
     return settings.guideline_by_division.get(industry_code[:2], "general")
-
-
-def load_measured_ncv(conn: psycopg.Connection, code: str) -> list[MeasuredNcv]:
-    rows = conn.execute(
-        "SELECT fuel, valid_from, valid_to, ncv, ncv_unit, source FROM measured_ncv"
-        " WHERE enterprise_code = %s ORDER BY valid_from",
-        (code,),
-    ).fetchall()
-    return [MeasuredNcv(*row) for row in rows]
 
 
 def _per_unit(value: Decimal, unit: str, table: dict[str, int]) -> Fraction:

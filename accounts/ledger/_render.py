@@ -199,8 +199,8 @@ def render_derivation(d: Derivation) -> str:
                     line.meter_id,
                     line.quantity,
                     f"{part.month:%Y-%m}",
-                    str(line.buckets),
-                    f"{line.covered_ms / 3_600_000:,.2f}",
+                    "-" if part.buckets is None else str(part.buckets),
+                    "-" if part.covered_ms is None else f"{part.covered_ms / 3_600_000:,.2f}",
                     num(part.activity),
                     line.unit,
                 ]
@@ -252,9 +252,14 @@ def render_derivation(d: Derivation) -> str:
             )
         if len(line.months) > 1:
             for part in line.months:
+                emitted = (
+                    f"{num(part.tco2_avoided)} tCO2 avoided"
+                    if line.role == "own_generation"
+                    else f"{num(part.tco2)} tCO2"
+                )
                 out.append(
                     f"      {part.month:%Y-%m}: {num(part.activity)} {line.unit} x"
-                    f" {part.factor_id or '-'} -> {num(part.tco2)} tCO2"
+                    f" {part.factor_id or '-'} -> {emitted}"
                 )
     out += ["", "4. totals", *_terms(d.totals, 3)]
     out += ["", "5. economics and intensity", *_terms(d.intensities, 4)]

@@ -16,22 +16,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from accounts.ledger._compute import Selections, compute_account, select_all, selection_for
 from accounts.ledger._grading import Standing, band_set, grade
-from accounts.ledger._ledger import (
-    MonthActivity,
-    compute_account,
-    read_activity,
-    read_enterprise,
-    select_all,
-    selection_for,
-)
-from accounts.ledger._model import Account, GradeRecord, dec
-from accounts.ledger._period import Period, add_months, local_midnight
-from accounts.ledger._policy import FactorLibrary, Selection
+from accounts.ledger._inputs import MonthActivity
+from accounts.ledger._model import Account, Exact, Figure, GradeRecord, Status, dec
+from accounts.ledger._period import Period, add_months
+from accounts.ledger._policy import FactorLibrary
+from accounts.ledger._read import load_library, read_enterprise, read_inputs
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 from carbonledger.tz import SHANGHAI
@@ -115,7 +111,7 @@ def _write_selections(
     conn: psycopg.Connection,
     code: str,
     activity: Sequence[MonthActivity],
-    selections: dict[tuple[str, date, str], Selection],
+    selections: Selections,
 ) -> None:
     """factor_selection rows (what emissions_15m joins) for the carriers and months seen."""
     rows = {}
@@ -149,12 +145,19 @@ def _exact(value: Fraction | None) -> Decimal | None:
 
 
 def _stored(conn: psycopg.Connection, code: str, kind: str, start: date) -> Account | None:
-    row = conn.execute(
-        "SELECT detail FROM account_periods WHERE enterprise_code = %s AND period_kind = %s"
-        " AND period_start = %s AND status <> 'superseded'",
-        (code, kind, start),
-    ).fetchone()
-    return None if row is None else Account.model_validate(row[0])
+    return _stored_many(conn, [code], kind, start).get(code)
+
+
+def _stored_many(
+    conn: psycopg.Connection, codes: Sequence[str], kind: str, start: date
+) -> dict[str, Account]:
+    """The current stored accounts of ``codes`` for the period, in one query."""
+    rows = conn.execute(
+        "SELECT enterprise_code, detail FROM account_periods WHERE enterprise_code = ANY(%s)"
+        " AND period_kind = %s AND period_start = %s AND status <> 'superseded'",
+        (list(codes), kind, start),
+    ).fetchall()
+    return {code.strip(): Account.model_validate(detail) for code, detail in rows}
 
 
 def get_account(
@@ -177,8 +180,10 @@ def get_account(
         stored.grades = read_grades(conn, code, period.kind, period.start)
         return stored
     now = now or datetime.now(SHANGHAI)
-    library = FactorLibrary.load(conn, settings)
-    account = compute_account(conn, code, period, library, as_of=now)
+    library = load_library(conn, settings)
+    inputs = read_inputs(conn, [code], [period], now)
+    status: Status = "live" if period.live else "provisional"
+    account = compute_account(inputs.of(code, period), period, library, as_of=now, status=status)
     account.grades = _grades_on_demand(conn, account, period, library, now)
     return account
 
@@ -197,9 +202,10 @@ def _grades_on_demand(
             (account.enterprise.industry_code, account.enterprise.code),
         )
     ]
+    stored = _stored_many(conn, peers, period.kind, period.start)
+    inputs = read_inputs(conn, [p for p in peers if p not in stored], [period], now)
     accounts = [account] + [
-        _stored(conn, p, period.kind, period.start)
-        or compute_account(conn, p, period, library, as_of=now)
+        stored.get(p) or compute_account(inputs.of(p, period), period, library, as_of=now)
         for p in peers
     ]
     records = _grade_accounts(conn, accounts, period, library.settings)
@@ -267,16 +273,24 @@ def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
         notes.append(f"data coverage {float(account.quality.coverage):.0%}")
     if account.quality.offline_meters:
         notes.append(f"{len(account.quality.offline_meters)} meter(s) offline")
+    exact = account.exact
     return Standing(
         code=account.enterprise.code,
         industry_code=account.enterprise.industry_code,
-        tco2=account.totals.total,
-        value_added=account.economics.value_added.value,
-        revenue=account.economics.revenue.value,
+        tco2=Fraction(exact.total) if exact else Fraction(account.totals.total),
+        value_added=(
+            Exact.value(exact.value_added) if exact else _fraction(account.economics.value_added)
+        ),
+        revenue=Exact.value(exact.revenue) if exact else _fraction(account.economics.revenue),
         version=account.version,
         notes=tuple(notes),
         previous_l=previous_l,
     )
+
+
+def _fraction(figure: Figure) -> Fraction | None:
+    """A figure of an account stored before its exact values were recorded."""
+    return None if figure.value is None else Fraction(figure.value)
 
 
 def _grade_accounts(
@@ -392,26 +406,24 @@ def refresh_live(
     settings = settings or AccountsSettings()
     now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
     periods = live_periods(now)
-    earliest = min(p.start for p in periods)
     today = now.date()
     with conn.transaction():
-        library = FactorLibrary.load(conn, settings)
+        library = load_library(conn, settings)
         codes = all_codes(conn) if codes is None else list(codes)
+        inputs = read_inputs(conn, codes, periods, now, activity=activity)
         written = 0
         failed: dict[str, str] = {}
         for code in codes:
-            months = (activity or {}).get(code)
-            if months is None:
-                months = read_activity(conn, code, local_midnight(earliest), now)
+            per_period = [inputs.of(code, period) for period in periods]
+            months = inputs.activity[code]
             try:
+                selections = select_all(
+                    library, per_period[0].enterprise, per_period[0].measured_ncv, months, today
+                )
                 accounts = [
-                    compute_account(
-                        conn, code, period, library, as_of=now,
-                        activity=[a for a in months if a.month in set(period.months())],
-                    )
-                    for period in periods
-                ]  # fmt: skip
-                selections = select_all(conn, library, read_enterprise(conn, code), months, today)
+                    compute_account(one, period, library, as_of=now, selections=selections)
+                    for one, period in zip(per_period, periods, strict=True)
+                ]
             except AccountsError as exc:  # one enterprise's problem stops no other
                 failed[code] = str(exc)
                 continue
@@ -441,13 +453,16 @@ def close(
     now = now or datetime.now(SHANGHAI)
     closed = []
     with conn.transaction():
-        library = FactorLibrary.load(conn, settings)
-        for code in all_codes(conn) if codes is None else codes:
-            if _stored(conn, code, period.kind, period.start) is not None:
-                continue
+        library = load_library(conn, settings)
+        candidates = all_codes(conn) if codes is None else list(codes)
+        stored = _stored_many(conn, candidates, period.kind, period.start)
+        wanted = [code for code in candidates if code not in stored]
+        inputs = read_inputs(conn, wanted, [period], now)
+        for code in wanted:
             account = compute_account(
-                conn, code, period, library, as_of=now, status="closed", reason="closed"
-            )
+                inputs.of(code, period), period, library, as_of=now, status="closed",
+                reason="closed",
+            )  # fmt: skip
             conn.execute(_ROW, _values(account))
             closed.append(account)
         _regrade(conn, period, settings)
@@ -483,7 +498,7 @@ def recompute(
     now = now or datetime.now(SHANGHAI)
     out = []
     with conn.transaction():
-        library = FactorLibrary.load(conn, settings)
+        library = load_library(conn, settings)
         rows = conn.execute(
             "SELECT enterprise_code, version FROM account_periods WHERE period_kind = %s"
             " AND period_start = %s AND status = 'closed' ORDER BY enterprise_code",
@@ -492,15 +507,17 @@ def recompute(
         wanted = None if codes is None else set(codes)
         if not rows:
             raise AccountsError(f"{period.label} has no closed accounts to recompute")
-        for padded, version in rows:
-            code = padded.strip()
-            if wanted is not None and code not in wanted:
-                continue
-            old = _stored(conn, code, period.kind, period.start)
-            assert old is not None  # noqa: S101 - selected just above
+        chosen = [
+            (code, version)
+            for code, version in ((padded.strip(), version) for padded, version in rows)
+            if wanted is None or code in wanted
+        ]
+        inputs = read_inputs(conn, [code for code, _ in chosen], [period], now)
+        stored = _stored_many(conn, [code for code, _ in chosen], period.kind, period.start)
+        for code, version in chosen:
+            old = stored[code]
             new = compute_account(
-                conn,
-                code,
+                inputs.of(code, period),
                 period,
                 library,
                 as_of=now,
@@ -524,5 +541,17 @@ def recompute(
 
 
 def _same(old: Account, new: Account) -> bool:
+    """The same figures; a month part's own rollups and the field its avoided tCO2 sits in were
+    added later, so an account stored before them equals its recomputation."""
     keep = {"lines", "totals", "economics", "intensity", "factor_ids"}
-    return old.model_dump(include=keep) == new.model_dump(include=keep)
+    return _figures(old.model_dump(include=keep)) == _figures(new.model_dump(include=keep))
+
+
+def _figures(dump: dict[str, Any]) -> dict[str, Any]:
+    for line in dump["lines"]:
+        for part in line["months"]:
+            part.pop("buckets", None)
+            part.pop("covered_ms", None)
+            avoided = part.pop("tco2_avoided", None)
+            part["tco2"] = part["tco2"] if avoided is None else avoided
+    return dump

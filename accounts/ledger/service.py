@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -31,8 +33,9 @@ import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from accounts.ledger._grading import band_set
-from accounts.ledger._ledger import MonthActivity, read_activity
+from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._period import local_midnight, month_start
+from accounts.ledger._read import read_activities
 from accounts.ledger._store import RefreshResult, all_codes, live_periods, refresh_live
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import DatabaseUnavailableError
@@ -225,7 +228,7 @@ class LiveAccounts:
         if not codes:
             return CycleResult(0, False, None)
         ordered = sorted(codes)
-        activity = {code: self._activity(conn, code, now, current) for code in ordered}
+        activity = self._activities(conn, ordered, now, current)
         result = refresh_live(conn, self.settings, ordered, now=now, activity=activity)
         return CycleResult(len(ordered), full, result)
 
@@ -240,25 +243,35 @@ class LiveAccounts:
         del self._past[code]
         return {code}
 
-    def _activity(
-        self, conn: psycopg.Connection, code: str, now: datetime, current: date
-    ) -> list[MonthActivity]:
-        """Past months from the cache, the current month from the rollups.
+    def _activities(
+        self, conn: psycopg.Connection, codes: Sequence[str], now: datetime, current: date
+    ) -> dict[str, list[MonthActivity]]:
+        """Past months from the caches, the current month from the rollups: one query for the
+        current month of every enterprise, one for the enterprises without a cache.
 
-        A new month adds the one that just ended to the cache instead of re-reading a year.
+        A new month adds the one that just ended to a cache instead of re-reading a year.
         """
         earliest = min(p.start for p in live_periods(now))
-        cache = self._past.get(code)
-        if cache is None:
-            rows = read_activity(conn, code, local_midnight(earliest), local_midnight(current))
-            self._past[code] = cache = _Cache(current, rows, time.monotonic())
-        elif cache.through != current:
-            kept = [a for a in cache.rows if a.month >= earliest]
-            ended = read_activity(
-                conn, code, local_midnight(cache.through), local_midnight(current)
+        uncached = [code for code in codes if code not in self._past]
+        if uncached:
+            read_at = time.monotonic()
+            past = read_activities(
+                conn, uncached, local_midnight(earliest), local_midnight(current)
             )
-            cache.rows, cache.through = kept + ended, current
-        return cache.rows + read_activity(conn, code, local_midnight(current), now)
+            for code, rows in past.items():
+                self._past[code] = _Cache(current, rows, read_at)
+        behind: dict[date, list[str]] = defaultdict(list)
+        for code in codes:
+            if (through := self._past[code].through) != current:
+                behind[through].append(code)
+        for through, stale in behind.items():
+            ended = read_activities(conn, stale, local_midnight(through), local_midnight(current))
+            for code in stale:
+                cache = self._past[code]
+                kept = [a for a in cache.rows if a.month >= earliest]
+                cache.rows, cache.through = kept + ended[code], current
+        now_month = read_activities(conn, codes, local_midnight(current), now)
+        return {code: self._past[code].rows + now_month[code] for code in codes}
 
     def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:
         if not rows:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 
+from accounts.ledger._inputs import EconomicRow, Enterprise, MonthActivity
+from accounts.ledger._library import read_library
+from accounts.ledger._model import EnterpriseInfo
+from accounts.ledger._policy import Factor, FactorLibrary
+from carbonledger.config import AccountsSettings
 from carbonledger.tz import SHANGHAI
 
 # codes pass the registry's pattern; the accounts do not check GB 32100 (the registry does)
@@ -128,3 +133,84 @@ def every_bucket(start: datetime, end: datetime) -> list[datetime]:
         out.append(t)
         t += timedelta(minutes=15)
     return out
+
+
+# --- the same as plain inputs (no database) --------------------------------------------------
+
+# (carrier, quantity) -> role, scope, sign, unit, scale: what booked_rollups derives
+_BOOKED = {
+    ("electricity", "energy_import"): ("purchased", 2, 1, "kWh", 4),
+    ("electricity", "energy_export"): ("exported", 2, -1, "kWh", 4),
+    ("pv", "energy_generated"): ("own_generation", None, 1, "kWh", 4),
+    ("natural_gas", "gas_volume"): ("combustion", 1, 1, "Nm3", 4),
+    ("diesel", "diesel_mass"): ("combustion", 1, 1, "t", 4),
+    ("steam", "steam_mass"): ("purchased", 2, 1, "t", 4),
+    ("flue_gas", "co2_mass"): ("measured", None, 1, "t", 6),
+}
+
+
+def library(settings: AccountsSettings | None = None) -> FactorLibrary:
+    """The packaged factor files as the ledger sees them once loaded (no database)."""
+    factors = [
+        Factor(
+            e.id, e.version, e.kind, e.subject, e.series, e.value, e.unit, e.ncv, e.ncv_unit,
+            e.carbon_content, e.oxidation, e.guideline, e.source, e.document, e.data_year,
+            e.published, e.region, e.valid_from, e.valid_to, e.verify,
+        )
+        for e in (loaded.entry for loaded in read_library())
+    ]  # fmt: skip
+    return FactorLibrary(factors, settings or AccountsSettings())
+
+
+def enterprise(code: str) -> Enterprise:
+    name, industry, meters = ENTERPRISES[code]
+    info = EnterpriseInfo(code=code, name=name, industry_code=industry, district="莲都区")
+    booked = {m.id: "co2_mass" if m.carrier == "flue_gas" else m.quantity for m in meters}
+    return Enterprise(info, booked)
+
+
+def carrier_of(meter: str) -> str:
+    return next(m.carrier for _, _, ms in ENTERPRISES.values() for m in ms if m.id == meter)
+
+
+def month_activity(
+    meter: str,
+    quantity: str,
+    buckets: Sequence[tuple[datetime, str]],
+    *,
+    covered_ms: int = 900_000,
+    estimated_ms: int = 0,
+) -> MonthActivity:
+    """What ``rollup`` rows of one meter, quantity and local month sum to in booked_rollups."""
+    carrier = carrier_of(meter)
+    role, scope, sign, unit, scale = _BOOKED[(carrier, quantity)]
+    months = {date(b.year, b.month, 1) for b, _ in buckets}
+    assert len(months) == 1, "one local month"
+    return MonthActivity(
+        meter_id=meter,
+        carrier=carrier,
+        quantity=quantity,
+        role=role,
+        source=carrier,
+        scope=scope,
+        sign=sign,
+        unit=unit,
+        scale=scale,
+        month=months.pop(),
+        activity_fp=sum(int(Decimal(a).scaleb(scale)) for _, a in buckets),
+        covered_ms=covered_ms * len(buckets),
+        estimated_ms=estimated_ms * len(buckets),
+        buckets=len(buckets),
+        last_bucket=max(b for b, _ in buckets),
+    )
+
+
+def economic_row(start: str, value_added: str | None, revenue: str | None) -> EconomicRow:
+    return EconomicRow(
+        kind="month",
+        start=date.fromisoformat(start),
+        value_added=None if value_added is None else Decimal(value_added),
+        revenue=None if revenue is None else Decimal(revenue),
+        output_quantity=None,
+        output_unit=None,
+    )

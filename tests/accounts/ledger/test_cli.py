@@ -42,7 +42,7 @@ def test_show_json_is_the_account(city: str, capsys: pytest.CaptureFixture[str])
     assert main(["accounts", "show", DYEING, "--period", "2025-03", "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["totals"]["total"] == "2.908288809"  # 0.7461 + 2.162188809
-    assert body["status"] == "live" and body["period"]["kind"] == "month"
+    assert body["status"] == "provisional" and body["period"]["kind"] == "month"
 
 
 def test_explain_walks_from_meters_to_grade(city: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,7 +75,7 @@ def test_close_recompute_and_report(
     assert e["total"] == "3.156988809"
     assert report["memo"]["monthly_tco2"] == {"2025-03": "2.908288809", "2025-04": "0.2487"}
     assert "grid.zhejiang.2023@1" in report["emission_factors"]
-    assert report["status"] == "live"  # the year is over but not closed: computed on demand
+    assert report["status"] == "provisional"  # the year is over but not closed: on demand
     assert main(["accounts", "close", "--year", "2025", "--enterprise", DYEING]) == 0
     assert "1 account(s) closed for 2025" in capsys.readouterr().out
     assert main(["accounts", "report", DYEING, "--year", "2025", "--out", str(out)]) == 0

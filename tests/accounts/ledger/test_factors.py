@@ -3,6 +3,7 @@ idempotent loading, and a loaded factor that never changes in place."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -11,8 +12,10 @@ import psycopg
 import pytest
 
 from accounts.ledger import load_factors, read_library
-from carbonledger.errors import ConfigError
+from accounts.ledger._policy import guideline_for, select
+from carbonledger.errors import AccountsError, ConfigError
 from launcher.cli import main
+from tests.accounts.ledger.helpers import library
 
 DOMAIN = {  # domain.md sections 3 and 4, as published
     "grid.national.2021": "0.5568", "grid.zhejiang.2021": "0.5422",
@@ -116,7 +119,7 @@ def test_loading_is_idempotent_and_a_loaded_factor_never_changes(
     extra.write_text(FUEL.format(value="3.096"))
     with psycopg.connect(db_url, autocommit=True) as conn:
         first = load_factors(conn, [extra])  # the template already holds the packaged ones
-        assert (first.added, first.unchanged) == (1, 47)
+        assert (first.added, first.unchanged) == (1, 56)
         assert load_factors(conn, [extra]).added == 0
         extra.write_text(FUEL.format(value="3.096").replace("ncv = 42.652", "ncv = 42.653"))
         with pytest.raises(ConfigError, match="differs from the one already loaded"):
@@ -134,6 +137,43 @@ def test_db_migrate_loads_the_library(
         conn.execute("DELETE FROM factors")
     monkeypatch.setenv("DATABASE_URL", db_url)
     assert main(["db", "migrate"]) == 0
-    assert "factor library: 47 added, 0 unchanged" in capsys.readouterr().out
+    assert "factor library: 56 added, 0 unchanged" in capsys.readouterr().out
     assert main(["accounts", "factors", "load"]) == 0
-    assert "factor library: 0 added, 47 unchanged" in capsys.readouterr().out
+    assert "factor library: 0 added, 56 unchanged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("industry", ["2511", "2614"])
+def test_petrochemical_and_chemical_divisions_take_their_guideline_ncvs(industry: str) -> None:
+    lib = library()
+    guideline = guideline_for(industry, lib.settings)
+    day = date(2026, 10, 1)
+    ncv = {fuel: lib.fuel(fuel, guideline, day, day).ncv for fuel in _GUIDELINE_NCV}
+    assert ncv == _GUIDELINE_NCV
+    assert lib.fuel("fuel_oil", guideline, day, day).guideline == guideline
+
+
+def test_other_divisions_keep_the_general_ncvs_and_have_no_crude_oil() -> None:
+    lib = library()
+    guideline = guideline_for("3011", lib.settings)
+    day = date(2026, 10, 1)
+    assert lib.fuel("fuel_oil", guideline, day, day).ncv == Decimal("41.816")
+    assert lib.fuel("anthracite", guideline, day, day).ncv == Decimal("26.7")
+    with pytest.raises(AccountsError, match="crude_oil"):
+        lib.fuel("crude_oil", guideline, day, day)
+
+
+def test_the_natural_gas_tce_coefficient_names_the_2008_edition() -> None:
+    day = date(2026, 10, 1)
+    gas = select(library(), carrier="natural_gas", month=day, as_of=day, industry_code="1713")
+    assert gas.tce_equivalent == Fraction("1.2143") / 1000
+    [coefficient] = gas.tce_factors
+    assert coefficient.ref == "tce.natural-gas@2"
+    assert coefficient.document == "GB/T 2589-2008 综合能耗计算通则"
+
+
+_GUIDELINE_NCV = {
+    "fuel_oil": Decimal("40.19"),
+    "anthracite": Decimal("24.515"),
+    "bituminous_coal": Decimal("23.204"),
+    "crude_oil": Decimal("41.816"),
+}

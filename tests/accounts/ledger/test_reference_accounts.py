@@ -4,21 +4,77 @@ Factors (accounts/ledger/factors): Zhejiang grid 2023 0.4974 tCO2/MWh (the lates
 2026); natural gas NCV 389.31 GJ/10^4Nm3, CC 15.3 tC/TJ, OF 0.99; diesel 42.652 GJ/t, 20.2, 0.98;
 heat 0.11 tCO2/GJ, steam default enthalpy 2777.1 kJ/kg - 83.74; tce: electricity 0.1229 kgce/kWh
 (当量值), 0.3031 (等价值 2023), gas 1.2143 kgce/Nm3, diesel 1.4571 kgce/kg, steam 0.1286 kgce/kg.
+
+The accounts are computed from plain inputs (no database); test_read_path.py checks that the
+read path gives these inputs and the same accounts.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-import psycopg
-import pytest
-
-from accounts.ledger import Period, get_account
-from carbonledger.errors import UnknownEnterpriseError
-from tests.accounts.ledger.helpers import CEMENT, DYEING, PARTS, economics, local, rollup
+from accounts.ledger import Account, Period
+from accounts.ledger._compute import compute_account
+from accounts.ledger._inputs import AccountInputs, EconomicRow, MonthActivity
+from tests.accounts.ledger.helpers import (
+    CEMENT,
+    DYEING,
+    PARTS,
+    economic_row,
+    enterprise,
+    library,
+    local,
+    month_activity,
+)
 
 NOW = local("2026-11-05 10:00")
 OCT = Period.parse("2026-10", NOW)
+LIBRARY = library()
+
+
+def dyeing_inputs() -> AccountInputs:
+    """Electricity 1000.5 + 499.5 = 1500 kWh, gas 1000 Nm3, diesel 2 t, steam 10 t in October;
+    the buckets of 2026-09-30 23:45 +08 and 2026-11-01 00:00 +08 are outside the local month."""
+    at = local("2026-10-10 08:00")
+    electricity = [(local("2026-10-01 00:00"), "1000.5"), (local("2026-10-31 23:45"), "499.5")]
+    return AccountInputs(
+        enterprise=enterprise(DYEING),
+        activity=(
+            month_activity("dye-el1", "energy_import", electricity),
+            month_activity("dye-gas1", "gas_volume", [(at, "1000")]),
+            month_activity("dye-dsl1", "diesel_mass", [(at, "2")]),
+            month_activity("dye-stm1", "steam_mass", [(at, "10")]),
+        ),
+        economics=(economic_row("2026-10-01", "100", "400"),),
+    )
+
+
+def parts_inputs(economics: tuple[EconomicRow, ...] = ()) -> AccountInputs:
+    noon = local("2026-10-02 12:00")
+    activity: tuple[MonthActivity, ...] = (
+        month_activity("prt-el1", "energy_import", [(local("2026-10-02 10:00"), "2000")]),
+        month_activity("prt-el1", "energy_export", [(noon, "100")]),
+        month_activity("prt-pv1", "energy_generated", [(noon, "500")]),
+    )
+    return AccountInputs(enterprise(PARTS), activity, economics=economics)
+
+
+def cement_inputs() -> AccountInputs:
+    at = local("2026-10-03 00:00")
+    stack = [(at, "12.345678"), (local("2026-10-03 00:15"), "1.000001")]
+    return AccountInputs(
+        enterprise=enterprise(CEMENT),
+        activity=(
+            month_activity("cem-el1", "energy_import", [(at, "10000")]),
+            month_activity("cem-dsl1", "diesel_mass", [(at, "1")]),
+            month_activity("cem-cems1", "co2_mass", stack),
+        ),
+        economics=(economic_row("2026-10-01", None, "50"),),
+    )
+
+
+def account(inputs: AccountInputs) -> Account:
+    return compute_account(inputs, OCT, LIBRARY, as_of=NOW, status="provisional")
 
 
 def _line(account, meter: str, quantity: str | None = None):  # type: ignore[no-untyped-def]
@@ -29,19 +85,8 @@ def _line(account, meter: str, quantity: str | None = None):  # type: ignore[no-
     )
 
 
-def test_dyeing_works_electricity_gas_diesel_steam(conn: psycopg.Connection) -> None:
-    # electricity 1000.5 + 499.5 = 1500 kWh, gas 1000 Nm3, diesel 2 t, steam 10 t in October
-    rollup(conn, "dye-el1", "energy_import", local("2026-10-01 00:00"), "1000.5")
-    rollup(conn, "dye-el1", "energy_import", local("2026-10-31 23:45"), "499.5")
-    rollup(conn, "dye-gas1", "gas_volume", local("2026-10-10 08:00"), "1000")
-    rollup(conn, "dye-dsl1", "diesel_mass", local("2026-10-10 08:00"), "2")
-    rollup(conn, "dye-stm1", "steam_mass", local("2026-10-10 08:00"), "10")
-    # outside the local month: 2026-09-30 23:45 +08 and 2026-11-01 00:00 +08
-    rollup(conn, "dye-el1", "energy_import", local("2026-09-30 23:45"), "777")
-    rollup(conn, "dye-el1", "energy_import", local("2026-11-01 00:00"), "888")
-    economics(conn, DYEING, "2026-10-01", "100", "400")
-
-    a = get_account(conn, DYEING, OCT, now=NOW)
+def test_dyeing_works_electricity_gas_diesel_steam() -> None:
+    a = account(dyeing_inputs())
     el, gas = _line(a, "dye-el1"), _line(a, "dye-gas1")
     dsl, stm = _line(a, "dye-dsl1"), _line(a, "dye-stm1")
     assert el.activity == Decimal("1500")
@@ -85,12 +130,8 @@ def test_dyeing_works_electricity_gas_diesel_steam(conn: psycopg.Connection) -> 
     assert "grid.zhejiang.2023@1" in a.factor_ids and "fuel.diesel.general@1" in a.factor_ids
 
 
-def test_parts_maker_with_export_and_own_pv(conn: psycopg.Connection) -> None:
-    rollup(conn, "prt-el1", "energy_import", local("2026-10-02 10:00"), "2000")
-    rollup(conn, "prt-el1", "energy_export", local("2026-10-02 12:00"), "100")
-    rollup(conn, "prt-pv1", "energy_generated", local("2026-10-02 12:00"), "500")
-    economics(conn, PARTS, "2026-10-01", "10", None)
-    a = get_account(conn, PARTS, OCT, now=NOW)
+def test_parts_maker_with_export_and_own_pv() -> None:
+    a = account(parts_inputs((economic_row("2026-10-01", "10", None),)))
     export = _line(a, "prt-el1", "energy_export")
     assert export.role == "exported" and export.activity == Decimal("100")
     # exported: -100 kWh x 0.4974 / 1000 = -0.04974 t
@@ -110,13 +151,8 @@ def test_parts_maker_with_export_and_own_pv(conn: psycopg.Connection) -> None:
     assert a.intensity.per_revenue is None
 
 
-def test_cement_plant_with_cems_cross_check(conn: psycopg.Connection) -> None:
-    rollup(conn, "cem-el1", "energy_import", local("2026-10-03 00:00"), "10000")
-    rollup(conn, "cem-dsl1", "diesel_mass", local("2026-10-03 00:00"), "1")
-    rollup(conn, "cem-cems1", "co2_mass", local("2026-10-03 00:00"), "12.345678")
-    rollup(conn, "cem-cems1", "co2_mass", local("2026-10-03 00:15"), "1.000001")
-    economics(conn, CEMENT, "2026-10-01", None, "50")
-    a = get_account(conn, CEMENT, OCT, now=NOW)
+def test_cement_plant_with_cems_cross_check() -> None:
+    a = account(cement_inputs())
     # 10000 kWh x 0.4974 / 1000 = 4.974; diesel 1 t = 3.0959096373333... t
     assert a.totals.scope2 == Decimal("4.974")
     assert a.totals.scope1 == Decimal("3.095909637333")
@@ -135,16 +171,8 @@ def test_cement_plant_with_cems_cross_check(conn: psycopg.Connection) -> None:
     assert a.intensity.per_revenue == Decimal("0.161398192747")
 
 
-def test_an_unknown_enterprise_is_refused(conn: psycopg.Connection) -> None:
-    with pytest.raises(UnknownEnterpriseError):
-        get_account(conn, "91330000MA00000000", OCT, now=NOW)
-
-
-def test_activity_by_carrier_sums_the_meters(conn: psycopg.Connection) -> None:
-    rollup(conn, "prt-el1", "energy_import", local("2026-10-02 10:00"), "2000")
-    rollup(conn, "prt-el1", "energy_export", local("2026-10-02 12:00"), "100")
-    rollup(conn, "prt-pv1", "energy_generated", local("2026-10-02 12:00"), "500")
-    a = get_account(conn, PARTS, OCT, now=NOW)
+def test_activity_by_carrier_sums_the_meters() -> None:
+    a = account(parts_inputs())
     rows = {(c.carrier, c.role): (c.activity, c.tco2, c.tce_equivalent) for c in a.by_carrier}
     assert rows == {
         ("electricity", "purchased"): (Decimal(2000), Decimal("0.9948"), Decimal("0.2458")),

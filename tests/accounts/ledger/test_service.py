@@ -100,3 +100,17 @@ def test_a_second_service_waits_as_a_standby(url: str) -> None:
         runner.thread.join(10)
         assert not runner.thread.is_alive() and runner.error is None
     assert second.metrics.cycles._value.get() == 0
+
+
+def test_a_new_month_moves_the_month_that_ended_into_the_cache(url: str) -> None:
+    _write(url, local("2026-10-20 09:00"), 100.0, 61)  # 15 kWh in October
+    _drain(url)
+    service = LiveAccounts(url, AccountsSettings())
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as reader:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        service.cycle(conn, local("2026-10-20 10:00"))  # October is the current month
+        november = local("2026-11-20 10:00")
+        assert service.cycle(conn, november).refreshed == 1  # a new day: every enterprise
+        rolling = get_account(reader, PARTS, Period.parse("rolling12", november))
+        assert rolling.totals.total == Decimal("0.007461")  # 15 kWh x 0.4974 / 1000
+        assert get_account(reader, PARTS, Period.mtd(november)).totals.total == Decimal(0)

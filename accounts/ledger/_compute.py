@@ -1,29 +1,29 @@
-"""An enterprise's account for a period, computed from the rollups (exact arithmetic).
+"""An enterprise's account for a period, computed from its inputs (exact arithmetic, no database).
 
-Activity comes from ``booked_rollups`` summed per meter, quantity and local month (integers
-in fixed point); each month's activity is multiplied by the factors the policy selects for that
-month (:mod:`accounts.ledger._policy`), as exact rationals; totals are sums of those, converted
-to Decimal once (:func:`accounts.ledger._model.dec`). Results therefore do not depend on order or
-batching.
+Activity is ``booked_rollups`` summed per meter, quantity and local month (integers in fixed
+point, read by :mod:`accounts.ledger._read`); each month's activity is multiplied by the factors
+the policy selects for that month (:mod:`accounts.ledger._policy`), as exact rationals; totals
+are sums of those, converted to Decimal once (:func:`accounts.ledger._model.dec`). Results
+therefore do not depend on order or batching. Nothing here imports psycopg: the hand-computed
+reference accounts run on plain objects.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-import psycopg
-
+from accounts.ledger._inputs import AccountInputs, EconomicRow, Enterprise, MonthActivity
 from accounts.ledger._model import (
     Account,
     CarrierTotal,
     CrossCheck,
     Economics,
-    EnterpriseInfo,
+    Exact,
     Figure,
     Intensity,
     Line,
@@ -35,83 +35,10 @@ from accounts.ledger._model import (
     dec,
 )
 from accounts.ledger._period import Period, add_months, local_midnight, local_today
-from accounts.ledger._policy import (
-    FactorLibrary,
-    FactorRef,
-    Selection,
-    load_measured_ncv,
-    select,
-)
-from carbonledger.errors import UnknownEnterpriseError
+from accounts.ledger._policy import FactorLibrary, FactorRef, MeasuredNcv, Selection, select
 
 BUCKET = timedelta(minutes=15)
-_ACTIVITY = """
-SELECT meter_id, carrier, quantity, role, source, scope, sign, unit, scale, month,
-       sum(activity_fp), sum(covered_ms), sum(estimated_ms), count(*), max(bucket)
-FROM booked_rollups
-WHERE enterprise_code = %s AND bucket >= %s AND bucket < %s
-GROUP BY meter_id, carrier, quantity, role, source, scope, sign, unit, scale, month
-"""
-
-
-@dataclass(frozen=True)
-class MonthActivity:
-    """One (meter, quantity, role) in one local month: sums of its 15-minute rollups."""
-
-    meter_id: str
-    carrier: str
-    quantity: str
-    role: str
-    source: str
-    scope: int | None
-    sign: int
-    unit: str
-    scale: int
-    month: date
-    activity_fp: int
-    covered_ms: int
-    estimated_ms: int
-    buckets: int
-    last_bucket: datetime
-
-    @property
-    def activity(self) -> Fraction:
-        return Fraction(self.activity_fp, 10**self.scale)
-
-
-def read_activity(
-    conn: psycopg.Connection, code: str, lo: datetime, hi: datetime
-) -> list[MonthActivity]:
-    rows = conn.execute(_ACTIVITY, (code, lo, hi)).fetchall()
-    return [
-        MonthActivity(m, c, q, r, s, sc, sg, u, sca, mo, int(a), int(cv), int(es), int(n), last)
-        for m, c, q, r, s, sc, sg, u, sca, mo, a, cv, es, n, last in rows
-    ]
-
-
-@dataclass(frozen=True)
-class Enterprise:
-    info: EnterpriseInfo
-    meters: dict[str, str]  # meter id -> the quantity it is booked by (every registered meter)
-
-
-def read_enterprise(conn: psycopg.Connection, code: str) -> Enterprise:
-    row = conn.execute(
-        "SELECT code, name, industry_code, district, size_class FROM enterprises WHERE code = %s",
-        (code,),
-    ).fetchone()
-    if row is None:
-        raise UnknownEnterpriseError(code)
-    info = EnterpriseInfo(
-        code=row[0].strip(), name=row[1], industry_code=row[2], district=row[3], size_class=row[4]
-    )
-    meters: dict[str, str] = {
-        meter: "co2_mass" if carrier == "flue_gas" else quantity
-        for meter, carrier, quantity in conn.execute(
-            "SELECT id, carrier, quantity FROM meters WHERE enterprise_code = %s", (code,)
-        )
-    }
-    return Enterprise(info, meters)
+Selections = dict[tuple[str, date, str], Selection]  # see select_all
 
 
 @dataclass
@@ -136,8 +63,7 @@ class _LineSum:
 
 
 def compute_account(
-    conn: psycopg.Connection,
-    code: str,
+    inputs: AccountInputs,
     period: Period,
     library: FactorLibrary,
     *,
@@ -145,33 +71,33 @@ def compute_account(
     status: Status = "live",
     version: int = 1,
     reason: str | None = None,
-    activity: Sequence[MonthActivity] | None = None,
+    selections: Selections | None = None,
     offline_after_s: int = 900,
 ) -> Account:
-    """The account of ``code`` for ``period`` with data up to ``as_of``.
+    """The account of ``inputs``' enterprise for ``period`` with data up to ``as_of``.
 
-    ``activity`` may be given (the live service caches past months); otherwise it is read.
+    ``selections`` may be given (the live refresh selects once for its three periods).
     """
-    enterprise = read_enterprise(conn, code)
+    enterprise, activity = inputs.enterprise, inputs.activity
     lo, hi = period.bounds(as_of)
-    if activity is None:
-        activity = read_activity(conn, code, lo, hi)
-    selections = select_all(conn, library, enterprise, activity, local_today(as_of))
+    if selections is None:
+        selections = select_all(
+            library, enterprise, inputs.measured_ncv, activity, local_today(as_of)
+        )
     sums = _lines(activity, selections)
     period_ms = int((hi - lo).total_seconds() * 1000)
     lines = [_line(s, period_ms) for s in sums.values()]
-    green = _green_power(conn, code, library, activity, selections)
+    green = _green_power(inputs, library, activity, selections)
     if green is not None:
         lines.append(green[0])
     lines.sort(key=lambda line: (line.scope or 9, line.carrier, line.meter_id, line.quantity))
-    totals = _totals(sums.values(), green[1] if green else Fraction(0))
-    economics = read_economics(conn, code, period, lo, hi)
-    intensity = _intensity(totals, economics)
+    totals, total, tce = _totals(sums.values(), green[1] if green else Fraction(0))
+    economics, figures = economics_of(inputs.economics, period, lo, hi)
+    intensity = _intensity(total, tce, figures, economics.output_unit)
     quality = _quality(
-        conn,
         enterprise,
+        inputs.quality_events,
         sums.values(),
-        lo=lo,
         hi=hi,
         period_ms=period_ms,
         offline_after_s=offline_after_s,
@@ -180,9 +106,8 @@ def compute_account(
     two_high = None
     if period.kind in ("year", "rolling12"):
         s = library.settings
-        two_high = (
-            enterprise.info.industry_code[:2] in s.two_high_divisions
-            and totals.tce_equivalent > s.two_high_tce
+        two_high = enterprise.info.industry_code[:2] in s.two_high_divisions and tce > Fraction(
+            s.two_high_tce
         )
     return Account(
         enterprise=enterprise.info,
@@ -208,19 +133,25 @@ def compute_account(
         cross_check=_cross_check(lines, totals),
         two_high=two_high,
         factor_ids=factor_ids,
+        exact=Exact(
+            total=str(total),
+            tce_equivalent=str(tce),
+            value_added=Exact.of(figures["value_added"]),
+            revenue=Exact.of(figures["revenue"]),
+            output_quantity=Exact.of(figures["output_quantity"]),
+        ),
     )
 
 
 def select_all(
-    conn: psycopg.Connection,
     library: FactorLibrary,
     enterprise: Enterprise,
-    activity: Sequence[MonthActivity],
+    measured: Sequence[MeasuredNcv],
+    activity: Iterable[MonthActivity],
     as_of: date,
-) -> dict[tuple[str, date, str], Selection]:
+) -> Selections:
     """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only."""
-    measured = load_measured_ncv(conn, enterprise.info.code)
-    out: dict[tuple[str, date, str], Selection] = {}
+    out: Selections = {}
     for a in activity:
         key = (a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")
         if key not in out:
@@ -236,14 +167,12 @@ def select_all(
     return out
 
 
-def selection_for(
-    selections: dict[tuple[str, date, str], Selection], a: MonthActivity
-) -> Selection:
+def selection_for(selections: Selections, a: MonthActivity) -> Selection:
     return selections[(a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")]
 
 
 def _lines(
-    activity: Sequence[MonthActivity], selections: dict[tuple[str, date, str], Selection]
+    activity: Sequence[MonthActivity], selections: Selections
 ) -> dict[tuple[str, str, str], _LineSum]:
     sums: dict[tuple[str, str, str], _LineSum] = {}
     for a in sorted(activity, key=lambda a: (a.meter_id, a.quantity, a.role, a.month)):
@@ -278,10 +207,13 @@ def _lines(
             MonthPart(
                 month=a.month,
                 activity=_d(amount),
-                tco2=dec(tco2),
+                tco2=dec(tco2) if a.scope is not None else None,
                 factor_id=sel.factor_id if a.role != "measured" else None,
                 tce_equivalent=dec(tce_eq),
                 tce_equal=dec(tce_el),
+                tco2_avoided=dec(tco2) if a.role == "own_generation" else None,
+                buckets=a.buckets,
+                covered_ms=a.covered_ms,
             )
         )
     return sums
@@ -347,11 +279,10 @@ def _by_carrier(sums: Iterable[_LineSum]) -> list[CarrierTotal]:
 
 
 def _green_power(
-    conn: psycopg.Connection,
-    code: str,
+    inputs: AccountInputs,
     library: FactorLibrary,
     activity: Sequence[MonthActivity],
-    selections: dict[tuple[str, date, str], Selection],
+    selections: Selections,
 ) -> tuple[Line, Fraction] | None:
     """Residual policy: green purchases of a month, up to its purchased electricity, at 0."""
     if library.settings.green_power != "residual":
@@ -362,12 +293,7 @@ def _green_power(
             purchased[a.month] += a.activity
     if not purchased:
         return None
-    rows = conn.execute(
-        "SELECT month, sum(kwh), string_agg(certificate, ', ' ORDER BY certificate)"
-        " FROM green_power_purchases WHERE enterprise_code = %s AND month = ANY(%s)"
-        " GROUP BY month",
-        (code, sorted(purchased)),
-    ).fetchall()
+    rows = [(g.month, g.kwh, g.certificates) for g in inputs.green_power if g.month in purchased]
     if not rows:
         return None
     kwh, tco2, parts, refs = Fraction(0), Fraction(0), [], {}
@@ -407,7 +333,8 @@ def _green_power(
     return line, tco2
 
 
-def _totals(sums: Iterable[_LineSum], green: Fraction) -> Totals:
+def _totals(sums: Iterable[_LineSum], green: Fraction) -> tuple[Totals, Fraction, Fraction]:
+    """The totals, and the exact total tCO2 and tce (当量值) that intensities divide."""
     by: dict[str, Fraction] = defaultdict(Fraction)
     tce_eq, tce_el = Fraction(0), Fraction(0)
     measured: Fraction | None = None
@@ -431,7 +358,7 @@ def _totals(sums: Iterable[_LineSum], green: Fraction) -> Totals:
     scope1 = by["combustion"] + by["process"]
     exported = by["exported_electricity"] + by["exported_heat"]  # already negative
     scope2 = by["purchased_electricity"] + by["purchased_heat"] + exported + green
-    return Totals(
+    totals = Totals(
         combustion=_d(by["combustion"]),
         process=_d(by["process"]),
         purchased_electricity=_d(by["purchased_electricity"]),
@@ -448,29 +375,32 @@ def _totals(sums: Iterable[_LineSum], green: Fraction) -> Totals:
         tce_equivalent=_d(tce_eq),
         tce_equal=_d(tce_el),
     )
+    return totals, scope1 + scope2, tce_eq
 
 
-def _intensity(totals: Totals, economics: Economics) -> Intensity:
-    def ratio(numerator: Decimal, figure: Figure) -> Decimal | None:
-        if figure.value is None or figure.value == 0:
-            return None
-        return dec(Fraction(numerator) / Fraction(figure.value))
+def _intensity(
+    total: Fraction, tce: Fraction, figures: Mapping[str, Fraction | None], unit: str | None
+) -> Intensity:
+    """Exact ratios of exact values, each rounded once."""
+
+    def ratio(numerator: Fraction, name: str) -> Decimal | None:
+        denominator = figures[name]
+        return None if not denominator else dec(numerator / denominator)
 
     return Intensity(
-        per_value_added=ratio(totals.total, economics.value_added),
-        per_revenue=ratio(totals.total, economics.revenue),
-        per_output=ratio(totals.total, economics.output_quantity),
-        output_unit=economics.output_unit,
-        tce_per_value_added=ratio(totals.tce_equivalent, economics.value_added),
+        per_value_added=ratio(total, "value_added"),
+        per_revenue=ratio(total, "revenue"),
+        per_output=ratio(total, "output_quantity"),
+        output_unit=unit,
+        tce_per_value_added=ratio(tce, "value_added"),
     )
 
 
 def _quality(
-    conn: psycopg.Connection,
     enterprise: Enterprise,
+    events: Mapping[str, int],
     sums: Iterable[_LineSum],
     *,
-    lo: datetime,
     hi: datetime,
     period_ms: int,
     offline_after_s: int,
@@ -484,20 +414,13 @@ def _quality(
     estimated = sum(own.get(m, (0, 0, None))[1] for m in meters)
     horizon = hi - timedelta(seconds=offline_after_s) - BUCKET
     offline = [m for m in meters if (last := own.get(m, (0, 0, None))[2]) is None or last < horizon]
-    events: dict[str, int] = dict(
-        conn.execute(
-            "SELECT kind, count(*) FROM quality_events WHERE enterprise_code = %s"
-            " AND time >= %s AND time < %s GROUP BY kind ORDER BY kind",
-            (enterprise.info.code, lo, hi),
-        ).fetchall()
-    )
     denominator = len(meters) * period_ms
     return Quality(
         meters=len(meters),
         coverage=_d(Fraction(covered, denominator)) if denominator else Decimal(0),
         estimated_share=_d(Fraction(estimated, covered)) if covered else Decimal(0),
         offline_meters=offline,
-        events=events,
+        events=dict(sorted(events.items())),
         period_ms=period_ms,
     )
 
@@ -521,25 +444,26 @@ def _cross_check(lines: Sequence[Line], totals: Totals) -> CrossCheck | None:
 _FIELDS = ("value_added", "revenue", "output_quantity")
 
 
-def read_economics(
-    conn: psycopg.Connection, code: str, period: Period, lo: datetime, hi: datetime
-) -> Economics:
+def economics_of(
+    rows: Iterable[EconomicRow], period: Period, lo: datetime, hi: datetime
+) -> tuple[Economics, dict[str, Fraction | None]]:
     """Value added, revenue and output for the period, from the monthly or annual figures.
 
     A month uses its own figure, else its year's / 12, else the previous year's / 12
     (estimated); the month in progress counts for the elapsed share of it. A whole past year with
-    an annual figure uses it as is.
+    an annual figure uses it as is. Also the exact values, by field name.
     """
-    rows = conn.execute(
-        "SELECT period_kind, period_start, value_added, revenue, output_quantity, output_unit"
-        " FROM economic_data WHERE enterprise_code = %s AND period_start >= %s"
-        " AND period_start < %s",
-        (code, date(period.start.year - 1, 1, 1), period.end),
-    ).fetchall()
+    first = date(period.start.year - 1, 1, 1)
     monthly: dict[date, list[Decimal | None]] = {}
     yearly: dict[int, list[Decimal | None]] = {}
     units = set()
-    for kind, start, va, revenue, output, output_unit in rows:
+    for row in rows:
+        if not first <= row.start < period.end:
+            continue
+        kind, start, va, revenue, output, output_unit = (
+            row.kind, row.start, row.value_added, row.revenue, row.output_quantity,
+            row.output_unit,
+        )  # fmt: skip
         if kind == "month":
             monthly[start] = [va, revenue, output]
         else:
@@ -547,22 +471,31 @@ def read_economics(
         if output_unit is not None:
             units.add(output_unit)
     unit = units.pop() if len(units) == 1 else None
-    figures = {}
+    figures: dict[str, Figure] = {}
+    exact: dict[str, Fraction | None] = {}
     for index, name in enumerate(_FIELDS):
+        whole = yearly.get(period.start.year) if period.kind == "year" and period.closed else None
         if name == "output_quantity" and unit is None:
-            figures[name] = Figure(value=None, basis="missing")
-            continue
-        whole = yearly.get(period.start.year)
-        if period.kind == "year" and period.closed and whole and whole[index] is not None:
-            figures[name] = Figure(value=whole[index], basis="reported (annual)")
-            continue
-        figures[name] = _by_month(period, lo, hi, index=index, monthly=monthly, yearly=yearly)
-    return Economics(
+            figures[name], exact[name] = Figure(value=None, basis="missing"), None
+        elif (
+            period.kind == "year"
+            and period.closed
+            and whole
+            and (value := whole[index]) is not None
+        ):
+            figures[name] = Figure(value=value, basis="reported (annual)")
+            exact[name] = Fraction(value)
+        else:
+            figures[name], exact[name] = _by_month(
+                period, lo, hi, index=index, monthly=monthly, yearly=yearly
+            )
+    economics = Economics(
         value_added=figures["value_added"],
         revenue=figures["revenue"],
         output_quantity=figures["output_quantity"],
         output_unit=unit,
     )
+    return economics, exact
 
 
 def _by_month(
@@ -573,7 +506,7 @@ def _by_month(
     index: int,
     monthly: dict[date, list[Decimal | None]],
     yearly: dict[int, list[Decimal | None]],
-) -> Figure:
+) -> tuple[Figure, Fraction | None]:
     total, notes = Fraction(0), []
     for month in period.months():
         start, end = local_midnight(month), local_midnight(add_months(month, 1))
@@ -583,18 +516,18 @@ def _by_month(
         share = Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds()))
         found = _month_value(month, index, monthly, yearly)
         if found is None:
-            return Figure(value=None, basis=f"missing for {month:%Y-%m}")
+            return Figure(value=None, basis=f"missing for {month:%Y-%m}"), None
         value, how = found
         if share != 1:
             how += f" x {float(share):.3f} of the month elapsed"
         total += value * share
         notes.append(how)
     if not notes:
-        return Figure(value=None, basis="missing")
+        return Figure(value=None, basis="missing"), None
     if all(n == "reported" for n in notes):
-        return Figure(value=dec(total), basis="reported")
+        return Figure(value=dec(total), basis="reported"), total
     kinds = sorted(set(notes))
-    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds))
+    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds)), total
 
 
 def _month_value(
