@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "accounts.registry.commands",
     "accounts.ledger.commands",
     "accounts.api.commands",
+    "trust.commands",
     "dashboards.commands",
     "launcher.demo",
 )
