@@ -31,6 +31,7 @@ from accounts.api.deps import ApiState
 from accounts.api.routes import (
     accounts,
     bureau,
+    certificates,
     consents,
     enterprises,
     export,
@@ -148,10 +149,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _problems.install(app)
     app.include_router(health.router)
+    app.include_router(certificates.public)
     v1 = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
     v1.include_router(health.problems)
     for module in (keys, enterprises, accounts, timeseries, consents, watch, export, bureau):
         v1.include_router(module.router)
+    v1.include_router(certificates.router)
     app.include_router(v1)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -57,6 +57,13 @@ ENTERPRISE_ENDPOINTS = [
         body={"bank_id": "bank-b", "scope": ["account"]},
     ),
     Endpoint("PUT", "/v1/watchlist/{code}", 204, {"bank"}),
+    # no account of this world is closed: once authorised, issuing is refused as a conflict
+    Endpoint(
+        "POST",
+        "/v1/enterprises/{code}/certificates?period=2025",
+        409,
+        {"admin", "bureau", "enterprise"},
+    ),
 ]
 
 ROLE_ENDPOINTS = [
