@@ -15,7 +15,7 @@ API writes its access decisions to the audit log as well.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -25,6 +25,10 @@ from psycopg.rows import class_row
 from accounts.ledger import Period, get_account, recompute
 from carbonledger.config import Settings
 from carbonledger.errors import TrustError
+
+
+class NoAssignmentError(TrustError):
+    """No verifier is assigned to the enterprise-year, or the statement does not exist."""
 
 
 class Conclusion(StrEnum):
@@ -132,8 +136,18 @@ def get_assignment(conn: psycopg.Connection, assignment_id: int) -> Assignment:
     )
     row = cur.fetchone()
     if row is None:
-        raise TrustError(f"no verification assignment {assignment_id}")
+        raise NoAssignmentError(f"no verification assignment {assignment_id}")
     return row
+
+
+def assignment_for(conn: psycopg.Connection, code: str, year: int) -> Assignment | None:
+    cur = conn.cursor(row_factory=class_row(Assignment))
+    cur.execute(
+        "SELECT id, verifier_id, trim(enterprise_code) AS enterprise_code, year, assigned_at,"
+        " assigned_by FROM verification_assignments WHERE enterprise_code = %s AND year = %s",
+        (code, year),
+    )
+    return cur.fetchone()
 
 
 def assignments_of(conn: psycopg.Connection, verifier_id: str) -> list[Assignment]:
@@ -216,6 +230,8 @@ def conclude(
             reason = f"verification {assignment_id} by {verifier_id}: {adjustment}"
             recompute(conn, period, reason, settings.accounts, [code], now=now)
         account = get_account(conn, code, period, settings=settings.accounts, now=now)
+        if account.status != "closed":
+            raise TrustError(f"{code} {found.year} is not closed: nothing to conclude on")
         cur = conn.cursor(row_factory=class_row(Statement))
         cur.execute(
             "INSERT INTO verification_statements (assignment_id, account_version, conclusion,"
@@ -240,7 +256,7 @@ def withdraw(
             (statement_id,),
         ).fetchone()
         if row is None or row[0] != verifier_id:
-            raise TrustError(f"{verifier_id} has no standing statement {statement_id}")
+            raise NoAssignmentError(f"{verifier_id} has no standing statement {statement_id}")
         conn.execute(
             "UPDATE verification_statements SET withdrawn_at = %s, withdrawn_reason = %s"
             " WHERE id = %s",
@@ -259,16 +275,23 @@ def statements(
     conn: psycopg.Connection, code: str, year: int, *, settings: Settings, now: datetime
 ) -> list[Statement]:
     """The statements on an enterprise-year, oldest first, each with its status now."""
-    current = get_account(conn, code, _year(year, now), settings=settings.accounts, now=now)
     cur = conn.cursor(row_factory=class_row(Statement))
     cur.execute(
-        "SELECT s.*, CASE WHEN s.withdrawn_at IS NOT NULL THEN 'withdrawn'"
-        " WHEN s.account_version <> %s THEN 'superseded' ELSE 'active' END AS status"
-        " FROM verification_statements s JOIN verification_assignments a"
+        "SELECT s.* FROM verification_statements s JOIN verification_assignments a"
         " ON a.id = s.assignment_id WHERE a.enterprise_code = %s AND a.year = %s ORDER BY s.id",
-        (current.version, code, year),
+        (code, year),
     )
-    return cur.fetchall()
+    rows = cur.fetchall()
+    if not rows:
+        return []
+    current = get_account(conn, code, _year(year, now), settings=settings.accounts, now=now)
+    return [replace(s, status=_status(s, current.version)) for s in rows]
+
+
+def _status(statement: Statement, current_version: int) -> str:
+    if statement.withdrawn_at is not None:
+        return "withdrawn"
+    return "superseded" if statement.account_version != current_version else "active"
 
 
 def statement_for(

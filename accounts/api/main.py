@@ -38,6 +38,7 @@ from accounts.api.routes import (
     health,
     keys,
     timeseries,
+    verification,
     watch,
 )
 from carbonledger import __version__
@@ -155,6 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (keys, enterprises, accounts, timeseries, consents, watch, export, bureau):
         v1.include_router(module.router)
     v1.include_router(certificates.router)
+    v1.include_router(verification.router)
     app.include_router(v1)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -71,3 +71,15 @@ CREATE TABLE verification_statements (
 CREATE INDEX verification_statements_assignment ON verification_statements (assignment_id);
 COMMENT ON TABLE verification_statements IS
     'A verifier''s conclusion on one version of an annual account; superseded once that version is';
+
+-- What the API reads to let a verifier's key see the enterprises it is assigned to.
+CREATE VIEW verifier_enterprises AS
+    SELECT verifier_id, enterprise_code, year FROM verification_assignments;
+
+-- A verifier's staff hold keys of role 'verifier', each bound to its verification body.
+ALTER TABLE api_keys ADD COLUMN verifier_id text REFERENCES verifiers (id);
+ALTER TABLE api_keys DROP CONSTRAINT api_keys_role_check;
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_role_check
+    CHECK (role IN ('bureau', 'bank', 'enterprise', 'admin', 'verifier'));
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_verifier_check
+    CHECK ((role = 'verifier') = (verifier_id IS NOT NULL));
