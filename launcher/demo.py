@@ -34,7 +34,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -377,6 +377,7 @@ class Demo:
     metrics_url: str | None = None
     api_url: str = ""
     api_try: str = ""
+    verify_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
 
@@ -434,6 +435,7 @@ class Demo:
         if accounts_port := self.settings.accounts.metrics_port:
             accounts_port = accounts_port if port_is_free(accounts_port) else free_port()
         env["CARBONLEDGER_ACCOUNTS__METRICS_PORT"] = str(accounts_port)
+        env.setdefault("CARBONLEDGER_TRUST__KEY_DIR", str(self.state_dir / "keys"))
         self.env = env
 
     def child(self, name: str, *args: str) -> Child:
@@ -487,11 +489,27 @@ class Demo:
             self.child("consent", "consent", "grant", "--enterprise", code, "--bank", "demo-bank"),
             self.stop,
         )
-        self._keep(self.child("api", "api", "--port", str(port)))
         self.api_url = f"http://127.0.0.1:{port}"
+        self.env["CARBONLEDGER_TRUST__PUBLIC_URL"] = self.api_url
+        self._keep(self.child("api", "api", "--port", str(port)))
+        first = datetime.now(SHANGHAI).date().replace(day=1)
+        self.issue_certificates(month=f"{first - timedelta(days=1):%Y-%m}")
         self.api_try = (
             f"curl -H 'Authorization: Bearer <key>' {self.api_url}/v1/enterprises/{code}/account"
         )
+
+    def issue_certificates(self, month: str) -> None:
+        """Close last month and sign every enterprise's certificate; keep one check's URL."""
+        say(f"closing {month} and signing its certificates …")
+        run_to_completion(self.child("close", "accounts", "close", "--month", month), self.stop)
+        with psycopg.connect(self.database_url) as conn:
+            codes = [r[0] for r in conn.execute("SELECT trim(code) FROM enterprises ORDER BY code")]
+        out = str(self.state_dir / "certificates")
+        issue = self.child("certificates", "certificate", "issue", *codes, "--period", month,
+                           "--out-dir", out)  # fmt: skip
+        run_to_completion(issue, self.stop)
+        lines = issue.log_path.read_text(encoding="utf-8").splitlines()
+        self.verify_url = next((x[8:] for x in lines if x.startswith("verify: ")), "")
 
     def _keep(self, child: Child) -> None:
         """Start a long-running child; the stack stops it (later children first)."""
@@ -540,6 +558,7 @@ class Demo:
             f"  broker     {redact(self.mqtt_url)}  ({broker})",
             f"  metrics    {self.metrics_url or 'off (CARBONLEDGER_INGEST__METRICS_PORT=0)'}",
             f"  api        {self.api_url}/v1/docs  (the demo bank key is printed above)",
+            f"  verify     {self.verify_url or 'no certificate issued'}",
             f"  state      {self.state_dir}",
             f"  logs       {self.log_dir}/"
             "{ingest,aggregator,accounts,api,simulator,migrate,register}.log",

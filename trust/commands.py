@@ -30,8 +30,8 @@ def register(subparsers: Any) -> None:
         description="Signed carbon-efficiency certificates (docs/trust.md).",
     )
     sub = cert.add_subparsers(dest="certificate_command", metavar="ACTION", required=True)
-    p = sub.add_parser("issue", help="sign a certificate of a closed month or year")
-    p.add_argument("code", metavar="CODE", help="unified social credit code")
+    p = sub.add_parser("issue", help="sign certificates of a closed month or year")
+    p.add_argument("codes", nargs="+", metavar="CODE", help="unified social credit codes")
     p.add_argument("--period", required=True, help="YYYY-MM or YYYY (closed)")
     p.add_argument(
         "--days", type=int, default=None, help="lifetime (default trust.certificate_days)"
@@ -122,22 +122,29 @@ def _period(text: str) -> Period:
 def _issue(args: argparse.Namespace, settings: Settings) -> int:
     now = _now()
     ring = open_ring(settings.trust, now)
+    period = _period(args.period)
     with _connect(settings) as conn:
         record_recomputes(conn, settings, now)
-        cert = issue(conn, args.code, _period(args.period), ring, settings, now=now, days=args.days)
-    print(f"certificate {cert.id} for {args.code} {cert.payload['period']['label']}")
-    print(f"verify: {settings.trust.public_url}/verify?token={cert.token}")
-    if args.out_dir is not None:
+        certificates = [
+            issue(conn, code, period, ring, settings, now=now, days=args.days)
+            for code in args.codes
+        ]
+    verify = f"{settings.trust.public_url}/verify"
+    for cert in certificates:
+        code = cert.payload["enterprise"]["code"]
+        print(f"certificate {cert.id} for {code} {cert.payload['period']['label']}")
+        print(f"verify: {verify}?token={cert.token}")
+        if args.out_dir is None:
+            print(cert.token)
+            continue
         out: Path = args.out_dir
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{cert.id}.token").write_text(cert.token + "\n", encoding="utf-8")
         (out / f"{cert.id}.png").write_bytes(qr_png(cert.token))
         (out / f"{cert.id}.svg").write_bytes(qr_file_svg(cert.token))
-        page = certificate_page(cert.token, cert.payload, f"{settings.trust.public_url}/verify")
+        page = certificate_page(cert.token, cert.payload, verify)
         (out / f"{cert.id}.html").write_text(page, encoding="utf-8")
         print(f"wrote {out}/{cert.id}.token, .png, .svg, .html")
-    else:
-        print(cert.token)
     return 0
 
 
