@@ -504,12 +504,14 @@ class Demo:
         run_to_completion(self.child("close", "accounts", "close", "--month", month), self.stop)
         with psycopg.connect(self.database_url) as conn:
             codes = [r[0] for r in conn.execute("SELECT trim(code) FROM enterprises ORDER BY code")]
-        out = str(self.state_dir / "certificates")
+        out = self.state_dir / "certificates"
         issue = self.child("certificates", "certificate", "issue", *codes, "--period", month,
-                           "--out-dir", out)  # fmt: skip
+                           "--out-dir", str(out))  # fmt: skip
         run_to_completion(issue, self.stop)
-        lines = issue.log_path.read_text(encoding="utf-8").splitlines()
-        self.verify_url = next((x[8:] for x in lines if x.startswith("verify: ")), "")
+        first = re.search(r"certificate (crt_\w+)", issue.log_path.read_text(encoding="utf-8"))
+        if first:
+            token = (out / f"{first.group(1)}.token").read_text(encoding="utf-8").strip()
+            self.verify_url = f"{self.api_url}/verify?token={token}"
 
     def _keep(self, child: Child) -> None:
         """Start a long-running child; the stack stops it (later children first)."""

@@ -129,12 +129,12 @@ def _issue(args: argparse.Namespace, settings: Settings) -> int:
             issue(conn, code, period, ring, settings, now=now, days=args.days)
             for code in args.codes
         ]
-    verify = f"{settings.trust.public_url}/verify"
+    base = settings.trust.public_url
     for cert in certificates:
-        code = cert.payload["enterprise"]["code"]
-        print(f"certificate {cert.id} for {code} {cert.payload['period']['label']}")
-        print(f"verify: {verify}?token={cert.token}")
+        code, label = cert.payload["enterprise"]["code"], cert.payload["period"]["label"]
         if args.out_dir is None:
+            print(f"certificate {cert.id} for {code} {label}")
+            print(f"verify: {base}/verify?token={cert.token}")
             print(cert.token)
             continue
         out: Path = args.out_dir
@@ -142,9 +142,9 @@ def _issue(args: argparse.Namespace, settings: Settings) -> int:
         (out / f"{cert.id}.token").write_text(cert.token + "\n", encoding="utf-8")
         (out / f"{cert.id}.png").write_bytes(qr_png(cert.token))
         (out / f"{cert.id}.svg").write_bytes(qr_file_svg(cert.token))
-        page = certificate_page(cert.token, cert.payload, verify)
+        page = certificate_page(cert.token, cert.payload, f"{base}/verify")
         (out / f"{cert.id}.html").write_text(page, encoding="utf-8")
-        print(f"wrote {out}/{cert.id}.token, .png, .svg, .html")
+        print(f"certificate {cert.id} for {code} {label}: {out}/{cert.id}.{{token,png,svg,html}}")
     return 0
 
 

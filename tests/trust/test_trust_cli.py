@@ -30,7 +30,7 @@ def _issue(out: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert main(["certificate", "issue", CODE, "--period", "2025", "--out-dir", str(out)]) == 0
     printed = capsys.readouterr().out
     [token_file] = out.glob("crt_*.token")
-    assert "verify: http://127.0.0.1:8080/verify?token=CL1." in printed
+    assert f"certificate {token_file.stem} for {CODE} 2025: {out}/{token_file.stem}." in printed
     for suffix in (".png", ".svg", ".html"):
         assert token_file.with_suffix(suffix).stat().st_size > 500
     return token_file.read_text().strip()
