@@ -12,7 +12,7 @@ the API (the API's routes call this package).
 """
 
 from trust.certificates import Certificate, check_online, figures_hash, issue
-from trust.keys import KeyRing, PublicKeys, open_ring, rotate
+from trust.keys import KeyRing, PublicKeys, open_ring, published_keys, rotate
 from trust.tokens import Check, Verdict, check_token
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "figures_hash",
     "issue",
     "open_ring",
+    "published_keys",
     "rotate",
 ]

@@ -28,7 +28,7 @@ from accounts.ledger import Account, Period, get_account
 from carbonledger.config import Settings
 from carbonledger.errors import TrustError
 from trust._canonical import canonical
-from trust.keys import KeyRing
+from trust.keys import KeyRing, PublicKeys
 from trust.tokens import CERTIFICATE_TYPE, Check, Verdict, check_token, seal, utc_text
 from trust.verification import statement_for
 
@@ -113,13 +113,13 @@ def issue(
     )
     token = seal(payload, ring)
     signed = {**payload, "kid": ring.active, "dep": ring.public.deployment}
+    issued, expires = (datetime.fromisoformat(signed[k]) for k in ("iat", "exp"))
     conn.execute(
         "INSERT INTO certificates (id, enterprise_code, period_kind, period_start,"
         " account_version, key_id, deployment, issued_at, expires_at, token, payload)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (signed["id"], code, period.kind, period.start, account.version, ring.active,
-         ring.public.deployment, now, now + timedelta(days=days or settings.trust.certificate_days),
-         token, Jsonb(signed)),
+         ring.public.deployment, issued, expires, token, Jsonb(signed)),
     )  # fmt: skip
     return Certificate(signed["id"], token, signed)
 
@@ -184,14 +184,14 @@ def record_recomputes(conn: psycopg.Connection, settings: Settings, now: datetim
 
 
 def check_online(
-    conn: psycopg.Connection, token: str, ring: KeyRing, settings: Settings, now: datetime
+    conn: psycopg.Connection, token: str, keys: PublicKeys, settings: Settings, now: datetime
 ) -> Check:
     """The token checked against this deployment's keys and its register of revocations."""
-    result = check_token(token, ring.public, now=now, revoked={})
+    result = check_token(token, keys, now=now, revoked={})
     if result.verdict is Verdict.FORGED or result.certificate is None:
         return result
     cert_id = str(result.certificate["id"])
     if find_token(conn, cert_id) is None:
         return Check(Verdict.FORGED, "not_issued", f"no certificate {cert_id} was issued here")
     revoked = revoked_reasons(conn, settings, now, only=cert_id)
-    return check_token(token, ring.public, now=now, revoked=revoked)
+    return check_token(token, keys, now=now, revoked=revoked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from carbonledger.errors import ConfigError, TrustError
 from carbonledger.tz import SHANGHAI
 from trust import verification
 from trust.certificates import issue, record_recomputes, revoked_reasons
-from trust.keys import PublicKeys, open_ring, rotate
+from trust.keys import PublicKeys, open_ring, published_keys, rotate
 from trust.pages import certificate_page
 from trust.qr import qr_file_svg, qr_png
 from trust.tokens import Verdict, check_token, read_revocations, seal_revocations
@@ -153,10 +153,9 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     text = args.token
     if not text.startswith("CL1.") and Path(text).is_file():
         text = Path(text).read_text(encoding="utf-8").strip()
-    if args.keys is not None:
-        keys = PublicKeys.load(args.keys)
-    else:
-        keys = open_ring(settings.trust, datetime.now(UTC)).public
+    keys = PublicKeys.load(args.keys) if args.keys else published_keys(settings.trust)
+    if keys is None:
+        raise TrustError(f"no key set: pass --keys FILE (no keys in {settings.trust.key_dir})")
     revoked = read_revocations(args.revocations, keys) if args.revocations else None
     result = check_token(text, keys, revoked=revoked)
     if args.json:

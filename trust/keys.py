@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,14 @@ class KeyRing:
         if not isinstance(key, Ed25519PrivateKey):
             raise TrustError(f"{path} is not an Ed25519 private key")
         return key
+
+
+def published_keys(settings: TrustSettings) -> PublicKeys | None:
+    """The public key set of this deployment, or None before its first key (never creates one:
+    for readers such as the public pages and the offline check)."""
+    if not (settings.key_dir / _RING).exists():
+        return None
+    return open_ring(settings, datetime.now(UTC)).public
 
 
 def open_ring(settings: TrustSettings, now: datetime) -> KeyRing:

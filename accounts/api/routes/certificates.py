@@ -25,7 +25,7 @@ from accounts.api._problems import Problem
 from accounts.api.deps import AccessDep, ApiState
 from accounts.ledger import Period
 from carbonledger.errors import TrustError, UnknownEnterpriseError
-from trust import check_online, issue, open_ring
+from trust import PublicKeys, check_online, issue, open_ring, published_keys
 from trust.certificates import find_token
 from trust.pages import certificate_page, verification_page
 from trust.tokens import Check, open_token
@@ -67,19 +67,25 @@ async def _run(state: ApiState, call: Callable[[psycopg.Connection[Any]], T]) ->
     return await asyncio.to_thread(run)
 
 
+def _keys(state: ApiState) -> PublicKeys:
+    keys = published_keys(state.settings.trust)
+    if keys is None:
+        raise Problem(404, "this deployment has issued no certificate yet: it has no keys")
+    return keys
+
+
 async def _check(state: ApiState, token: str) -> Check:
-    now = datetime.now(UTC)
-    ring = open_ring(state.settings.trust, now)
-    return await _run(state, lambda conn: check_online(conn, token, ring, state.settings, now))
+    now, keys = datetime.now(UTC), _keys(state)
+    return await _run(state, lambda conn: check_online(conn, token, keys, state.settings, now))
 
 
 @public.get(
     "/.well-known/carbonledger-keys.json",
     summary="the public keys that verify this deployment's certificates (no key needed)",
 )
-async def published_keys(request: Request) -> Response:
-    ring = open_ring(_state(request).settings.trust, datetime.now(UTC))
-    return Response(orjson.dumps(ring.public.as_json()), media_type="application/json")
+async def well_known_keys(request: Request) -> Response:
+    keys = _keys(_state(request))
+    return Response(orjson.dumps(keys.as_json()), media_type="application/json")
 
 
 @public.get("/verify", response_class=HTMLResponse, summary="the public verification page")
