@@ -8,23 +8,20 @@
 - :mod:`trust.qr` and :mod:`trust.pages`: the QR code and the HTML pages.
 
 It builds on the ledger's public functions and the core; nothing here imports the launcher or
-the API (the API's routes call this package).
+the API (the API's routes call this package). The package itself re-exports only the offline
+side (keys and tokens: no database driver, no ledger), so a bank's ``certificate verify``
+starts quickly; import :mod:`trust.certificates` and :mod:`trust.verification` by name.
 """
 
-from trust.certificates import Certificate, check_online, figures_hash, issue
 from trust.keys import KeyRing, PublicKeys, open_ring, published_keys, rotate
 from trust.tokens import Check, Verdict, check_token
 
 __all__ = [
-    "Certificate",
     "Check",
     "KeyRing",
     "PublicKeys",
     "Verdict",
-    "check_online",
     "check_token",
-    "figures_hash",
-    "issue",
     "open_ring",
     "published_keys",
     "rotate",

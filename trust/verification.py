@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 
 import psycopg
 from psycopg.rows import class_row
@@ -25,22 +24,11 @@ from psycopg.rows import class_row
 from accounts.ledger import Period, get_account, recompute
 from carbonledger.config import Settings
 from carbonledger.errors import TrustError
+from trust.terms import Conclusion, Severity
 
 
 class NoAssignmentError(TrustError):
     """No verifier is assigned to the enterprise-year, or the statement does not exist."""
-
-
-class Conclusion(StrEnum):
-    VERIFIED = "verified"
-    VERIFIED_WITH_ADJUSTMENTS = "verified_with_adjustments"
-    NOT_VERIFIED = "not_verified"
-
-
-class Severity(StrEnum):
-    OBSERVATION = "observation"
-    MINOR = "minor"
-    MAJOR = "major"
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from trust.certificates import (
     revoked_reasons,
 )
 from trust.keys import KeyRing
+from trust.terms import Conclusion, Severity
 from trust.tokens import Verdict, check_token
-from trust.verification import Conclusion, Severity
 
 
 @pytest.fixture

@@ -143,3 +143,16 @@ def test_offline_verification_in_a_fresh_process_with_only_the_keys_file(tmp_pat
     assert done.returncode == 1
     assert json.loads(done.stdout)["code"] == "bad_signature"
     assert not (tmp_path / "absent").exists()  # the verifier created no key of its own
+
+
+def test_the_offline_commands_load_no_database_driver_and_no_ledger() -> None:
+    """What ``certificate verify`` needs is importable on a bank's laptop without the server."""
+    code = (
+        "import sys, trust.commands; "
+        "print(sorted(m for m in ('psycopg', 'accounts.ledger', 'numba', 'fastapi')"
+        " if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

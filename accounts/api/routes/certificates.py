@@ -25,8 +25,8 @@ from accounts.api._problems import Problem
 from accounts.api.deps import AccessDep, ApiState
 from accounts.ledger import Period
 from carbonledger.errors import TrustError, UnknownEnterpriseError
-from trust import PublicKeys, check_online, issue, open_ring, published_keys
-from trust.certificates import find_token
+from trust import PublicKeys, open_ring, published_keys
+from trust.certificates import check_online, find_token, issue
 from trust.pages import certificate_page, verification_page
 from trust.tokens import Check, open_token
 

@@ -24,6 +24,7 @@ from accounts.api._problems import Problem
 from accounts.api.deps import Access, AccessDep
 from carbonledger.errors import TrustError, UnknownEnterpriseError
 from trust import verification as v
+from trust.terms import Conclusion, Severity
 
 router = APIRouter(tags=["verification"])
 
@@ -43,13 +44,13 @@ class NewAssignment(BaseModel):
 
 
 class NewFinding(BaseModel):
-    severity: v.Severity
+    severity: Severity
     figure: str = Field(min_length=1, max_length=200, examples=["totals.scope1"])
     note: str = Field(min_length=1, max_length=4_000)
 
 
 class NewStatement(BaseModel):
-    conclusion: v.Conclusion
+    conclusion: Conclusion
     summary: str = Field(min_length=1, max_length=4_000)
     adjustment: str | None = Field(
         None, max_length=1_000, description="with verified_with_adjustments: the recompute reason"
