@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 import psycopg
 from psycopg.rows import class_row
@@ -24,6 +25,7 @@ from psycopg.rows import class_row
 from accounts.ledger import Period, get_account, recompute
 from carbonledger.config import Settings
 from carbonledger.errors import TrustError
+from carbonledger.tz import SHANGHAI
 from trust.terms import Conclusion, Severity
 
 
@@ -280,6 +282,30 @@ def _status(statement: Statement, current_version: int) -> str:
     if statement.withdrawn_at is not None:
         return "withdrawn"
     return "superseded" if statement.account_version != current_version else "active"
+
+
+@dataclass(frozen=True)
+class QualityEvent:
+    """A meter's data-quality event (analytics' ``quality_events``), as evidence."""
+
+    meter_id: str
+    quantity: str
+    kind: str
+    time: datetime
+    amount: Decimal
+    detail: str
+
+
+def quality_events(conn: psycopg.Connection, code: str, year: int) -> list[QualityEvent]:
+    """The data-quality events of the enterprise's meters in the year (Asia/Shanghai)."""
+    lo, hi = datetime(year, 1, 1, tzinfo=SHANGHAI), datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
+    cur = conn.cursor(row_factory=class_row(QualityEvent))
+    cur.execute(
+        "SELECT meter_id, quantity, kind, time, amount, detail FROM quality_events"
+        " WHERE enterprise_code = %s AND time >= %s AND time < %s ORDER BY time, meter_id",
+        (code, lo, hi),
+    )
+    return cur.fetchall()
 
 
 def statement_for(

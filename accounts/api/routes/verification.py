@@ -147,6 +147,17 @@ async def read(access: AccessDep, code: EnterpriseCode, year: YearQuery) -> Veri
     return await _run(access, gather)
 
 
+@router.get(
+    "/enterprises/{code}/verification/events",
+    summary="the meters' data-quality events of the year (evidence for the verifier)",
+)
+async def events(access: AccessDep, code: EnterpriseCode, year: YearQuery) -> list[dict[str, Any]]:
+    await access.enterprise(
+        code, "verification.events", roles=(Role.VERIFIER, Role.ENTERPRISE, *BUREAU)
+    )
+    return [vars(e) for e in await _run(access, lambda conn: v.quality_events(conn, code, year))]
+
+
 def _assignment(conn: psycopg.Connection[Any], code: str, year: int) -> v.Assignment:
     found = v.assignment_for(conn, code, year)
     if found is None:

@@ -66,6 +66,12 @@ ENTERPRISE_ENDPOINTS = [
         {"admin", "bureau", "enterprise"},
     ),
     Endpoint("GET", "/v1/enterprises/{code}/verification?year=2025", 200, ALL),
+    Endpoint(
+        "GET",
+        "/v1/enterprises/{code}/verification/events?year=2025",
+        200,
+        {"admin", "bureau", "enterprise", "verifier"},
+    ),
     # already assigned (GRANTED) or not closed (the others): authorised, then a conflict
     Endpoint(
         "POST",

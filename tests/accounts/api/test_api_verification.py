@@ -36,7 +36,13 @@ def _keys(url: str) -> dict[str, dict[str, str]]:
 def test_assign_read_find_adjust_sign_and_supersede(db_url: str, tmp_path: Path) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         closed_year(conn)
-        register(conn, [DYEING])  # another enterprise the verifier is not assigned to
+        register(conn, [DYEING])
+        conn.execute(  # what analytics found: the meter silent for a day in March
+            "INSERT INTO quality_events (meter_id, quantity, kind, time, enterprise_code, amount,"
+            " detail) VALUES ('prt-el1', 'energy_import', 'offline', '2025-03-11 00:00+08',"
+            " %s, 86400, 'no reading for 24 h')",
+            (CODE,),
+        )  # another enterprise the verifier is not assigned to
     keys = _keys(db_url)
     settings = load_settings(database_url=db_url, trust={"key_dir": tmp_path / "keys"})
     base = f"/v1/enterprises/{CODE}"
@@ -55,6 +61,8 @@ def test_assign_read_find_adjust_sign_and_supersede(db_url: str, tmp_path: Path)
         assert (account["status"], account["version"]) == ("closed", 1)
         derivation = client.get(f"{base}/derivation?period=2025", headers=keys["verifier"])
         assert derivation.status_code == 200
+        events = client.get(f"{base}/verification/events?year=2025", headers=keys["verifier"])
+        assert [e["kind"] for e in events.json()] == ["offline"]
         other = f"/v1/enterprises/{DYEING}/account?period=2025"
         assert client.get(other, headers=keys["verifier"]).status_code == 404
         finding = client.post(
