@@ -95,6 +95,8 @@ def check_token(  # noqa: PLR0911 - one return per verdict and reason, in the or
         kid, dep, cert_id = str(payload["kid"]), str(payload["dep"]), str(payload["id"])
         issued = datetime.fromisoformat(payload["iat"])
         expires = datetime.fromisoformat(payload["exp"])
+        if issued.tzinfo is None or expires.tzinfo is None:
+            raise ValueError("iat and exp must be UTC times (…Z)")
         if payload.get("typ") != CERTIFICATE_TYPE:
             raise ValueError(f"type {payload.get('typ')!r} is not {CERTIFICATE_TYPE}")
     except NotCanonicalError as exc:

@@ -59,6 +59,12 @@ def test_an_edited_field_is_refused(tmp_path: Path) -> None:
     assert (result.verdict, result.code) == (Verdict.FORGED, "not_canonical")
 
 
+def test_a_token_without_utc_times_is_malformed(tmp_path: Path) -> None:
+    keys = ring(tmp_path / "keys")
+    result = check_token(seal(payload(iat="2026-02-05T10:00:00"), keys), keys.public, now=NOW)
+    assert (result.verdict, result.code) == (Verdict.FORGED, "malformed")
+
+
 def test_an_expired_certificate_is_refused(tmp_path: Path) -> None:
     keys = ring(tmp_path / "keys")
     token = seal(payload(), keys)
