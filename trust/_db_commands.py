@@ -39,7 +39,7 @@ def issue_command(args: argparse.Namespace, settings: Settings) -> int:
     ring = open_ring(settings.trust, now)
     period = _period(args.period)
     with _connect(settings) as conn:
-        record_recomputes(conn, settings, now)
+        record_recomputes(conn, now)
         certificates = [
             issue(conn, code, period, ring, settings, now=now, days=args.days)
             for code in args.codes
@@ -67,8 +67,8 @@ def revocations_command(args: argparse.Namespace, settings: Settings) -> int:
     now = now_local()
     ring = open_ring(settings.trust, now)
     with _connect(settings) as conn:
-        record_recomputes(conn, settings, now)
-        entries = revoked_reasons(conn, settings, now)
+        record_recomputes(conn, now)
+        entries = revoked_reasons(conn)
     write_json(args.out, seal_revocations(entries, ring, now))
     print(f"{len(entries)} revoked certificates written to {args.out}")
     return 0

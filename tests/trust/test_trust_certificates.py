@@ -60,7 +60,7 @@ def test_a_closed_year_is_certified_with_its_figures(
     assert (p["grade"], p["level"], p["l"]) == (huzhou.grade, huzhou.level, str(huzhou.l_value))
     assert p["account_version"] == 1 and p["figures_sha256"] == figures_hash(account)
     assert p["verification"] == "unverified" and p["kid"] == keys.active
-    assert check_online(conn, cert.token, keys.public, settings, NOW).verdict is Verdict.VALID
+    assert check_online(conn, cert.token, keys.public, NOW).verdict is Verdict.VALID
     with pytest.raises(TrustError, match="not closed"):
         issue(conn, CODE, Period.parse("2026-01", NOW), keys, settings, now=NOW)
     with pytest.raises(TrustError, match="closed month or year"):
@@ -75,20 +75,20 @@ def test_a_recompute_revokes_the_certificate_of_the_old_version(
     later = NOW + timedelta(days=3)
     change_value_added(conn, "80")
     recompute(conn, year, "value added corrected", codes=[CODE], now=later)
-    result = check_online(conn, cert.token, keys.public, settings, later)
+    result = check_online(conn, cert.token, keys.public, later)
     assert result.verdict is Verdict.REVOKED
     assert "version 1 is superseded by version 2 (value added corrected)" in result.reason
-    assert record_recomputes(conn, settings, later) == 1
+    assert record_recomputes(conn, later) == 1
     cause = conn.execute(
         "SELECT cause FROM certificate_revocations WHERE certificate_id = %s", (cert.id,)
     ).fetchone()
     assert cause == ("recompute",)
-    assert set(revoked_reasons(conn, settings, later)) == {cert.id}
+    assert set(revoked_reasons(conn)) == {cert.id}
     # offline, without a revocation list, only the signature and dates can be known
     assert check_token(cert.token, keys.public, now=later).verdict is Verdict.VALID
     fresh = issue(conn, CODE, year, keys, settings, now=later)
     assert fresh.payload["account_version"] == 2
-    assert check_online(conn, fresh.token, keys.public, settings, later).verdict is Verdict.VALID
+    assert check_online(conn, fresh.token, keys.public, later).verdict is Verdict.VALID
 
 
 def test_a_token_signed_here_but_never_issued_is_refused(
@@ -97,7 +97,7 @@ def test_a_token_signed_here_but_never_issued_is_refused(
     from tests.trust.helpers import payload  # noqa: PLC0415
     from trust.tokens import seal  # noqa: PLC0415
 
-    result = check_online(conn, seal(payload(), keys), keys.public, settings, NOW)
+    result = check_online(conn, seal(payload(), keys), keys.public, NOW)
     assert (result.verdict, result.code) == (Verdict.FORGED, "not_issued")
 
 
@@ -150,7 +150,7 @@ def test_the_verifier_workflow(conn: psycopg.Connection, keys: KeyRing, settings
     recompute(conn, year, "value added revised again", codes=[CODE], now=later)
     [shown] = verification.statements(conn, CODE, 2025, settings=settings, now=later)
     assert (shown.status, shown.account_version) == ("superseded", 2)
-    assert check_online(conn, cert.token, keys.public, settings, later).verdict is Verdict.REVOKED
+    assert check_online(conn, cert.token, keys.public, later).verdict is Verdict.REVOKED
     # a new certificate of version 3 carries no verification: the statement was on version 2
     assert issue(conn, CODE, year, keys, settings, now=later).payload["verification"] == (
         "unverified"
@@ -173,7 +173,7 @@ def test_a_withdrawn_verification_revokes_its_certificates(
     with pytest.raises(TrustError, match="no standing statement"):
         verification.withdraw(conn, statement.id, "other", "nope", now=later)
     assert verification.withdraw(conn, statement.id, "zj-verify", "invoices forged", now=later) == 1
-    result = check_online(conn, cert.token, keys.public, settings, later)
+    result = check_online(conn, cert.token, keys.public, later)
     assert result.verdict is Verdict.REVOKED
     assert f"verification statement {statement.id} was withdrawn: invoices forged" in result.reason
     [shown] = verification.statements(conn, CODE, 2025, settings=settings, now=later)

@@ -76,7 +76,7 @@ def _keys(state: ApiState) -> PublicKeys:
 
 async def _check(state: ApiState, token: str) -> Check:
     now, keys = datetime.now(UTC), _keys(state)
-    return await _run(state, lambda conn: check_online(conn, token, keys, state.settings, now))
+    return await _run(state, lambda conn: check_online(conn, token, keys, now))
 
 
 @public.get(

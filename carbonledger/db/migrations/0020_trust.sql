@@ -72,6 +72,12 @@ CREATE INDEX verification_statements_assignment ON verification_statements (assi
 COMMENT ON TABLE verification_statements IS
     'A verifier''s conclusion on one version of an annual account; superseded once that version is';
 
+-- The ledger's current version of each stored account (what a certificate is checked against:
+-- a newer version revokes it), read by trust without touching account_periods itself.
+CREATE VIEW current_account_versions AS
+    SELECT enterprise_code, period_kind, period_start, version, reason
+    FROM account_periods WHERE status <> 'superseded';
+
 -- What the API reads to let a verifier's key see the enterprises it is assigned to.
 CREATE VIEW verifier_enterprises AS
     SELECT verifier_id, enterprise_code, year FROM verification_assignments;
