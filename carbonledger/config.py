@@ -155,6 +155,23 @@ class AccountsSettings(_Section):
     metrics_port: int = Field(9110, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
 
 
+class TrustSettings(_Section):
+    """Signed certificates and verification (docs/trust.md)."""
+
+    key_dir: Path = Field(
+        Path(".state/keys"), description="the signing keys (private key files, mode 0600)"
+    )
+    deployment_id: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$",
+        description="names this deployment in every token; unset: the id kept in key_dir",
+    )
+    certificate_days: int = Field(365, ge=1, le=3_660, description="a certificate's lifetime")
+    public_url: str = Field(
+        "http://127.0.0.1:8080", description="where the verification page is served (in QR links)"
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a carbonledger process."""
 
@@ -186,6 +203,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
 
     accounts: AccountsSettings = AccountsSettings()
+    trust: TrustSettings = TrustSettings()
 
     @field_validator("mqtt_url")
     @classmethod

@@ -20,6 +20,7 @@
     ├── DeviceError               a field device did not answer, refused a request, or its link
     │                             failed
     ├── AccountsError             an account cannot be produced, closed or recomputed as asked
+    ├── TrustError                a certificate, signing key or verification step is refused
     └── GrafanaError              a Grafana server could not be reached or refused a request
 
 Third-party errors (psycopg, paho, pymodbus, serial, grafana-client) are translated where they
@@ -147,6 +148,11 @@ class DeviceError(CarbonLedgerError):
 class AccountsError(CarbonLedgerError):
     """An account cannot be produced, closed or recomputed as asked (a period not over yet, no
     factor in the library for a carrier, a recompute of a month that is not closed)."""
+
+
+class TrustError(CarbonLedgerError):
+    """A certificate cannot be issued, a signing key cannot be read or written, or a
+    verification step is not allowed in the statement's current state (docs/trust.md)."""
 
 
 class UnknownEnterpriseError(RegistryError):

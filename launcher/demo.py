@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -390,6 +390,7 @@ class Demo:
     metrics_url: str | None = None
     api_url: str = ""
     api_try: str = ""
+    verify_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
 
@@ -447,6 +448,7 @@ class Demo:
         if accounts_port := self.settings.accounts.metrics_port:
             accounts_port = accounts_port if port_is_free(accounts_port) else free_port()
         env["CARBONLEDGER_ACCOUNTS__METRICS_PORT"] = str(accounts_port)
+        env.setdefault("CARBONLEDGER_TRUST__KEY_DIR", str(self.state_dir / "keys"))
         self.env = env
 
     def child(self, name: str, *args: str) -> Child:
@@ -500,11 +502,29 @@ class Demo:
             self.child("consent", "consent", "grant", "--enterprise", code, "--bank", "demo-bank"),
             self.stop,
         )
-        self._keep(self.child("api", "api", "--port", str(port)))
         self.api_url = f"http://127.0.0.1:{port}"
+        self.env["CARBONLEDGER_TRUST__PUBLIC_URL"] = self.api_url
+        self._keep(self.child("api", "api", "--port", str(port)))
+        first = datetime.now(SHANGHAI).date().replace(day=1)
+        self.issue_certificates(month=f"{first - timedelta(days=1):%Y-%m}")
         self.api_try = (
             f"curl -H 'Authorization: Bearer <key>' {self.api_url}/v1/enterprises/{code}/account"
         )
+
+    def issue_certificates(self, month: str) -> None:
+        """Close last month and sign every enterprise's certificate; keep one check's URL."""
+        say(f"closing {month} and signing its certificates …")
+        run_to_completion(self.child("close", "accounts", "close", "--month", month), self.stop)
+        with psycopg.connect(self.database_url) as conn:
+            codes = [r[0] for r in conn.execute("SELECT trim(code) FROM enterprises ORDER BY code")]
+        out = self.state_dir / "certificates"
+        issue = self.child("certificates", "certificate", "issue", *codes, "--period", month,
+                           "--out-dir", str(out))  # fmt: skip
+        run_to_completion(issue, self.stop)
+        first = re.search(r"certificate (crt_\w+)", issue.log_path.read_text(encoding="utf-8"))
+        if first:
+            token = (out / f"{first.group(1)}.token").read_text(encoding="utf-8").strip()
+            self.verify_url = f"{self.api_url}/verify?token={token}"
 
     def _keep(self, child: Child) -> None:
         """Start a long-running child; the stack stops it (later children first)."""
@@ -553,6 +573,7 @@ class Demo:
             f"  broker     {redact(self.mqtt_url)}  ({broker})",
             f"  metrics    {self.metrics_url or 'off (CARBONLEDGER_INGEST__METRICS_PORT=0)'}",
             f"  api        {self.api_url}/v1/docs  (the demo bank key is printed above)",
+            f"  verify     {self.verify_url or 'no certificate issued'}",
             f"  state      {self.state_dir}",
             f"  logs       {self.log_dir}/"
             "{ingest,aggregator,accounts,api,simulator,migrate,register}.log",

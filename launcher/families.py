@@ -17,6 +17,7 @@ from carbonledger.errors import ConfigError
 
 SERVER = "server"
 DEMO = "demo"
+TRUST = "trust"
 
 
 class Family(NamedTuple):
@@ -40,6 +41,8 @@ COMMANDS: dict[str, Family] = {
     "api": Family("accounts.api.commands", SERVER),
     "keys": Family("accounts.api.commands", SERVER),
     "consent": Family("accounts.api.commands", SERVER),
+    "certificate": Family("trust.commands", TRUST),
+    "verification": Family("trust.commands", TRUST),
     "dashboards": Family("dashboards.commands", SERVER),
     "demo": Family("launcher.demo", DEMO),
 }

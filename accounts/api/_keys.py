@@ -31,6 +31,8 @@ class Role(StrEnum):
     BANK = "bank"
     ENTERPRISE = "enterprise"
     ADMIN = "admin"
+    VERIFIER = "verifier"
+    """A verification body's staff: sees the enterprises it is assigned to (docs/trust.md)."""
 
 
 OWNERS = (Role.ENTERPRISE, Role.ADMIN)
@@ -50,11 +52,12 @@ class Principal:
     bank_id: str | None
     rate_per_s: float | None
     burst: int | None
+    verifier_id: str | None = None
 
     @property
     def subject(self) -> str | None:
-        """The bank or enterprise the key acts for (None for bureau and admin keys)."""
-        return self.bank_id or self.enterprise_code
+        """The bank, enterprise or verifier the key acts for (None for bureau and admin keys)."""
+        return self.bank_id or self.enterprise_code or self.verifier_id
 
 
 class KeyInfo(BaseModel):
@@ -63,6 +66,7 @@ class KeyInfo(BaseModel):
     role: Role
     enterprise_code: str | None
     bank_id: str | None
+    verifier_id: str | None = None
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -91,7 +95,7 @@ def key_id_of(token: str) -> str | None:
 
 
 _KEY_COLUMNS = (
-    "id, name, role, enterprise_code, bank_id, created_at, expires_at, revoked_at,"
+    "id, name, role, enterprise_code, bank_id, verifier_id, created_at, expires_at, revoked_at,"
     " CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
     " WHEN expires_at <= now() THEN 'expired' ELSE 'active' END AS status"
 )
@@ -113,12 +117,15 @@ async def create_key(
     expires_at: datetime | None = None,
     rate_per_s: float | None = None,
     burst: int | None = None,
+    verifier_id: str | None = None,
 ) -> CreatedKey:
     """Create a key; a bank key creates its bank on first use. The secret is returned once."""
     if (role is Role.ENTERPRISE) != (enterprise_code is not None):
         raise AccessError("an enterprise key needs --enterprise, and only an enterprise key has it")
     if (role is Role.BANK) != (bank_id is not None):
         raise AccessError("a bank key needs --bank, and only a bank key has it")
+    if (role is Role.VERIFIER) != (verifier_id is not None):
+        raise AccessError("a verifier key needs --verifier, and only a verifier key has it")
     key_id = random_id("clk_")
     token = f"{key_id}.{secrets.token_urlsafe(32)}"
     try:
@@ -131,14 +138,16 @@ async def create_key(
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "INSERT INTO api_keys (id, secret_sha256, name, role, enterprise_code, bank_id,"
-                " expires_at, rate_per_s, burst) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " expires_at, rate_per_s, burst, verifier_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 f" RETURNING {_KEY_COLUMNS}",
                 (key_id, digest(token), name, role.value, enterprise_code, bank_id, expires_at,
-                 rate_per_s, burst),
+                 rate_per_s, burst, verifier_id),
             )  # fmt: skip
             row = await cur.fetchone()
     except psycopg.errors.ForeignKeyViolation as exc:
-        raise AccessError(f"unknown enterprise {enterprise_code}") from exc
+        what = f"verifier {verifier_id}" if verifier_id else f"enterprise {enterprise_code}"
+        raise AccessError(f"unknown {what}") from exc
     except psycopg.errors.CheckViolation as exc:
         raise AccessError(f"invalid key settings: {exc.diag.constraint_name}") from exc
     assert row is not None  # noqa: S101 - RETURNING gives the row
@@ -175,7 +184,7 @@ async def authenticate(conn: psycopg.AsyncConnection, token: str) -> Principal:
         raise AccessError("malformed API key")
     cur = await conn.execute(
         "SELECT secret_sha256, role, name, enterprise_code, bank_id, rate_per_s, burst,"
-        " revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)"
+        " revoked_at IS NOT NULL, coalesce(expires_at <= now(), false), verifier_id"
         " FROM api_keys WHERE id = %s",
         (key_id,),
     )
@@ -188,4 +197,4 @@ async def authenticate(conn: psycopg.AsyncConnection, token: str) -> Principal:
         raise AccessError(f"API key {key_id} has expired")
     code = row[3].strip() if row[3] else None
     rate = float(row[5]) if row[5] is not None else None
-    return Principal(key_id, Role(row[1]), row[2], code, row[4], rate, row[6])
+    return Principal(key_id, Role(row[1]), row[2], code, row[4], rate, row[6], row[9])

@@ -40,6 +40,7 @@ def register(subparsers: Any) -> None:
     create.add_argument("--enterprise", metavar="CODE", help="the enterprise of an enterprise key")
     create.add_argument("--bank", metavar="ID", help="the bank of a bank key (created if new)")
     create.add_argument("--bank-name", metavar="NAME", help="the bank's name when it is new")
+    create.add_argument("--verifier", metavar="ID", help="the verification body of a verifier key")
     create.add_argument("--days", type=int, default=None, help="expire after this many days")
     create.add_argument(
         "--rate", type=float, default=None, help="requests/s (default: api.rate_per_s)"
@@ -94,6 +95,7 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
             expires_at=expires,
             rate_per_s=args.rate,
             burst=args.burst,
+            verifier_id=args.verifier,
         ),
     )
     print(f"created {key.role.value} key {key.id} ({key.name}); it is shown only this once:")
@@ -109,7 +111,7 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
     for key in _with_conn(settings, list_keys):
-        subject = key.bank_id or key.enterprise_code or "-"
+        subject = key.bank_id or key.enterprise_code or key.verifier_id or "-"
         expires = f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "never"
         print(
             f"{key.id}  {key.role.value:<10} {key.status:<8} {subject:<18}"

@@ -20,6 +20,7 @@ from accounts.api._etag import BodyCache
 from accounts.api._keys import Principal, Role, authenticate
 from accounts.api._problems import Problem
 from accounts.api._ratelimit import RateLimiter, retry_after
+from accounts.api._verifiers import assigned
 from carbonledger.config import Settings
 from carbonledger.errors import AccessError
 
@@ -133,7 +134,8 @@ class Access:
         """Allow the request on enterprise ``code`` or raise 404 (not visible) / 403 (role).
 
         Enterprises see themselves; banks see what a valid consent covering ``scope`` shows
-        them; the bureau and admins see every enterprise. Of those who see it, only ``roles``
+        them; verifiers the enterprises they are assigned to; the bureau and admins every
+        enterprise. Of those who see it, only ``roles``
         may do ``action`` (writes: the enterprise itself and admins). An enterprise a key may
         not see answers exactly as an unknown one does. The database decides consent and
         existence in the statement that writes the audit entry (:mod:`accounts.api._audit`).
@@ -147,6 +149,9 @@ class Access:
         elif p.role is Role.BANK:
             assert p.bank_id is not None  # noqa: S101 - a CHECK constraint guarantees it
             visibility = Visibility.consented(p.bank_id, scope.value)
+        elif p.role is Role.VERIFIER:
+            assert p.verifier_id is not None  # noqa: S101 - a CHECK constraint guarantees it
+            visibility = Visibility.decided(await assigned(self.state.pool, p.verifier_id, code))
         else:
             visibility = Visibility.registered()
         permitted = p.role in roles

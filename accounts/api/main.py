@@ -31,12 +31,14 @@ from accounts.api.deps import ApiState
 from accounts.api.routes import (
     accounts,
     bureau,
+    certificates,
     consents,
     enterprises,
     export,
     health,
     keys,
     timeseries,
+    verification,
     watch,
 )
 from carbonledger import __version__
@@ -149,10 +151,13 @@ def create_app(settings: Settings) -> FastAPI:
     _problems.install(app)
     _docs_page.install(app, "/v1/openapi.json")
     app.include_router(health.router)
+    app.include_router(certificates.public)
     v1 = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
     v1.include_router(health.problems)
     for module in (keys, enterprises, accounts, timeseries, consents, watch, export, bureau):
         v1.include_router(module.router)
+    v1.include_router(certificates.router)
+    v1.include_router(verification.router)
     app.include_router(v1)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

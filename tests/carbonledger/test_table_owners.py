@@ -23,6 +23,7 @@ SOURCE_PACKAGES = (
     "accounts",
     "dashboards",
     "launcher",
+    "trust",
 )
 MIGRATIONS = ROOT / "carbonledger" / "db" / "migrations"
 
@@ -61,6 +62,13 @@ OWNERS: dict[str, str] = {
     "webhook_events": "accounts.api",
     "webhook_deliveries": "accounts.api",
     "webhook_attempts": "accounts.api",
+    # trust: certificates and third-party verification
+    "certificates": "trust",
+    "certificate_revocations": "trust",
+    "verifiers": "trust",
+    "verification_assignments": "trust",
+    "verification_findings": "trust",
+    "verification_statements": "trust",
     # the schema and its reference data, written by migrations only
     "schema_migrations": "carbonledger.db",
     "quantities": "carbonledger.db",

@@ -35,6 +35,7 @@ async def me(access: DbAccessDep) -> Me:
         name=principal.name,
         enterprise_code=principal.enterprise_code,
         bank_id=principal.bank_id,
+        verifier_id=principal.verifier_id,
     )
 
 
@@ -44,6 +45,7 @@ class NewKey(BaseModel):
     enterprise_code: str | None = Field(None, pattern=CODE_PATTERN)
     bank_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     bank_name: str | None = Field(None, min_length=1, max_length=200)
+    verifier_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     expires_at: datetime | None = None
     rate_per_s: float | None = Field(None, gt=0, le=1e6)
     burst: int | None = Field(None, ge=1, le=1_000_000)
@@ -74,6 +76,7 @@ async def new_key(access: DbAccessDep, body: Annotated[NewKey, Body()]) -> Creat
             expires_at=body.expires_at,
             rate_per_s=body.rate_per_s,
             burst=body.burst,
+            verifier_id=body.verifier_id,
         )
     except AccessError as exc:
         raise Problem(422, str(exc)) from exc

@@ -45,6 +45,7 @@ def server(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         "DATABASE_URL": world.url,
         "CARBONLEDGER_API__RATE_PER_S": "100000",
         "CARBONLEDGER_API__BURST": "100000",
+        "CARBONLEDGER_TRUST__KEY_DIR": str(world.settings.trust.key_dir),  # not the checkout's
     }
     log_path = tmp_path_factory.mktemp("api") / "api.log"
     log = log_path.open("wb")

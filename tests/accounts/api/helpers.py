@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ STATES = {
 
 
 BANK = "bank-a"
+VERIFIER = "verify-a"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class World:
 
 def api_settings(url: str, **api: Any) -> Settings:
     values = {"rate_per_s": 100_000.0, "burst": 100_000, "webhook_allow_private": True, **api}
-    return load_settings(database_url=url, api=values)
+    keys = {"key_dir": tempfile.mkdtemp(prefix="cl-keys-")}  # never the checkout's .state
+    return load_settings(database_url=url, api=values, trust=keys)
 
 
 def populate(url: str) -> dict[str, str]:
@@ -65,6 +68,13 @@ def populate(url: str) -> dict[str, str]:
                 " VALUES (%s, %s, %s, %s)",
                 (code, f"企业{index}", "3011" if index % 2 else "1713", "莲都区"),
             )
+        # the verifier's body is assigned to GRANTED's 2025 (no account needs to be closed here)
+        conn.execute("INSERT INTO verifiers (id, name) VALUES (%s, %s)", (VERIFIER, "核查中心"))
+        conn.execute(
+            "INSERT INTO verification_assignments (verifier_id, enterprise_code, year,"
+            " assigned_at, assigned_by) VALUES (%s, %s, 2025, now(), 'test')",
+            (VERIFIER, GRANTED),
+        )
 
     async def keys_and_consents() -> dict[str, str]:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -75,6 +85,7 @@ def populate(url: str) -> dict[str, str]:
                 "enterprise": await create_key(
                     conn, Role.ENTERPRISE, "own", enterprise_code=GRANTED
                 ),
+                "verifier": await create_key(conn, Role.VERIFIER, "li", verifier_id=VERIFIER),
             }
             await create_key(conn, Role.BANK, "other bank", bank_id="bank-b")
             later = datetime.now(UTC) + timedelta(days=30)

@@ -1,8 +1,9 @@
 """The authorisation matrix: every role x every endpoint x every consent state of bank-a.
 
 Expected outcomes come from the policy written out here (not from the code under test):
-enterprises see themselves, banks what a valid consent of the right scope shows them, the
-bureau and admins everything; some endpoints are for owners (the enterprise, admins), some for
+enterprises see themselves, banks what a valid consent of the right scope shows them,
+verifiers the enterprises they are assigned to (GRANTED's 2025), the bureau and admins
+everything; some endpoints are for owners (the enterprise, admins), some for
 oversight (plus the bureau), some for one role. A bank that may not see an enterprise gets the
 same 404 body as for an unknown code.
 """
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests.accounts.api.helpers import GRANTED, STATES, UNKNOWN, World, auth
 
-ROLES = ("admin", "bureau", "bank", "enterprise")
+ROLES = ("admin", "bureau", "bank", "enterprise", "verifier")
 ALL = set(ROLES)
 OWNERS = {"admin", "enterprise"}
 OVERSIGHT = {"admin", "bureau", "enterprise"}
@@ -57,6 +58,43 @@ ENTERPRISE_ENDPOINTS = [
         body={"bank_id": "bank-b", "scope": ["account"]},
     ),
     Endpoint("PUT", "/v1/watchlist/{code}", 204, {"bank"}),
+    # no account of this world is closed: once authorised, issuing is refused as a conflict
+    Endpoint(
+        "POST",
+        "/v1/enterprises/{code}/certificates?period=2025",
+        409,
+        {"admin", "bureau", "enterprise"},
+    ),
+    Endpoint("GET", "/v1/enterprises/{code}/verification?year=2025", 200, ALL),
+    Endpoint(
+        "GET",
+        "/v1/enterprises/{code}/verification/events?year=2025",
+        200,
+        {"admin", "bureau", "enterprise", "verifier"},
+    ),
+    # already assigned (GRANTED) or not closed (the others): authorised, then a conflict
+    Endpoint(
+        "POST",
+        "/v1/enterprises/{code}/verification?year=2025",
+        409,
+        {"admin", "bureau"},
+        body={"verifier_id": "verify-a"},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/enterprises/{code}/verification/findings?year=2025",
+        201,
+        {"verifier"},
+        body={"severity": "minor", "figure": "totals.scope2", "note": "meter el1 offline 2 days"},
+    ),
+    # the year is not closed: the assigned verifier is authorised, and cannot conclude yet
+    Endpoint(
+        "POST",
+        "/v1/enterprises/{code}/verification/statement?year=2025",
+        409,
+        {"verifier"},
+        body={"conclusion": "verified", "summary": "all figures agree"},
+    ),
 ]
 
 ROLE_ENDPOINTS = [
@@ -70,6 +108,14 @@ ROLE_ENDPOINTS = [
     Endpoint("GET", "/v1/consents", 200, {"bank"}),
     Endpoint("GET", "/v1/watchlist", 200, {"bank"}),
     Endpoint("GET", "/v1/webhooks", 200, {"bank"}),
+    Endpoint("POST", "/v1/verifiers", 201, {"bureau", "admin"}, body={"id": "b2", "name": "B"}),
+    Endpoint(
+        "POST",
+        "/v1/verification/statements/999999/withdraw",
+        404,
+        {"verifier"},
+        body={"reason": "issued in error"},
+    ),
 ]
 
 
@@ -78,8 +124,8 @@ def visible(role: str, state: str, scope: str) -> bool:
         return False
     if role in ("admin", "bureau"):
         return True
-    if role == "enterprise":
-        return STATES[state] == GRANTED  # the key is GRANTED's own
+    if role in ("enterprise", "verifier"):
+        return STATES[state] == GRANTED  # the key is GRANTED's own; GRANTED's 2025 is assigned
     return state == "granted" or (state == "account-only" and scope == "account")
 
 
