@@ -44,6 +44,9 @@ class IngestSettings(_Section):
 class SimulatorSettings(_Section):
     enterprises: int = Field(50, ge=1, le=100_000)
     seed: int = 2026
+    region: str = Field(
+        "lishui", description="lishui (nine districts) or a division list's province: zhejiang"
+    )
     interval_s: int = Field(15, ge=1, le=3_600, description="seconds between readings")
 
 

@@ -1,7 +1,8 @@
 """A deterministic model of Lishui's metered key enterprises: who they are and what they meter.
 
 The platform has to be exercised with a city that looks like the real one (domain.md §6): codes that
-pass the GB 32100 check, the nine county-level districts, a GB/T 4754 industry mix with the heavy
+pass the GB 32100 check, the nine county-level districts (or, to size the platform for a province,
+Zhejiang's 90 across its 11 cities: :mod:`.regions`), a GB/T 4754 industry mix with the heavy
 emitters the bureau watches, and meters that behave like field meters (CT multipliers, DL/T 645
 registers that roll over, CEMS stacks on the big boilers and kilns). Everything here is pure data
 built from a seed, so two runs, a test and a demo see the same city; :mod:`.simulation` turns it
@@ -21,8 +22,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from carbonledger import uscc
+from carbonledger import divisions, uscc
+from carbonledger.errors import ConfigError
 from carbonledger.wire import QUANTITIES
+
+from .regions import District, Region, province
 
 
 class Shift(StrEnum):
@@ -40,14 +44,6 @@ class Drive(StrEnum):
     SOLAR = "solar"  # the sun over Lishui (28.45°N)
 
 
-@dataclass(frozen=True, slots=True)
-class District:
-    name: str
-    region_code: str  # GB/T 2260 code of the county-level division
-    short: str  # as it appears in company names
-    weight: float  # share of the city's key industrial enterprises (roughly industrial output)
-
-
 # Weights: rough shares of industrial output; 莲都 (with the development zone) and 缙云 lead.
 DISTRICTS: tuple[District, ...] = (
     District("莲都区", "331102", "丽水市", 0.26),
@@ -60,6 +56,21 @@ DISTRICTS: tuple[District, ...] = (
     District("庆元县", "331126", "庆元县", 0.06),
     District("景宁畲族自治县", "331127", "景宁", 0.04),
 )
+# The demo city, and the default: its industry clusters (Industry.affinity) name its districts.
+LISHUI = Region("lishui", DISTRICTS)
+
+
+def region_names() -> tuple[str, ...]:
+    """Where a city can be: Lishui, or a province of a packaged division list (zhejiang)."""
+    return (LISHUI.name, *divisions.regions())
+
+
+def region(name: str) -> Region:
+    if name == LISHUI.name:
+        return LISHUI
+    if name not in divisions.regions():
+        raise ConfigError(f"no simulated region {name!r}; choose from {', '.join(region_names())}")
+    return province(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +155,7 @@ GAS_CO2_PER_NM3 = 2.162
 KILN_CO2_PER_KWH = 5.5
 
 SIZE_FACTOR = {"large": 4.0, "medium": 1.0, "small": 0.3}
+_TAG = slice(8, 17)  # a credit code's organisation code: the ids' tag
 
 # Two-character trade names (字号) for generated companies; combined with the industry they stay
 # unique, and none is meant to be a real company.
@@ -296,18 +308,23 @@ def stream(seed: int, *parts: object) -> random.Random:
     return random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
 
 
-def build_city(enterprises: int, seed: int) -> City:
-    """The simulated city: ``enterprises`` enterprises, one gateway each, and their meters."""
+def build_city(enterprises: int, seed: int, where: str = LISHUI.name) -> City:
+    """The simulated city: ``enterprises`` enterprises, one gateway each, and their meters.
+
+    ``where`` is a region (:func:`region_names`): Lishui's nine districts by default, or a
+    province such as ``zhejiang``, with the same industry mix and meters per enterprise.
+    """
     if enterprises < 1:
         raise ValueError("a city needs at least one enterprise")
+    districts = region(where)
     made: list[Enterprise] = []
     gateways: list[Gateway] = []
     meters: list[Meter] = []
-    codes: set[str] = set()
+    tags: set[str] = set()
     names: set[str] = set()
     for index in range(enterprises):
         rng = stream(seed, "enterprise", index)
-        enterprise = _enterprise(rng, codes, names)
+        enterprise = _enterprise(rng, districts, tags, names)
         gateway = Gateway(f"gw-{enterprise.code[8:]}", enterprise.code)
         made.append(enterprise)
         gateways.append(gateway)
@@ -315,8 +332,8 @@ def build_city(enterprises: int, seed: int) -> City:
     return City(seed, tuple(made), tuple(gateways), tuple(meters))
 
 
-def _enterprise(rng: random.Random, codes: set[str], names: set[str]) -> Enterprise:
-    district = rng.choices(DISTRICTS, weights=[d.weight for d in DISTRICTS])[0]
+def _enterprise(rng: random.Random, where: Region, tags: set[str], names: set[str]) -> Enterprise:
+    district = rng.choices(where.districts, weights=where.weights)[0]
     industry = rng.choices(
         INDUSTRIES, weights=[i.weight * i.affinity.get(district.name, 1.0) for i in INDUSTRIES]
     )[0]
@@ -326,10 +343,12 @@ def _enterprise(rng: random.Random, codes: set[str], names: set[str]) -> Enterpr
         size = "large"
     elif roll > 1 - industry.small_p:
         size = "small"
+    # Gateway and meter ids carry the organisation code (positions 9-17), not the division:
+    # it must be unique across districts, which a unique whole code is not.
     code = _credit_code(rng, district)
-    while code in codes:
+    while code[_TAG] in tags:
         code = _credit_code(rng, district)
-    codes.add(code)
+    tags.add(code[_TAG])
     name = _name(rng, district, industry, size)
     while name in names:
         name = _name(rng, district, industry, size, numbered=True)
@@ -362,7 +381,7 @@ def _meters(rng: random.Random, e: Enterprise, gw: Gateway) -> list[Meter]:
     """The enterprise's meters; the draws are made in a fixed order so a seed gives one city."""
     industry = e.industry
     scale = SIZE_FACTOR[e.size_class] * rng.uniform(0.6, 1.6)
-    tag = e.code[8:17]
+    tag = e.code[_TAG]
     meters = _electricity(rng, e, gw, tag, industry.kw * scale)
     meters += _fuels(rng, e, gw, tag, scale)
     if rng.random() < industry.pv_p:

@@ -28,7 +28,7 @@ from carbonledger.config import Settings
 from carbonledger.mqtt import MqttEndpoint
 from carbonledger.tz import SHANGHAI
 
-from .city import City, Meter, build_city
+from .city import City, Meter, build_city, region_names
 from .profiles import HOUR
 from .publisher import FleetPublisher, PublishStats, log_progress, publish_ticks
 from .simulation import Fault, FaultRates, Simulation
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     simulate = subparsers.add_parser(
         "simulate",
-        help="a simulated city of metered enterprises (Lishui)",
+        help="a simulated city of metered enterprises (Lishui, or a province)",
         description="A deterministic, seeded city of enterprises, gateways and meters.",
     )
     sub = simulate.add_subparsers(dest="simulate_command", metavar="ACTION", required=True)
@@ -140,12 +140,19 @@ def _city_flags(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="random seed of the city and its readings (default: settings)",
     )
+    parser.add_argument(
+        "--region",
+        choices=region_names(),
+        default=None,
+        help="where the enterprises are: Lishui's nine districts or a province's cities"
+        " (default: settings simulator.region)",
+    )
 
 
 def _city_of(args: argparse.Namespace, settings: Settings) -> City:
     enterprises = args.enterprises or settings.simulator.enterprises
     seed = settings.simulator.seed if args.seed is None else args.seed
-    return build_city(enterprises, seed)
+    return build_city(enterprises, seed, args.region or settings.simulator.region)
 
 
 # -- argument types: a bad value is an argparse error naming the flag ----------------------------

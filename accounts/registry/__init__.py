@@ -30,7 +30,6 @@ from ._lookup import EnterpriseDetails, enterprise_details, list_enterprises
 from ._records import (
     CARRIER_QUANTITIES,
     CARRIERS,
-    DISTRICTS,
     ROLE_CARRIERS,
     ROLES,
     SIZE_CLASSES,
@@ -44,7 +43,6 @@ from ._registry_file import RegistryFile, parse_registry, read_registry_file
 __all__ = [
     "CARRIERS",
     "CARRIER_QUANTITIES",
-    "DISTRICTS",
     "ECONOMIC_COLUMNS",
     "ROLES",
     "ROLE_CARRIERS",

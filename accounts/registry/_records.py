@@ -14,22 +14,10 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from carbonledger import uscc
+from carbonledger import divisions, uscc
 from carbonledger.errors import RegistryError
 from carbonledger.wire import ID_PATTERN, QUANTITIES
 
-# Lishui's nine county-level divisions (domain.md §6), in the order the city lists them.
-DISTRICTS = (
-    "莲都区",
-    "龙泉市",
-    "青田县",
-    "云和县",
-    "庆元县",
-    "缙云县",
-    "遂昌县",
-    "松阳县",
-    "景宁畲族自治县",
-)
 # NBS size classes of industrial enterprises; the Chinese terms are accepted as written on forms.
 SIZE_CLASSES = {
     "large": "large",
@@ -90,8 +78,9 @@ def _industry(value: str) -> str:
 
 
 def _district(value: str) -> str:
-    if value not in DISTRICTS:
-        raise ValueError(f"{value!r} is not one of Lishui's districts: {', '.join(DISTRICTS)}")
+    """A county-level division of a packaged region (:mod:`carbonledger.divisions`), by name."""
+    if divisions.county(value) is None:
+        raise ValueError(divisions.not_a_county(value))
     return value
 
 

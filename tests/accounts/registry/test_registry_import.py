@@ -237,9 +237,10 @@ def test_cli_import_prints_every_problem_and_exits_1(
         f"{path}: 2 problems; nothing was imported:",
         f"  {path}:3: [[enterprise]] 91331102MA2CX001XD: code: credit code '91331102MA2CX001XD'"
         " has a wrong check character: expected C got D",
-        f"  {path}:6: [[enterprise]] 91331102MA2CX001XD: district: '丽水市' is not one of"
-        " Lishui's districts: 莲都区, 龙泉市, 青田县, 云和县, 庆元县, 缙云县, 遂昌县, 松阳县,"
-        " 景宁畲族自治县",
+        f"  {path}:6: [[enterprise]] 91331102MA2CX001XD: district: '丽水市' is a"
+        " prefecture-level city of 浙江省, not a county-level division: write one of its 9"
+        " divisions: 莲都区, 青田县, 缙云县, 遂昌县, 松阳县, 云和县, 庆元县,"
+        " 景宁畲族自治县, 龙泉市",
     ]
     assert main(["registry", "import", str(EXAMPLES / "registry.toml")]) == 0
     assert main(["registry", "show", "91331181MA2CX00302"]) == 1  # valid, but not registered
