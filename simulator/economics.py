@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import calendar
 import math
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -127,8 +128,11 @@ def monthly_emissions(enterprise: Enterprise, meters: tuple[Meter, ...], month: 
 def economic_data(city: City, first: date, last: date) -> list[EconomicMonth]:
     """Every enterprise's months from ``first`` through ``last`` (deterministic)."""
     out = []
+    by_enterprise: dict[str, list[Meter]] = defaultdict(list)
+    for meter in city.meters:  # grouped once: a scan per enterprise is quadratic in the city
+        by_enterprise[meter.enterprise_code].append(meter)
     for enterprise in city.enterprises:
-        meters = tuple(m for m in city.meters if m.enterprise_code == enterprise.code)
+        meters = tuple(by_enterprise[enterprise.code])
         rng = stream(city.seed, "economics", enterprise.code)
         low, high = EFFICIENCY_RANGE
         efficiency = math.exp(rng.uniform(math.log(low), math.log(high)))
