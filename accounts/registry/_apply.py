@@ -65,6 +65,8 @@ _TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
         },
     ),
 }
+# Columns of type numeric (the others are text or char).
+_NUMERIC = frozenset({"multiplier", "register_max", "max_rate"})
 # Meter attributes the rollups were computed with: changing one leaves past rollups stale.
 _BOOKING = ("quantity", "multiplier", "register_max", "max_rate")
 
@@ -298,13 +300,17 @@ def _write(
         changes.append(Change(kind, key, "updated", diffs, note))
     if rows:
         names = list(columns)
+        # One statement per kind, the rows as one array per column: a province (50,000
+        # enterprises, 143,191 meters) is not a round trip per row.
         query = sql.SQL(
-            "INSERT INTO {table} ({cols}) VALUES ({params})"
+            "INSERT INTO {table} ({cols}) SELECT * FROM unnest({params})"
             " ON CONFLICT ({key}) DO UPDATE SET {sets}"
         ).format(
             table=sql.Identifier(table),
             cols=sql.SQL(", ").join(sql.Identifier(columns[n]) for n in names),
-            params=sql.SQL(", ").join(sql.Placeholder(n) for n in names),
+            params=sql.SQL(", ").join(
+                sql.SQL("%s::numeric[]" if n in _NUMERIC else "%s::text[]") for n in names
+            ),
             key=sql.Identifier(key_column),
             sets=sql.SQL(", ").join(
                 sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(columns[n]))
@@ -314,8 +320,7 @@ def _write(
         )
         if kind == "enterprise":
             query += sql.SQL(", updated_at = now()")
-        with conn.cursor() as cur:
-            cur.executemany(query, rows)
+        conn.execute(query, [[row[n] for row in rows] for n in names])
     return changes
 
 
