@@ -80,7 +80,8 @@ def test_streaming_equals_recompute_and_expected(city_url: str, topic_root: str)
             publisher.publish(topic, wire.encode(batch.seq, batch.readings, batch.sent_at))
         publisher.close()
         stored = sum(len(b.readings) for b in batches if not b.duplicate)
-        assert wait_for(lambda: _count(city_url) >= stored, timeout=60)
+        # generous: on a loaded 2-core machine ingest shares the CPU with the whole suite
+        assert wait_for(lambda: _count(city_url) >= stored, timeout=180), _count(city_url)
         assert wait_for(lambda: caught_up(city_url), timeout=30)
     streamed, streamed_events = rollups(city_url), events(city_url)
     assert {q for _, q, _ in streamed} >= {"energy_import", "co2_mass"}
