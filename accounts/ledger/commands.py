@@ -27,7 +27,8 @@ from accounts.ledger._render import render_account, render_derivation
 from accounts.ledger._report import annual_report, annual_report_csv
 from accounts.ledger.service import LiveAccounts
 from carbonledger.config import Settings, require_database_url
-from carbonledger.errors import ConfigError, DatabaseUnavailableError
+from carbonledger.db.connect import connect
+from carbonledger.errors import ConfigError
 from carbonledger.metrics import serve_metrics
 from carbonledger.signals import stop_on_signals
 
@@ -85,10 +86,7 @@ def register(subparsers: Any) -> None:
 
 
 def _connect(settings: Settings) -> psycopg.Connection:
-    try:
-        return psycopg.connect(require_database_url(settings), autocommit=True)
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"cannot connect: {exc}") from exc
+    return connect(require_database_url(settings), autocommit=True)
 
 
 def _period(text: str) -> Period:

@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
-from accounts.api.queries import Row
+from accounts.api.queries import Row, fetch_all, fetch_one
 
 CONSUMING = ("purchased", "combustion", "process")  # roles whose activity is energy used
 
@@ -63,25 +62,19 @@ async def carrier_totals(
     One grouping-sets pass; ``by_district``/``by_industry`` say which grouping a row is (0 for
     the one it belongs to). "now" is ``[t0, t1)``, "today" is ``[midnight, end)``.
     """
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(_TOTALS, {"t0": t0, "t1": t1, "midnight": midnight, "end": end})
-    return await cur.fetchall()
+    return await fetch_all(conn, _TOTALS, {"t0": t0, "t1": t1, "midnight": midnight, "end": end})
 
 
 async def top_emitters(
     conn: psycopg.AsyncConnection, *, midnight: datetime, end: datetime, top: int
 ) -> list[Row]:
     """The ``top`` enterprises by factor emissions since local midnight."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(_TOP, {"midnight": midnight, "end": end, "top": top})
-    return await cur.fetchall()
+    return await fetch_all(conn, _TOP, {"midnight": midnight, "end": end, "top": top})
 
 
 async def two_high_candidates(conn: psycopg.AsyncConnection, divisions: list[str]) -> list[Row]:
     """Each enterprise of the given industry divisions with its latest live rolling-12 energy."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(_TWO_HIGH, {"divisions": divisions})
-    return await cur.fetchall()
+    return await fetch_all(conn, _TWO_HIGH, {"divisions": divisions})
 
 
 _QUALITY = (
@@ -110,8 +103,8 @@ async def quality_events(
 ) -> list[Row]:
     """Quality events newest first, each filter optional, strictly before the key ``before``
     (time, meter, quantity, kind) when given."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         _QUALITY,
         {
             "kind": kind,
@@ -126,42 +119,31 @@ async def quality_events(
             "limit": limit,
         },
     )
-    return await cur.fetchall()
 
 
 async def ingest_recent(conn: psycopg.AsyncConnection) -> Row:
     """Readings of the last five minutes, the latest receipt, dead letters of the hour and day."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT * FROM ingest_recent")
-    row = await cur.fetchone()
-    assert row is not None  # noqa: S101 - the view has one row
-    return row
+    return await fetch_one(conn, "SELECT * FROM ingest_recent")
 
 
 async def meter_last_readings(conn: psycopg.AsyncConnection) -> list[Row]:
     """Every meter with its last reading time, never-read meters first, then the oldest."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         "SELECT meter_id, trim(enterprise_code) AS enterprise_code, last_reading"
-        " FROM meter_last_readings() ORDER BY last_reading NULLS FIRST, meter_id"
+        " FROM meter_last_readings() ORDER BY last_reading NULLS FIRST, meter_id",
     )
-    return await cur.fetchall()
 
 
 async def dead_letter_reasons(conn: psycopg.AsyncConnection) -> list[Row]:
     """The ten most frequent reasons of the last day's dead letters (cut to 120 characters)."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         "SELECT reason, messages FROM dead_letter_reasons_1d"
-        " ORDER BY messages DESC, reason LIMIT 10"
+        " ORDER BY messages DESC, reason LIMIT 10",
     )
-    return await cur.fetchall()
 
 
 async def aggregation_backlog(conn: psycopg.AsyncConnection) -> Row:
     """The oldest aggregator watermark (``watermark_at``) and the changes past it (``changes``)."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT watermark_at, changes FROM aggregation_backlog")
-    row = await cur.fetchone()
-    assert row is not None  # noqa: S101 - the view has one row
-    return row
+    return await fetch_one(conn, "SELECT watermark_at, changes FROM aggregation_backlog")

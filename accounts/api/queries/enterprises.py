@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from accounts.api._consent import CONSENTED, Scope
 from accounts.api._keys import Principal
-from accounts.api.queries import Row
+from accounts.api.queries import Row, fetch_all
 
 _ENTERPRISE = "trim(code) AS code, name, industry_code, district, size_class"
 _VISIBLE = (
@@ -31,8 +31,8 @@ async def visible(
 ) -> list[Row]:
     """The enterprises ``principal`` sees (a bank: with an account consent), by code after
     ``after``."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         _VISIBLE,
         {
             "after": after,
@@ -43,7 +43,6 @@ async def visible(
             "limit": limit,
         },
     )
-    return await cur.fetchall()
 
 
 async def enterprise(conn: psycopg.AsyncConnection, code: str) -> Row | None:
@@ -58,8 +57,8 @@ async def economic_data(
 ) -> list[Row]:
     """Economic data oldest period first, after the key ``after`` (period start as text, kind);
     the period named ``YYYY-MM`` or ``YYYY``."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         "SELECT CASE period_kind WHEN 'month' THEN to_char(period_start, 'YYYY-MM')"
         " ELSE to_char(period_start, 'YYYY') END AS period, value_added, revenue,"
         " output_quantity, output_unit, source, submitted_at"
@@ -68,18 +67,16 @@ async def economic_data(
         " ORDER BY period_start, period_kind LIMIT %s",
         (code, *(after or ("", "")), limit),
     )
-    return await cur.fetchall()
 
 
 async def audit_entries(
     conn: psycopg.AsyncConnection, code: str, *, before: int, limit: int
 ) -> list[Row]:
     """The audit log of one enterprise, newest first, with ids below ``before``."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         "SELECT id, at, key_id, role, principal, action, trim(enterprise_code) AS enterprise_code,"
         " outcome, method, path, query FROM audit_log"
         " WHERE enterprise_code = %s AND id < %s ORDER BY id DESC LIMIT %s",
         (code, before, limit),
     )
-    return await cur.fetchall()

@@ -8,10 +8,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from accounts.api._series import BUCKET, Granularity, local_text
-from accounts.api.queries import Row
+from accounts.api.queries import Row, fetch_all
 
 _QUERY = """
 SELECT * FROM (
@@ -43,8 +42,8 @@ async def points(
     """Sums per bucket (named by its local start), carrier and role in ``[start, end)``, after
     the key ``after`` (bucket, carrier, role) when given."""
     query = sql.SQL(_QUERY).format(text=local_text(BUCKET[granularity]))
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         query,
         {
             "code": code,
@@ -57,4 +56,3 @@ async def points(
             "limit": limit,
         },
     )
-    return await cur.fetchall()

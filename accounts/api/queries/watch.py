@@ -5,21 +5,20 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import dict_row
 
-from accounts.api.queries import Row
+from accounts.api.queries import Row, fetch_all
 
 
 async def watched(
     conn: psycopg.AsyncConnection, bank_id: str, *, after: str, limit: int
 ) -> list[Row]:
     """The enterprises a bank follows (code, name, when added), by code after ``after``."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         "SELECT trim(w.enterprise_code) AS enterprise_code, e.name, w.added_at"
         " FROM watchlist w JOIN enterprises e ON e.code = w.enterprise_code"
         " WHERE w.bank_id = %s AND w.enterprise_code > %s ORDER BY w.enterprise_code LIMIT %s",
         (bank_id, after, limit),
     )
-    return await cur.fetchall()
 
 
 async def follow(conn: psycopg.AsyncConnection, bank_id: str, code: str) -> None:
@@ -55,13 +54,12 @@ async def webhooks(
     conn: psycopg.AsyncConnection, bank_id: str, *, after: str, limit: int
 ) -> list[Row]:
     """A bank's live webhooks (id, url, creation time), by id after ``after``."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         "SELECT id, url, created_at FROM webhooks WHERE bank_id = %s AND deleted_at IS NULL"
         " AND id > %s ORDER BY id LIMIT %s",
         (bank_id, after, limit),
     )
-    return await cur.fetchall()
 
 
 async def owns_webhook(conn: psycopg.AsyncConnection, bank_id: str, webhook_id: str) -> bool:
@@ -89,8 +87,8 @@ async def deliveries(
 ) -> list[Row]:
     """A webhook's deliveries newest first, with ids below ``before``, each with its event and
     every attempt (a JSON array, oldest attempt first)."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
+    return await fetch_all(
+        conn,
         "SELECT d.id, e.public_id AS event_id, e.type AS event_type,"
         " trim(e.enterprise_code) AS enterprise_code, d.status, d.created_at, d.finished_at,"
         " CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at,"
@@ -102,4 +100,3 @@ async def deliveries(
         " WHERE d.webhook_id = %s AND d.id < %s ORDER BY d.id DESC LIMIT %s",
         (webhook_id, before, limit),
     )
-    return await cur.fetchall()

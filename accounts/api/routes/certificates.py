@@ -97,6 +97,14 @@ async def verify_page(
     return HTMLResponse(verification_page(await _check(_state(request), token)))
 
 
+async def _issued_token(state: ApiState, certificate_id: str) -> str:
+    """The token of an issued certificate, or a 404."""
+    token = await _run(state, lambda conn: find_token(conn, certificate_id))
+    if token is None:
+        raise Problem(404, f"certificate {certificate_id} not found")
+    return token
+
+
 @public.get(
     "/certificates/{certificate_id}",
     response_class=HTMLResponse,
@@ -104,9 +112,7 @@ async def verify_page(
 )
 async def printable(request: Request, certificate_id: CertificateId) -> HTMLResponse:
     state = _state(request)
-    token = await _run(state, lambda conn: find_token(conn, certificate_id))
-    if token is None:
-        raise Problem(404, f"certificate {certificate_id} not found")
+    token = await _issued_token(state, certificate_id)
     _, _, payload = open_token(token)
     return HTMLResponse(
         certificate_page(token, payload, f"{state.settings.trust.public_url}/verify")
@@ -120,9 +126,7 @@ async def printable(request: Request, certificate_id: CertificateId) -> HTMLResp
 )
 async def certificate(request: Request, certificate_id: CertificateId) -> CertificateCheck:
     state = _state(request)
-    token = await _run(state, lambda conn: find_token(conn, certificate_id))
-    if token is None:
-        raise Problem(404, f"certificate {certificate_id} not found")
+    token = await _issued_token(state, certificate_id)
     return CertificateCheck.model_validate((await _check(state, token)).as_json())
 
 
