@@ -23,6 +23,7 @@ from accounts.registry import Change, ImportReport
 from carbonledger import uscc
 from carbonledger.csvfile import Problems, read_rows
 from carbonledger.errors import RegistryError
+from finance._errors import UnknownBankError
 
 COLUMNS = (
     "loan_id", "borrower_credit_code", "product", "green_category", "purpose",
@@ -236,10 +237,6 @@ ON CONFLICT (bank_id, loan_id, as_of) DO UPDATE SET
     maturity_date = EXCLUDED.maturity_date, interest_rate = EXCLUDED.interest_rate,
     project_id = EXCLUDED.project_id, source = EXCLUDED.source, uploaded_at = now()
 """
-
-
-class UnknownBankError(RegistryError):
-    """The bank of an upload is not registered (``carbonledger keys create --bank``)."""
 
 
 def apply_loans(
