@@ -15,6 +15,7 @@ writes only its own table (``loans``).
 
 from finance._attribution import FinancePolicy
 from finance._book import METHOD, compute_book, explain_loan, financed_book, trend
+from finance._city import BankTotal, CityTotals, city_totals, publish
 from finance._errors import FinanceError, NoBookError, UnknownBankError
 from finance._inputs import BookInputs, read_book_inputs
 from finance._model import (
@@ -27,6 +28,7 @@ from finance._model import (
     Metrics,
     Trend,
 )
+from finance._report import disclosure, disclosure_csv, disclosure_html
 from finance.loans import (
     COLUMNS as LOAN_COLUMNS,
 )
@@ -43,8 +45,10 @@ __all__ = [
     "METHOD",
     "Attribution",
     "AttributionBasis",
+    "BankTotal",
     "Book",
     "BookInputs",
+    "CityTotals",
     "Exposure",
     "FinanceError",
     "FinancePolicy",
@@ -56,10 +60,15 @@ __all__ = [
     "Trend",
     "UnknownBankError",
     "apply_loans",
+    "city_totals",
     "compute_book",
+    "disclosure",
+    "disclosure_csv",
+    "disclosure_html",
     "explain_loan",
     "financed_book",
     "import_loans",
+    "publish",
     "read_book_inputs",
     "read_loans",
     "trend",

@@ -161,20 +161,26 @@ def read_book_inputs(
     *,
     year: int | None = None,
     now: datetime | None = None,
+    consent_free: bool = False,
 ) -> BookInputs:
     """The book of ``bank_id`` at ``as_of`` and its borrowers' figures for ``year``.
 
     ``year`` (default: the as-of date's) is the accounting year whose accounts are attributed;
-    consent is judged at ``now`` (default: the database's clock).
+    consent is judged at ``now`` (default: the database's clock). ``consent_free`` reads every
+    registered borrower: the regulator's view (:mod:`finance._city`), never a bank's.
     """
     year = as_of.year if year is None else year
     loans = [Loan(*row) for row in conn.execute(_LOANS, (bank_id, as_of))]
     codes = sorted({loan.borrower for loan in loans})
     stamp = now or conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-    consented = frozenset(r[0] for r in conn.execute(_CONSENTED, (bank_id, codes, stamp)))
     registered = frozenset(
         str(r[0]).strip()
         for r in conn.execute("SELECT code FROM enterprises WHERE code = ANY(%s)", (codes,))
+    )
+    consented = (
+        registered
+        if consent_free
+        else frozenset(r[0] for r in conn.execute(_CONSENTED, (bank_id, codes, stamp)))
     )
     visible = sorted(consented & registered)
     return BookInputs(

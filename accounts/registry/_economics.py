@@ -155,7 +155,9 @@ def _record(
         problems.add(line, missing, "output_quantity and output_unit go together: give both")
     if not any(values.get(name) for name in ("value_added", "revenue", *BALANCE_SHEET)):
         problems.add(
-            line, "value_added", "give value_added or revenue (or both), or a balance sheet, in 万元"
+            line,
+            "value_added",
+            "give value_added or revenue (or both), or a balance sheet, in 万元",
         )
     if amounts["evic"] == 0:
         problems.add(line, "evic", "0: EVIC of a listed company is positive")

@@ -72,6 +72,7 @@ OWNERS: dict[str, str] = {
     "verification_statements": "trust",
     # climate finance: banks' loan books
     "loans": "finance",
+    "loan_figures": "finance",
     # the schema and its reference data, written by migrations only
     "schema_migrations": "carbonledger.db",
     "quantities": "carbonledger.db",

@@ -48,3 +48,33 @@ CREATE VIEW loan_holders AS
     SELECT borrower_credit_code AS enterprise_code, bank_id, min(as_of) AS first_as_of,
            max(as_of) AS last_as_of, count(DISTINCT loan_id) AS loans
     FROM loans GROUP BY borrower_credit_code, bank_id;
+
+-- Every loan's figure as `carbonledger finance publish` last computed it, in the regulator's
+-- view (every borrower, consent aside: the bureau sees every account); what the climate-finance
+-- cockpit (dashboards/_finance.py) reads. A bank's own book is computed live with its consents.
+CREATE TABLE loan_figures (
+    bank_id              text NOT NULL REFERENCES banks (id),
+    loan_id              text NOT NULL,
+    as_of                date NOT NULL,
+    year                 integer NOT NULL CHECK (year BETWEEN 2000 AND 2100),
+    borrower_credit_code char(18) NOT NULL,
+    product              text NOT NULL,
+    green_category       text,
+    outstanding_yuan     numeric NOT NULL,
+    status               text NOT NULL,
+    financed_scope1_tco2 numeric,
+    financed_scope2_tco2 numeric,
+    financed_tco2        numeric,
+    score                smallint CHECK (score BETWEEN 1 AND 5),
+    grade                smallint CHECK (grade BETWEEN 1 AND 5),
+    level                text,
+    two_high             boolean,
+    high_carbon_industry boolean,
+    worsened             boolean NOT NULL,
+    computed_at          timestamptz NOT NULL,
+    PRIMARY KEY (bank_id, loan_id, as_of, year),
+    FOREIGN KEY (bank_id, loan_id, as_of) REFERENCES loans (bank_id, loan_id, as_of)
+);
+CREATE INDEX loan_figures_year ON loan_figures (year, as_of);
+COMMENT ON TABLE loan_figures IS
+    'Financed emissions per loan (PCAF Part A), published for the bureau''s cockpit';
