@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from finance._inputs import BalanceSheet, BookInputs, Borrower, Loan
 from finance._model import AccountRef, Attribution, AttributionBasis, LoanFigure, LoanStatus
-from finance._numbers import dec
+from finance._numbers import dec, fixed
 
 WAN = 10_000  # 元 per 万元
 
@@ -45,12 +45,13 @@ class FinancePolicy(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Computed:
-    """A loan's figure with the exact rationals its sums need."""
+    """A loan's figure with what the book's sums need, as integers (:mod:`finance._numbers`)."""
 
     figure: LoanFigure
-    scope1: Fraction
-    scope2: Fraction
-    intensity: Fraction | None  # borrower's tCO2 per million 元 revenue
+    outstanding_fen: int
+    scope1: int  # financed scope 1, 10⁻¹⁸ tCO2
+    scope2: int  # financed scope 2, 10⁻¹⁸ tCO2
+    weighted_intensity: int | None  # outstanding (fen) x borrower's tCO2/million 元, 10⁻¹⁸
 
 
 def compute_loan(loan: Loan, book: BookInputs, policy: FinancePolicy) -> Computed:
@@ -89,6 +90,7 @@ def compute_loan(loan: Loan, book: BookInputs, policy: FinancePolicy) -> Compute
         )
     af, attr = attribution
     s1, s2 = Fraction(account.scope1), Fraction(account.scope2)
+    f1, f2, total = dec(af * s1), dec(af * s2), dec(af * (s1 + s2))
     score, reason = _score(account.verified, account.coverage, attr.basis, policy)
     sheet = _sheet(borrower, book.year)
     intensity = None
@@ -102,9 +104,8 @@ def compute_loan(loan: Loan, book: BookInputs, policy: FinancePolicy) -> Compute
         f"account: {account.year} annual account version {account.version} ({state});"
         f" scope 1 {account.scope1} tCO2, scope 2 {account.scope2} tCO2,"
         f" meter coverage {account.coverage}",
-        f"financed: {attr.factor} x {account.scope1} = {dec(af * s1)} tCO2 (scope 1);"
-        f" {attr.factor} x {account.scope2} = {dec(af * s2)} tCO2 (scope 2);"
-        f" total {dec(af * (s1 + s2))} tCO2",
+        f"financed: {attr.factor} x {account.scope1} = {f1} tCO2 (scope 1);"
+        f" {attr.factor} x {account.scope2} = {f2} tCO2 (scope 2); total {total} tCO2",
         f"PCAF data-quality score {score}: {reason}",
     ]
     figure = figure.model_copy(
@@ -119,9 +120,9 @@ def compute_loan(loan: Loan, book: BookInputs, policy: FinancePolicy) -> Compute
                 coverage=account.coverage,
                 verified=account.verified,
             ),
-            "financed_scope1_tco2": dec(af * s1),
-            "financed_scope2_tco2": dec(af * s2),
-            "financed_tco2": dec(af * (s1 + s2)),
+            "financed_scope1_tco2": f1,
+            "financed_scope2_tco2": f2,
+            "financed_tco2": total,
             "exact": str(af * (s1 + s2)),
             "score": score,
             "score_reason": reason,
@@ -130,13 +131,20 @@ def compute_loan(loan: Loan, book: BookInputs, policy: FinancePolicy) -> Compute
             "steps": steps,
         }
     )
-    return Computed(figure, af * s1, af * s2, intensity)
+    fen = _fen(loan)
+    weighted = None if intensity is None else fixed(fen * intensity)
+    return Computed(figure, fen, fixed(af * s1), fixed(af * s2), weighted)
+
+
+def _fen(loan: Loan) -> int:
+    """The outstanding amount in fen (分): validation allows at most two decimals of 元."""
+    return int(loan.outstanding_yuan * 100)
 
 
 def _without(figure: LoanFigure, status: LoanStatus, opening: str, why: str) -> Computed:
     steps = [opening, f"{status.value}: {why}"]
-    return Computed(figure.model_copy(update={"status": status, "steps": steps}), Fraction(0),
-                    Fraction(0), None)  # fmt: skip
+    figure = figure.model_copy(update={"status": status, "steps": steps})
+    return Computed(figure, int(figure.outstanding_yuan * 100), 0, 0, None)
 
 
 def _standing(

@@ -21,7 +21,7 @@ from finance._attribution import Computed, FinancePolicy, compute_loan
 from finance._errors import NoBookError
 from finance._inputs import BookInputs, book_dates, latest_as_of, read_book_inputs
 from finance._model import Book, Exposure, LoanFigure, LoanStatus, Metrics, Trend
-from finance._numbers import dec, exact_dec
+from finance._numbers import SCALE, dec, exact_dec
 
 METHOD = (
     "PCAF Global GHG Accounting and Reporting Standard Part A, business loans: attribution"
@@ -29,8 +29,9 @@ METHOD = (
     " fallbacks total assets (score >= 3) and revenue x the division's (equity + debt) / revenue"
     " (score >= 4); emissions = the borrower's scope 1 and scope 2 of its annual carbon account"
     " of record on this platform (closed, or the live year to date); data-quality score 1"
-    " verified, 2 metered with coverage at the threshold, 3 below it. Exact rational arithmetic,"
-    " each figure rounded once to 12 decimals."
+    " verified, 2 metered with coverage at the threshold, 3 below it. Each loan's figure is"
+    " computed exactly (rationals) and rounded once; the book sums each loan's figure rounded"
+    " to 10^-18 tCO2 as integers (order-independent), shown to 12 decimals."
 )
 
 
@@ -108,51 +109,50 @@ def trend(
 
 
 def metrics(computed: Sequence[Computed]) -> Metrics:
-    """The portfolio metrics of a book's loans (exact sums, rounded once)."""
-    out = {c.figure.loan_id: Fraction(c.figure.outstanding_yuan) for c in computed}
-    total = sum(out.values(), Fraction(0))
+    """The portfolio metrics of a book's loans: integer sums (fen, 10⁻¹⁸ tCO2), rounded once."""
+    total = sum(c.outstanding_fen for c in computed)
     covered = [c for c in computed if c.figure.status is LoanStatus.COMPUTED]
-    covered_out = sum((out[c.figure.loan_id] for c in covered), Fraction(0))
-    s1 = sum((c.scope1 for c in covered), Fraction(0))
-    s2 = sum((c.scope2 for c in covered), Fraction(0))
-    with_revenue = [c for c in covered if c.intensity is not None]
-    revenue_out = sum((out[c.figure.loan_id] for c in with_revenue), Fraction(0))
+    covered_fen = sum(c.outstanding_fen for c in covered)
+    s1 = sum(c.scope1 for c in covered)
+    s2 = sum(c.scope2 for c in covered)
+    tco2 = Fraction(s1 + s2, SCALE)
+    with_revenue = [c for c in covered if c.weighted_intensity is not None]
+    revenue_fen = sum(c.outstanding_fen for c in with_revenue)
     waci = (
-        sum((out[c.figure.loan_id] * (c.intensity or 0) for c in with_revenue), Fraction(0))
-        / revenue_out
-        if revenue_out
+        Fraction(sum(c.weighted_intensity or 0 for c in with_revenue), SCALE * revenue_fen)
+        if revenue_fen
         else None
     )
     score = (
-        sum((out[c.figure.loan_id] * (c.figure.score or 0) for c in covered), Fraction(0))
-        / covered_out
-        if covered_out
+        Fraction(sum(c.outstanding_fen * (c.figure.score or 0) for c in covered), covered_fen)
+        if covered_fen
         else None
     )
 
     def group(key: Callable[[LoanFigure], str | None]) -> list[Exposure]:
         return _exposures(computed, key, total)
 
-    def visible(value: object) -> Callable[[LoanFigure], str]:
+    def visible(value: str) -> Callable[[LoanFigure], str]:
         def key(f: LoanFigure) -> str:
             if f.status in (LoanStatus.NO_CONSENT, LoanStatus.NOT_ON_PLATFORM):
                 return f.status.value
-            shown = getattr(f, str(value))
+            shown = getattr(f, value)
             return "not graded" if shown is None else str(shown)
 
         return key
 
     return Metrics(
         loans=len(computed),
-        outstanding_yuan=exact_dec(total),
-        covered_outstanding_yuan=exact_dec(covered_out),
-        coverage=exact_dec(covered_out / total) if total else exact_dec(0),
-        financed_scope1_tco2=exact_dec(s1),
-        financed_scope2_tco2=exact_dec(s2),
-        financed_tco2=exact_dec(s1 + s2),
-        exact=str(s1 + s2),
-        intensity_tco2_per_million_yuan=dec((s1 + s2) * 1_000_000 / covered_out)
-        if covered_out
+        outstanding_yuan=exact_dec(Fraction(total, 100)),
+        covered_outstanding_yuan=exact_dec(Fraction(covered_fen, 100)),
+        coverage=exact_dec(Fraction(covered_fen, total)) if total else exact_dec(0),
+        financed_scope1_tco2=exact_dec(Fraction(s1, SCALE)),
+        financed_scope2_tco2=exact_dec(Fraction(s2, SCALE)),
+        financed_tco2=exact_dec(tco2),
+        exact=str(tco2),
+        # tCO2 per million 元: fen / 10^8
+        intensity_tco2_per_million_yuan=dec(tco2 * 100_000_000 / covered_fen)
+        if covered_fen
         else None,
         waci_tco2_per_million_revenue=dec(waci) if waci is not None else None,
         weighted_score=dec(score) if score is not None else None,
@@ -170,31 +170,31 @@ def metrics(computed: Sequence[Computed]) -> Metrics:
 
 
 def _exposures(
-    computed: Iterable[Computed], key: Callable[[LoanFigure], str | None], total: Fraction
+    computed: Iterable[Computed], key: Callable[[LoanFigure], str | None], total: int
 ) -> list[Exposure]:
-    sums: dict[str, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0), Fraction(0)])
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for c in computed:
         name = key(c.figure)
         if name is None:
             continue
         entry = sums[name]
         entry[0] += 1
-        entry[1] += Fraction(c.figure.outstanding_yuan)
+        entry[1] += c.outstanding_fen
         entry[2] += c.scope1 + c.scope2
     return [
         Exposure(
             key=name,
-            loans=int(n),
-            outstanding_yuan=exact_dec(amount),
-            share=exact_dec(amount / total) if total else exact_dec(0),
-            financed_tco2=exact_dec(tco2),
+            loans=n,
+            outstanding_yuan=exact_dec(Fraction(fen, 100)),
+            share=exact_dec(Fraction(fen, total)) if total else exact_dec(0),
+            financed_tco2=exact_dec(Fraction(t18, SCALE)),
         )
-        for name, (n, amount, tco2) in sorted(sums.items())
+        for name, (n, fen, t18) in sorted(sums.items())
     ]
 
 
 def _one(
-    computed: Sequence[Computed], name: str, test: Callable[[LoanFigure], bool], total: Fraction
+    computed: Sequence[Computed], name: str, test: Callable[[LoanFigure], bool], total: int
 ) -> Exposure:
     found = _exposures([c for c in computed if test(c.figure)], lambda f: name, total)
     return found[0] if found else Exposure(

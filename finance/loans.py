@@ -187,6 +187,9 @@ def _money(line: int, name: str, values: Mapping[str, str], problems: Problems) 
     if not value.is_finite() or value < 0:
         problems.add(line, name, f"{text} is not a non-negative amount in 元")
         return None
+    if value != value.quantize(Decimal("0.01")):
+        problems.add(line, name, f"{text}: more than two decimals (元 are counted to the fen)")
+        return None
     return value
 
 
