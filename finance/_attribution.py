@@ -208,7 +208,7 @@ def _revenue_based(
     if sheet is None or not sheet.revenue:
         return None
     division = borrower.industry_code[:2]
-    ratios = book.sector_ratios
+    ratios = {d: v for (y, d), v in book.sector_ratios.items() if y == sheet.year}
     if division in ratios:
         financing, revenue, label = *ratios[division], f"division {division}"
     elif ratios:
@@ -222,7 +222,7 @@ def _revenue_based(
     return _factor(
         Fraction(loan.outstanding_yuan), AttributionBasis.REVENUE_SECTOR, sheet.year, denominator,
         f"{loan.outstanding_yuan} / ({sheet.revenue} x ({financing} / {revenue}) x 10000)"
-        f" [(equity + debt) / revenue of {label}, {book.year}]",
+        f" [(equity + debt) / revenue of {label}, {sheet.year}]",
     )  # fmt: skip
 
 

@@ -83,9 +83,9 @@ class BookInputs:
     consented: frozenset[str]
     registered: frozenset[str]
     borrowers: Mapping[str, Borrower]  # consented and registered only
-    # 2-digit division -> (sum of equity + debt, sum of revenue) of the platform's enterprises
-    # reporting both for ``year``: the revenue-based fallback's ratio
-    sector_ratios: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    # (year, 2-digit division) -> (sum of equity + debt, sum of revenue) of the platform's
+    # enterprises reporting both, for ``year`` and the year before: the revenue fallback's ratio
+    sector_ratios: Mapping[tuple[int, str], tuple[Decimal, Decimal]] = field(default_factory=dict)
 
 
 _LOANS = """
@@ -128,12 +128,13 @@ WHERE enterprise_code = ANY(%s) AND period_kind = 'year' AND period_start <= %s
 # the revenue-based fallback: equity + debt per 万元 revenue, per GB/T 4754 division, summed
 # over every enterprise of the platform that reports both (an aggregate: no one firm shows)
 _SECTOR_RATIOS = """
-SELECT left(e.industry_code, 2), sum(d.total_equity + d.total_debt), sum(d.revenue)
+SELECT extract(year FROM d.period_start)::int, left(e.industry_code, 2),
+       sum(d.total_equity + d.total_debt), sum(d.revenue)
 FROM economic_data d JOIN enterprises e ON e.code = d.enterprise_code
-WHERE d.period_kind = 'year' AND d.period_start = %s AND d.revenue > 0
+WHERE d.period_kind = 'year' AND d.period_start BETWEEN %s AND %s AND d.revenue > 0
   AND d.total_equity IS NOT NULL AND d.total_debt IS NOT NULL
   AND d.total_equity + d.total_debt > 0
-GROUP BY 1
+GROUP BY 1, 2
 """
 
 
@@ -224,9 +225,13 @@ def read_borrowers(
     return out
 
 
-def read_sector_ratios(conn: psycopg.Connection, year: int) -> dict[str, tuple[Decimal, Decimal]]:
-    """Per division: (sum of equity + debt, sum of revenue) of ``year``'s reporting firms."""
+def read_sector_ratios(
+    conn: psycopg.Connection, year: int
+) -> dict[tuple[int, str], tuple[Decimal, Decimal]]:
+    """Per (year, division): (sum of equity + debt, sum of revenue) of the reporting firms of
+    ``year`` and the year before."""
+    bounds = (date(year - 1, 1, 1), date(year, 1, 1))
     return {
-        division: (financing, revenue)
-        for division, financing, revenue in conn.execute(_SECTOR_RATIOS, (date(year, 1, 1),))
+        (y, division): (financing, revenue)
+        for y, division, financing, revenue in conn.execute(_SECTOR_RATIOS, bounds)
     }
