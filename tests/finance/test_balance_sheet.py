@@ -8,7 +8,7 @@ from pathlib import Path
 from accounts.registry import ECONOMIC_COLUMNS, Problems, validate_economics
 from carbonledger import uscc
 
-CODE = uscc.make_code("91331102MA2A0BS00")
+CODE = uscc.make_code("91331102MA2A0BA00")
 
 
 def check(**values: str) -> tuple[list[str], int]:
