@@ -9,11 +9,12 @@ from typing import Any
 from carbonledger.errors import ConfigError
 from dashboards._city import CITY
 from dashboards._enterprise import ENTERPRISE_DASHBOARD
+from dashboards._finance import FINANCE
 from dashboards._model import Dashboard
 from dashboards._operations import OPERATIONS
 from dashboards._quality import QUALITY
 
-DASHBOARDS: tuple[Dashboard, ...] = (CITY, ENTERPRISE_DASHBOARD, QUALITY, OPERATIONS)
+DASHBOARDS: tuple[Dashboard, ...] = (CITY, ENTERPRISE_DASHBOARD, QUALITY, OPERATIONS, FINANCE)
 
 
 def render(dashboard: Dashboard) -> str:

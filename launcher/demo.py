@@ -19,6 +19,7 @@ broker and the database go away. Their output goes to ``{state_dir}/logs/``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -40,11 +41,13 @@ from typing import IO, Any
 
 import psycopg
 
+from accounts.api import Role, Scope, create_key, grant_consent
 from accounts.ledger import top_emitters
 from carbonledger.config import Settings, redact
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.mqtt import MqttEndpoint
 from carbonledger.tz import SHANGHAI
+from finance import financed_book, publish
 from launcher.embedded import (
     AmqttBroker,
     BrokerProcess,
@@ -59,6 +62,7 @@ from launcher.embedded import (
     stop_process,
     tail,
 )
+from simulator.banks import BANKS
 
 log = logging.getLogger(__name__)
 
@@ -463,6 +467,7 @@ class Demo:
         run_to_completion(self.child("register", "simulate", "register"), self.stop)
         self.stop.check()
         self.start_api()
+        self.start_lending()
         self._keep(self.child("ingest", "ingest"))
         self._wait_for_ingest()
         self.stop.check()
@@ -510,6 +515,16 @@ class Demo:
         self.api_try = (
             f"curl -H 'Authorization: Bearer <key>' {self.api_url}/v1/enterprises/{code}/account"
         )
+
+    def start_lending(self) -> None:
+        """Two simulated banks with API keys (printed), the consent of two thirds of the city
+        for each, and their loan books at the last three month ends."""
+        say("lending: two simulated banks, their keys, consents and loan books …")
+        keys = asyncio.run(_banks_and_consents(self.database_url))
+        for bank, key in keys.items():
+            say(f"  bank {bank} key: {key}  (try {self.api_url}/v1/loans/report?year="
+                f"{datetime.now(SHANGHAI).year}&format=html)")  # fmt: skip
+        run_to_completion(self.child("loans", "simulate", "loans"), self.stop)
 
     def issue_certificates(self, month: str) -> None:
         """Close last month and sign every enterprise's certificate; keep one check's URL."""
@@ -640,6 +655,41 @@ def live_accounts(database_url: str) -> str:
     return "\n".join(["live accounts, month to date (top emitters):", *lines])
 
 
+async def _banks_and_consents(database_url: str) -> dict[str, str]:
+    """A key for each simulated bank (the bank is created with it), and consents."""
+    keys = {}
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cur = await conn.execute("SELECT trim(code) FROM enterprises ORDER BY code")
+        codes = [row[0] for row in await cur.fetchall()]
+        until = datetime.now(SHANGHAI) + timedelta(days=365)
+        for offset, (bank, name) in enumerate(BANKS.items()):
+            created = await create_key(conn, Role.BANK, "demo", bank_id=bank, bank_name=name)
+            keys[bank] = created.key
+            for index, code in enumerate(codes):
+                if (index + offset) % 3 != 2:  # a third of the city has not consented
+                    await grant_consent(conn, code, bank, [Scope.ACCOUNT], until, by="demo")
+    return keys
+
+
+def financed_emissions(database_url: str) -> str:
+    """Each simulated bank's book this year (publishing the cockpit's figures first)."""
+    year = datetime.now(SHANGHAI).year
+    lines = [f"financed emissions, {year} (the banks' newest books):"]
+    try:
+        with psycopg.connect(database_url, connect_timeout=2, autocommit=True) as conn:
+            publish(conn, year)
+            for bank in BANKS:
+                m = (book := financed_book(conn, bank, year=year)).metrics
+                lines.append(
+                    f"  {bank}: {m.loans} loans, {m.outstanding_yuan:,.0f} 元 outstanding,"
+                    f" {m.financed_tco2:,.3f} tCO2 financed ({m.coverage:.0%} with a figure),"
+                    f" watchlist {len(book.watchlist)}"
+                )
+    except (psycopg.Error, CarbonLedgerError) as exc:
+        return f"financed emissions unavailable: {exc}"
+    return "\n".join(lines)
+
+
 def watch(demo: Demo, duration: float | None, out: IO[str]) -> Outcome:
     """Show progress until a signal, the duration, or a failure."""
     progress = Progress(demo.metrics_url, demo.database_url)
@@ -666,6 +716,7 @@ def watch(demo: Demo, duration: float | None, out: IO[str]) -> Outcome:
             next_render = now + every
         if now >= next_accounts:
             say(("\n" if tty else "") + live_accounts(demo.database_url))
+            say(financed_emissions(demo.database_url))
             next_accounts = now + ACCOUNTS_EVERY
     final = progress.sample() if status == 0 else last
     if tty:

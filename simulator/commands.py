@@ -48,6 +48,12 @@ def register(subparsers: Any) -> None:
     _city_flags(reg)
     reg.set_defaults(func=_register)
 
+    loans = sub.add_parser(
+        "loans", help="write two simulated banks' loan books (the banks must exist; idempotent)"
+    )
+    _city_flags(loans)
+    loans.set_defaults(func=_loans)
+
     _add_run_parser(sub)
 
     show = sub.add_parser("city", help="print the city: districts, industries, meters")
@@ -230,6 +236,21 @@ def _register(args: argparse.Namespace, settings: Settings) -> int:
         f"{economics} economic-data rows written (city of {len(city.enterprises)} enterprises, "
         f"{len(city.meters)} meters, seed {city.seed})"
     )
+    return 0
+
+
+def _loans(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg  # noqa: PLC0415
+
+    from carbonledger.config import require_database_url  # noqa: PLC0415
+
+    from .banks import register_loans  # noqa: PLC0415
+
+    city = _city_of(args, settings)
+    with psycopg.connect(require_database_url(settings)) as conn:
+        written = register_loans(conn, city, datetime.now(SHANGHAI).date())
+    for bank, count in written.items():
+        print(f"loan book of {bank}: {count} loans added or changed")  # noqa: T201
     return 0
 
 

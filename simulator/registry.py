@@ -12,6 +12,7 @@ never need a database driver, so it is imported by ``carbonledger simulate regis
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -96,12 +97,27 @@ def register_economics(conn: psycopg.Connection, city: City, through: date) -> i
                 total[i] += value
             units[m.enterprise_code] = m.output_unit
     for (code, year), (va, revenue, output) in years.items():
-        rows.append(_row(code, str(year), (va, revenue, output), units[code]))
+        row = _row(code, str(year), (va, revenue, output), units[code])
+        rows.append(row | balance_sheet(city.seed, code, revenue))
     problems = Problems(_LABEL)
     records = validate_economics(enumerate(rows, start=1), problems, through)
     problems.raise_if_any()
     report = apply_economics(conn, _LABEL, records, source=SOURCE, keep_others=True)
     return sum(report.count("economic record", action) for action in ("added", "updated"))
+
+
+def balance_sheet(seed: int, code: str, revenue: Decimal) -> dict[str, str]:
+    """A year-end balance sheet (万元) in proportion to the year's revenue: most enterprises
+    report equity and debt, some only total assets, some nothing (finance's fallbacks)."""
+    rng = random.Random(f"{seed}:balance:{code}")
+    kind = rng.random()
+    equity = (revenue * Decimal(rng.randrange(60, 160)) / 100).quantize(Decimal(1))
+    debt = (revenue * Decimal(rng.randrange(30, 120)) / 100).quantize(Decimal(1))
+    if kind < 0.10:
+        return {}
+    if kind < 0.15:
+        return {"total_assets": str(equity + debt + revenue // 10)}
+    return {"total_equity": str(equity), "total_debt": str(debt)}
 
 
 def _row(

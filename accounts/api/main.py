@@ -35,8 +35,10 @@ from accounts.api.routes import (
     consents,
     enterprises,
     export,
+    finance_report,
     health,
     keys,
+    loans,
     timeseries,
     verification,
     watch,
@@ -154,10 +156,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(certificates.public)
     v1 = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
     v1.include_router(health.problems)
-    for module in (keys, enterprises, accounts, timeseries, consents, watch, export, bureau):
+    for module in (keys, enterprises, accounts, timeseries, consents, watch, export, bureau, loans):
         v1.include_router(module.router)
     v1.include_router(certificates.router)
     v1.include_router(verification.router)
+    v1.include_router(finance_report.router)
     app.include_router(v1)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

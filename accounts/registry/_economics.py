@@ -23,9 +23,15 @@ from carbonledger.tz import SHANGHAI
 
 from ._apply import Change, ImportReport
 
-COLUMNS = ("enterprise_code", "period", "value_added", "revenue", "output_quantity", "output_unit")
+# The balance sheet at the period's end (万元) is what PCAF attribution needs (finance/):
+# total assets, equity (may be negative), debt, and EVIC for listed companies.
+BALANCE_SHEET = ("total_assets", "total_equity", "total_debt", "evic")
+COLUMNS = (
+    "enterprise_code", "period", "value_added", "revenue", "output_quantity", "output_unit",
+    *BALANCE_SHEET,
+)  # fmt: skip
 REQUIRED = ("enterprise_code", "period")
-_VALUES = ("value_added", "revenue", "output_quantity", "output_unit")
+_VALUES = ("value_added", "revenue", "output_quantity", "output_unit", *BALANCE_SHEET)
 _PERIOD = re.compile(r"(\d{4})(?:-(\d{2}))?")
 
 
@@ -41,6 +47,10 @@ class EconomicRecord:
     revenue: Decimal | None  # 万元
     output_quantity: Decimal | None
     output_unit: str | None
+    total_assets: Decimal | None  # 万元, at the period's end
+    total_equity: Decimal | None  # 万元, may be negative
+    total_debt: Decimal | None  # 万元
+    evic: Decimal | None  # 万元, listed companies
     # the file's columns: a value whose column the file lacks keeps its stored value
     columns: frozenset[str]
 
@@ -137,19 +147,26 @@ def _record(
     except ValueError as exc:
         problems.add(line, "period", str(exc))
     amounts: dict[str, Decimal | None] = {}
-    for name in ("value_added", "revenue", "output_quantity"):
+    for name in ("value_added", "revenue", "output_quantity", *BALANCE_SHEET):
         amounts[name] = _amount(line, name, values.get(name, ""), problems)
     unit = values.get("output_unit") or None
     if bool(values.get("output_quantity")) != bool(unit):
         missing = "output_unit" if unit is None else "output_quantity"
         problems.add(line, missing, "output_quantity and output_unit go together: give both")
-    if not values.get("value_added") and not values.get("revenue"):
-        problems.add(line, "value_added", "give value_added or revenue (or both), in 万元")
+    if not any(values.get(name) for name in ("value_added", "revenue", *BALANCE_SHEET)):
+        problems.add(
+            line,
+            "value_added",
+            "give value_added or revenue (or both), or a balance sheet, in 万元",
+        )
+    if amounts["evic"] == 0:
+        problems.add(line, "evic", "0: EVIC of a listed company is positive")
     if problems.count > before:
         return None
     return EconomicRecord(
         line, code, kind, start, amounts["value_added"], amounts["revenue"],
-        amounts["output_quantity"], unit, frozenset(values),
+        amounts["output_quantity"], unit, amounts["total_assets"], amounts["total_equity"],
+        amounts["total_debt"], amounts["evic"], frozenset(values),
     )  # fmt: skip
 
 
@@ -174,7 +191,7 @@ def _amount(line: int, name: str, text: str, problems: Problems) -> Decimal | No
     if not value.is_finite():
         problems.add(line, name, f"{text!r} is not a finite number")
         return None
-    if value < 0:
+    if value < 0 and name != "total_equity":  # equity of an insolvent firm is negative
         problems.add(line, name, f"{text} is negative")
         return None
     return value
@@ -182,29 +199,36 @@ def _amount(line: int, name: str, text: str, problems: Problems) -> Decimal | No
 
 _STORED = """
 SELECT enterprise_code, period_kind, period_start, value_added, revenue, output_quantity,
-       output_unit, source
+       output_unit, total_assets, total_equity, total_debt, evic, source
 FROM economic_data WHERE enterprise_code = ANY(%s) FOR UPDATE
 """
 # The same upsert for a whole file in one statement: the rows as one array per column. An import
 # has each (enterprise, period) once (validate_economics), so no row is affected twice.
 _UPSERT_ALL = """
 INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added, revenue,
-                           output_quantity, output_unit, source, submitted_at)
+                           output_quantity, output_unit, total_assets, total_equity, total_debt,
+                           evic, source, submitted_at)
 SELECT w.*, now()
 FROM unnest(%s::text[], %s::text[], %s::date[], %s::numeric[], %s::numeric[], %s::numeric[],
-            %s::text[], %s::text[]) AS w
+            %s::text[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
+            %s::text[]) AS w
 ON CONFLICT (enterprise_code, period_kind, period_start) DO UPDATE SET
     value_added = EXCLUDED.value_added, revenue = EXCLUDED.revenue,
     output_quantity = EXCLUDED.output_quantity, output_unit = EXCLUDED.output_unit,
+    total_assets = EXCLUDED.total_assets, total_equity = EXCLUDED.total_equity,
+    total_debt = EXCLUDED.total_debt, evic = EXCLUDED.evic,
     source = EXCLUDED.source, submitted_at = now()
 """
 _UPSERT = """
 INSERT INTO economic_data (enterprise_code, period_kind, period_start, value_added, revenue,
-                           output_quantity, output_unit, source, submitted_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
+                           output_quantity, output_unit, total_assets, total_equity, total_debt,
+                           evic, source, submitted_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
 ON CONFLICT (enterprise_code, period_kind, period_start) DO UPDATE SET
     value_added = EXCLUDED.value_added, revenue = EXCLUDED.revenue,
     output_quantity = EXCLUDED.output_quantity, output_unit = EXCLUDED.output_unit,
+    total_assets = EXCLUDED.total_assets, total_equity = EXCLUDED.total_equity,
+    total_debt = EXCLUDED.total_debt, evic = EXCLUDED.evic,
     source = EXCLUDED.source, submitted_at = now()
 """
 
@@ -242,14 +266,17 @@ def apply_economics(
         stored, others = {}, set()
         for row in conn.execute(_STORED, (codes,)):
             period = (str(row[0]).strip(), row[1], row[2])
-            if keep_others and row[7] != source:
+            if keep_others and row[11] != source:
                 others.add(period)
             else:
-                stored[period] = row[3:7]
+                stored[period] = row[3:11]
         changes: list[Change] = []
         writes = []
         for r in records:
-            given = (r.value_added, r.revenue, r.output_quantity, r.output_unit)
+            given = (
+                r.value_added, r.revenue, r.output_quantity, r.output_unit, r.total_assets,
+                r.total_equity, r.total_debt, r.evic,
+            )  # fmt: skip
             old = stored.get((r.enterprise_code, r.period_kind, r.period_start))
             key = f"{r.enterprise_code} {r.period}"
             if (r.enterprise_code, r.period_kind, r.period_start) in others:
@@ -297,7 +324,8 @@ async def store_economics(
     """
     rows = [
         (r.enterprise_code, r.period_kind, r.period_start, r.value_added, r.revenue,
-         r.output_quantity, r.output_unit, source)
+         r.output_quantity, r.output_unit, r.total_assets, r.total_equity, r.total_debt, r.evic,
+         source)
         for r in records
     ]  # fmt: skip
     async with conn.transaction():

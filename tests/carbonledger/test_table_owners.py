@@ -24,6 +24,7 @@ SOURCE_PACKAGES = (
     "dashboards",
     "launcher",
     "trust",
+    "finance",
 )
 MIGRATIONS = ROOT / "carbonledger" / "db" / "migrations"
 
@@ -69,6 +70,9 @@ OWNERS: dict[str, str] = {
     "verification_assignments": "trust",
     "verification_findings": "trust",
     "verification_statements": "trust",
+    # climate finance: banks' loan books
+    "loans": "finance",
+    "loan_figures": "finance",
     # the schema and its reference data, written by migrations only
     "schema_migrations": "carbonledger.db",
     "quantities": "carbonledger.db",

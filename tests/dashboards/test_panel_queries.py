@@ -183,7 +183,13 @@ def run(scene: Scene, dashboard: Dashboard, panel: Panel) -> tuple[list[str], li
         return [c.name for c in cur.description], cur.fetchall()
 
 
-PANELS = [pytest.param(d, p, id=f"{d.uid}:{p.title}") for d in DASHBOARDS for p in d.panels]
+# the climate-finance cockpit needs loan books: tests/dashboards/test_finance_panels.py
+PANELS = [
+    pytest.param(d, p, id=f"{d.uid}:{p.title}")
+    for d in DASHBOARDS
+    if d.uid != "carbonledger-finance"
+    for p in d.panels
+]
 NUMBER = (int, float, Decimal)
 
 

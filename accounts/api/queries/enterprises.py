@@ -61,7 +61,8 @@ async def economic_data(
         conn,
         "SELECT CASE period_kind WHEN 'month' THEN to_char(period_start, 'YYYY-MM')"
         " ELSE to_char(period_start, 'YYYY') END AS period, value_added, revenue,"
-        " output_quantity, output_unit, source, submitted_at"
+        " output_quantity, output_unit, total_assets, total_equity, total_debt, evic, source,"
+        " submitted_at"
         " FROM economic_data WHERE enterprise_code = %s"
         " AND (period_start::text, period_kind) > (%s, %s)"
         " ORDER BY period_start, period_kind LIMIT %s",

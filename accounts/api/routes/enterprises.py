@@ -74,6 +74,10 @@ class EconomicRecord(BaseModel):
     revenue: Decimal | None = Field(None, description="营业收入, 万元")
     output_quantity: Decimal | None = None
     output_unit: str | None = Field(None, max_length=40)
+    total_assets: Decimal | None = Field(None, description="资产总额 at the period's end, 万元")
+    total_equity: Decimal | None = Field(None, description="所有者权益, 万元 (may be negative)")
+    total_debt: Decimal | None = Field(None, description="负债 (borrowings, bonds), 万元")
+    evic: Decimal | None = Field(None, description="EVIC of a listed company, 万元")
 
     def row(self, code: str) -> dict[str, str]:
         """The record as the registry's import columns (text, as in a CSV file)."""

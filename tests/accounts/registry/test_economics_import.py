@@ -96,7 +96,7 @@ def test_a_bad_line_changes_nothing_and_every_field_is_named(
         "5: enterprise_code: credit code '91331102MA2CX001XD' has a wrong check character:"
         " expected C got D",
         "6: period: 2027-01 has not begun yet",
-        "7: value_added: give value_added or revenue (or both), in 万元",
+        "7: value_added: give value_added or revenue (or both), or a balance sheet, in 万元",
         f"8: period: {A} 2026-09 is also given at line 2",
         "9: (row): 4 cells, but the header has 6: enterprise_code,period,value_added,revenue,"
         "output_quantity,output_unit",
@@ -122,7 +122,7 @@ def test_header_faults_are_named(registry_url: str, tmp_path: Path) -> None:
     path.write_text("# revised figures\nenterprise_code,period,revenue,output_quantity,va\n")
     assert refused(registry_url, path) == [
         "2: va: unknown column; the columns are enterprise_code, period, value_added, revenue,"
-        " output_quantity, output_unit",
+        " output_quantity, output_unit, total_assets, total_equity, total_debt, evic",
         "2: output_unit: column missing: output_quantity and output_unit go together",
     ]
 
