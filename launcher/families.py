@@ -44,6 +44,7 @@ COMMANDS: dict[str, Family] = {
     "certificate": Family("trust.commands", TRUST),
     "verification": Family("trust.commands", TRUST),
     "dashboards": Family("dashboards.commands", SERVER),
+    "projects": Family("projects.commands", SERVER),
     "demo": Family("launcher.demo", DEMO),
 }
 

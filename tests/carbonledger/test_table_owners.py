@@ -24,6 +24,7 @@ SOURCE_PACKAGES = (
     "dashboards",
     "launcher",
     "trust",
+    "projects",
 )
 MIGRATIONS = ROOT / "carbonledger" / "db" / "migrations"
 
@@ -69,6 +70,11 @@ OWNERS: dict[str, str] = {
     "verification_assignments": "trust",
     "verification_findings": "trust",
     "verification_statements": "trust",
+    # climate projects: the project library, its meters, drivers and transitions
+    "projects": "projects",
+    "project_meters": "projects",
+    "project_drivers": "projects",
+    "project_transitions": "projects",
     # the schema and its reference data, written by migrations only
     "schema_migrations": "carbonledger.db",
     "quantities": "carbonledger.db",
