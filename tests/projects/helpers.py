@@ -48,7 +48,8 @@ def project(
         "total_investment_yuan": Decimal("10000000"), "start_of_operation": date(2026, 1, 1),
         "expected_annual_tco2": Decimal("1200"), "method": method, "params": params,
         "meters": dict(meters), "stage": Stage.ADMITTED,
-        "declared_at": datetime(2026, 1, 1, tzinfo=UTC), "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "declared_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
     }  # fmt: skip
     values.update(kw)
     return Project.model_validate(values)
@@ -59,6 +60,7 @@ def inputs(
     meters: Iterable[tuple[str, MeterRole, str, str]],
     activity: Iterable[tuple[str, date, Fraction | int | str]],
     as_of: datetime,
+    *,
     drivers: Mapping[date, Fraction] | None = None,
     covered_ms: int = FULL_MONTH_31,
 ) -> ProjectInputs:

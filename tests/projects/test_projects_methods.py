@@ -71,7 +71,8 @@ def test_generation_is_net_generation_times_the_named_grid_factor() -> None:
     found = compute(
         inputs(
             p,
-            [("pv", MeterRole.GENERATION, "pv", "kWh"), ("aux", MeterRole.OWN_USE, "electricity", "kWh")],
+            [("pv", MeterRole.GENERATION, "pv", "kWh"),
+             ("aux", MeterRole.OWN_USE, "electricity", "kWh")],
             [("pv", MARCH, 12000), ("aux", MARCH, 500)],
             AS_OF,
         ),
@@ -110,7 +111,7 @@ def _retrofit(y: list[int], reported: int, driver: int) -> object:
     drivers[MARCH] = Fraction(driver)
     return compute(
         inputs(p, [("gas", MeterRole.MEASURED, "natural_gas", "Nm3")],
-               [*activity, ("gas", MARCH, reported)], AS_OF, drivers),
+               [*activity, ("gas", MARCH, reported)], AS_OF, drivers=drivers),
         [MARCH], "2026-03", rules(),
     )  # fmt: skip
 
