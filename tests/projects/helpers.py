@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
+import psycopg
+
 from projects._factors import FactorRow
 from projects._inputs import MeterMonth, ProjectInputs, ProjectMeter
-from projects._model import MeterRole, Method, MethodParams, Project, Stage
+from projects._model import Declaration, MeterRole, Method, MethodParams, Project, Stage
 
 OWNER = "91331100MA2A0000X1"
 
@@ -75,3 +77,67 @@ def inputs(
         factors=FACTORS,
         as_of=as_of,
     )
+
+
+# ---- a registered owner with the meters of a PV plant, a boiler retrofit and a fuel switch ----
+
+METERS = (
+    ("pv-1", "pv", "energy_generated", "kWh"),
+    ("aux-1", "electricity", "energy_import", "kWh"),
+    ("gas-1", "natural_gas", "gas_volume", "Nm3"),
+    ("oil-1", "diesel", "diesel_mass", "t"),
+    ("hp-1", "electricity", "energy_import", "kWh"),
+)
+OTHER = "91331102MA2A0DYE1X"
+
+
+def register_owner(conn: psycopg.Connection) -> None:
+    for code, name in ((OWNER, "丽水光伏能源有限公司"), (OTHER, "丽水瓯江印染有限公司")):
+        conn.execute(
+            "INSERT INTO enterprises (code, name, industry_code, district)"
+            " VALUES (%s, %s, '4416', '莲都区')",
+            (code, name),
+        )
+        conn.execute("INSERT INTO gateways (id, enterprise_code) VALUES (%s, %s)",
+                     (f"gw-{code[-4:]}", code))  # fmt: skip
+    for meter, carrier, quantity, unit in METERS:
+        conn.execute(
+            "INSERT INTO meters (id, enterprise_code, gateway_id, carrier, quantity, unit)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (meter, OWNER, f"gw-{OWNER[-4:]}", carrier, quantity, unit),
+        )
+    conn.execute(
+        "INSERT INTO meters (id, enterprise_code, gateway_id, carrier, quantity, unit)"
+        " VALUES ('dye-1', %s, %s, 'electricity', 'energy_import', 'kWh')",
+        (OTHER, f"gw-{OTHER[-4:]}"),
+    )
+
+
+def rollup(
+    conn: psycopg.Connection,
+    meter: str,
+    quantity: str,
+    bucket: datetime,
+    activity: str,
+    *,
+    covered_ms: int = 900_000,
+) -> None:
+    """One 15-minute rollup row (what the aggregator writes), ``activity`` in the unit."""
+    fp = Decimal(activity).scaleb(4)
+    conn.execute(
+        "INSERT INTO rollups_15m (bucket, enterprise_code, meter_id, quantity, activity_fp,"
+        " covered_ms, estimated_ms, readings_good) VALUES (%s, %s, %s, %s, %s, %s, 0, 60)",
+        (bucket, OWNER, meter, quantity, int(fp), covered_ms),
+    )
+
+
+def declaration(**kw: object) -> Declaration:
+    values: dict[str, object] = {
+        "id": "lishui-pv-01", "owner_code": OWNER, "title": "莲都工业园屋顶光伏",
+        "purpose": "mitigation", "area": "clean_energy", "subcategory": "solar",
+        "location": "莲都区", "total_investment_yuan": Decimal("8000000"),
+        "start_of_operation": date(2026, 1, 1), "expected_annual_tco2": Decimal("1000"),
+        "method": "generation", "params": {}, "meters": {"pv-1": "generation", "aux-1": "own_use"},
+    }  # fmt: skip
+    values.update(kw)
+    return Declaration.model_validate(values)
