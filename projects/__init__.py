@@ -12,6 +12,7 @@ It reads the registry, the booked rollups, the ledger's factors, the API's conse
 finance's loans; it writes only its own tables. The API's routes call it.
 """
 
+from projects import library
 from projects._errors import (
     DeclarationError,
     MethodError,
@@ -21,6 +22,7 @@ from projects._errors import (
     UnknownProjectError,
 )
 from projects._model import Declaration, MeterRole, Method, MethodParams, Project, Stage, Transition
+from projects._read import read_project, read_projects, read_transitions
 from projects._result import Baseline, MonthReduction, Reductions
 from projects.reductions import reductions
 
@@ -41,5 +43,9 @@ __all__ = [
     "Transition",
     "TransitionError",
     "UnknownProjectError",
+    "library",
+    "read_project",
+    "read_projects",
+    "read_transitions",
     "reductions",
 ]

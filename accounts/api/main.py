@@ -37,6 +37,7 @@ from accounts.api.routes import (
     export,
     health,
     keys,
+    projects,
     timeseries,
     verification,
     watch,
@@ -158,6 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
         v1.include_router(module.router)
     v1.include_router(certificates.router)
     v1.include_router(verification.router)
+    v1.include_router(projects.router)
     app.include_router(v1)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
