@@ -24,6 +24,7 @@ SOURCE_PACKAGES = (
     "dashboards",
     "launcher",
     "trust",
+    "finance",
     "projects",
 )
 MIGRATIONS = ROOT / "carbonledger" / "db" / "migrations"
@@ -70,6 +71,8 @@ OWNERS: dict[str, str] = {
     "verification_assignments": "trust",
     "verification_findings": "trust",
     "verification_statements": "trust",
+    # climate finance: banks' loan books
+    "loans": "finance",
     # climate projects: the project library, its meters, drivers and transitions
     "projects": "projects",
     "project_meters": "projects",
