@@ -24,12 +24,14 @@ from projects._errors import (
 from projects._model import Declaration, MeterRole, Method, MethodParams, Project, Stage, Transition
 from projects._read import read_project, read_projects, read_transitions
 from projects._result import Baseline, MonthReduction, Reductions
+from projects.disclosure import Disclosure, disclosure
 from projects.reductions import reductions
 
 __all__ = [
     "Baseline",
     "Declaration",
     "DeclarationError",
+    "Disclosure",
     "MeterRole",
     "Method",
     "MethodError",
@@ -43,6 +45,7 @@ __all__ = [
     "Transition",
     "TransitionError",
     "UnknownProjectError",
+    "disclosure",
     "library",
     "read_project",
     "read_projects",

@@ -180,3 +180,19 @@ def consented_owners(conn: psycopg.Connection[Any], bank_id: str) -> set[str]:
 
 def known_bank(conn: psycopg.Connection[Any], bank_id: str) -> bool:
     return conn.execute("SELECT 1 FROM banks WHERE id = %s", (bank_id,)).fetchone() is not None
+
+
+def read_project_loans(
+    conn: psycopg.Connection[Any], bank_id: str, until: date
+) -> list[dict[str, Any]]:
+    """The bank's loans that finance a project, each as last reported on or before ``until``
+    (finance's ``loans``; finance is its only writer)."""
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        "SELECT DISTINCT ON (loan_id) bank_id, loan_id, as_of,"
+        " trim(borrower_credit_code) AS borrower, product, committed_yuan, outstanding_yuan,"
+        " currency, start_date, maturity_date, project_id"
+        " FROM loans WHERE bank_id = %s AND project_id IS NOT NULL AND as_of <= %s"
+        " ORDER BY loan_id, as_of DESC",
+        (bank_id, until),
+    ).fetchall()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from projects._model import Project, Transition
 from projects._result import Reductions, dec
+from projects.disclosure import Disclosure
 
 
 def project_text(p: Project, history: Sequence[Transition]) -> list[str]:
@@ -58,4 +59,28 @@ def reductions_text(r: Reductions, *, explain: bool = False) -> list[str]:
                       for f in m.factors]  # fmt: skip
     complete = "" if r.complete else " (some months could not be computed)"
     lines.append(f"  total {dec(r.total, 3)} tCO2, expected {dec(r.expected, 3)} tCO2{complete}")
+    return lines
+
+
+def disclosure_text(d: Disclosure) -> list[str]:
+    """The per-loan table, aligned, with the total and what was withheld."""
+    lines = [
+        f"carbon emission reduction facility: bank {d.bank_id}, {d.year}"
+        f" (as of {d.as_of:%Y-%m-%d %H:%M})",
+        f"  {'loan':<10} {'project':<16} {'loan yuan':>12} {'investment':>12} {'share':>8}"
+        f" {'project t':>11} {'loan t':>10}  flags",
+    ]
+    for line in d.lines:
+        row = line.as_row(d.year)
+        done = "" if line.complete else "to date "
+        lines.append(
+            f"  {row['loan_id']:<10} {row['project_id']:<16} {row['loan_amount_yuan']:>12}"
+            f" {row['total_investment_yuan']:>12} {dec(line.share, 4):>8}"
+            f" {dec(line.project_reduction, 3):>11} {dec(line.attributed, 3):>10}"
+            f"  {done}{row['flags']}"
+        )
+    lines.append(f"  total attributed {dec(d.total, 3)} tCO2; {d.withheld} loans withheld"
+                 " (owner has not consented)")  # fmt: skip
+    if d.unknown_projects:
+        lines.append(f"  loans naming unknown projects: {', '.join(d.unknown_projects)}")
     return lines

@@ -25,7 +25,8 @@ from projects import library
 from projects._files import read_declaration, read_drivers
 from projects._model import Stage
 from projects._read import read_project, read_projects, read_transitions
-from projects._render import project_text, reductions_text
+from projects._render import disclosure_text, project_text, reductions_text
+from projects.disclosure import disclosure
 from projects.reductions import reductions
 
 
@@ -70,6 +71,17 @@ def register(subparsers: Any) -> None:
         p.add_argument("--period", default="mtd", help="YYYY-MM, YYYY, mtd or rolling12")
         p.add_argument("--json", action="store_true", help="machine-readable")
         p.set_defaults(func=_show, explain=name == "explain")
+    p = sub.add_parser(
+        "disclosure",
+        help="a bank's per-loan table for the carbon emission reduction facility",
+        description="Each loan that finances a consenting owner's project, with the reduction"
+        " attributed to it (project reduction x loan / total investment).",
+    )
+    p.add_argument("--bank", required=True, help="the bank's id")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--format", choices=["json", "csv", "text"], default="text")
+    p.add_argument("--out", type=Path, default=None, help="write to FILE instead of stdout")
+    p.set_defaults(func=_disclosure)
 
 
 def _connect(settings: Settings) -> psycopg.Connection[Any]:
@@ -153,4 +165,24 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     lines = project_text(project, [] if args.explain else history)
     print("\n".join([*lines, *reductions_text(measured, explain=args.explain)]))
+    return 0
+
+
+def _disclosure(args: argparse.Namespace, settings: Settings) -> int:
+    with _connect(settings) as conn:
+        table = disclosure(conn, args.bank, args.year, _now())
+    if args.format == "json":
+        text = json.dumps(table.as_json(), ensure_ascii=False, indent=2) + "\n"
+    elif args.format == "csv":
+        text = table.as_csv()
+    else:
+        text = "\n".join(disclosure_text(table)) + "\n"
+    if args.out is None:
+        print(text, end="")
+        return 0
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
+    print(f"{len(table.lines)} loans written to {args.out} ({table.withheld} withheld)")
     return 0

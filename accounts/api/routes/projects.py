@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import psycopg
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from accounts.api._keys import Principal, Role
@@ -31,6 +32,7 @@ from projects import (
     Transition,
     TransitionError,
     UnknownProjectError,
+    disclosure,
     library,
     read_projects,
     read_transitions,
@@ -235,3 +237,28 @@ async def derivation(
     now = datetime.now(UTC)
     found = await _run(access, lambda conn: reductions(conn, project_id, wanted, now))
     return found.as_json()
+
+
+@router.get(
+    "/projects/facility/disclosure",
+    summary="a bank's per-loan table for the carbon emission reduction facility (JSON or CSV)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def facility_disclosure(
+    access: AccessDep,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    bank: Annotated[str | None, Query(max_length=64, description="bureau and admin keys")] = None,
+) -> Response:
+    p = access.principal
+    await access.role("project.disclosure", Role.BANK, *BUREAU)
+    bank_id = p.bank_id if p.role is Role.BANK else bank
+    if bank_id is None:
+        raise Problem(422, "bank: required for a bureau or admin key")
+    now = datetime.now(UTC)
+    table = await _run(access, lambda conn: disclosure(conn, bank_id, year, now))
+    for owner in sorted({line.owner_code for line in table.lines}):
+        await access.audit("project.disclosure", owner, "granted")
+    if format == "csv":
+        return Response(table.as_csv(), media_type="text/csv; charset=utf-8")
+    return Response(orjson.dumps(table.as_json()), media_type="application/json")
