@@ -59,6 +59,7 @@ from launcher.embedded import (
     stop_process,
     tail,
 )
+from projects import ProjectError, live_lines
 
 log = logging.getLogger(__name__)
 
@@ -507,9 +508,27 @@ class Demo:
         self._keep(self.child("api", "api", "--port", str(port)))
         first = datetime.now(SHANGHAI).date().replace(day=1)
         self.issue_certificates(month=f"{first - timedelta(days=1):%Y-%m}")
+        self.declare_projects()
         self.api_try = (
             f"curl -H 'Authorization: Bearer <key>' {self.api_url}/v1/enterprises/{code}/account"
         )
+
+    def declare_projects(self) -> None:
+        """The demo's climate projects and the demo bank's loans to them; the owners of those
+        in the library consent to the bank (so its facility disclosure has rows)."""
+        say("declaring the demo's climate projects …")
+        bank = ("--bank", "demo-bank")
+        run_to_completion(self.child("projects", "simulate", "projects", *bank), self.stop)
+        with psycopg.connect(self.database_url) as conn:
+            owners = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT trim(owner_code) FROM projects WHERE stage = 'admitted'"
+                )
+            ]
+        for code in owners:
+            grant = self.child("consent", "consent", "grant", "--enterprise", code, *bank)
+            run_to_completion(grant, self.stop)
 
     def issue_certificates(self, month: str) -> None:
         """Close last month and sign every enterprise's certificate; keep one check's URL."""
@@ -637,7 +656,19 @@ def live_accounts(database_url: str) -> str:
             lines = top_emitters(conn)
     except psycopg.Error as exc:
         return f"live accounts unavailable: {exc}"
-    return "\n".join(["live accounts, month to date (top emitters):", *lines])
+    try:
+        with psycopg.connect(database_url, connect_timeout=2) as conn:
+            projects = live_lines(conn, datetime.now(SHANGHAI))
+    except (psycopg.Error, ProjectError) as exc:
+        projects = [f"  unavailable: {exc}"]
+    return "\n".join(
+        [
+            "live accounts, month to date (top emitters):",
+            *lines,
+            "climate projects in the library, measured reduction month to date:",
+            *projects,
+        ]
+    )
 
 
 def watch(demo: Demo, duration: float | None, out: IO[str]) -> Outcome:

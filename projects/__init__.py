@@ -25,7 +25,7 @@ from projects._model import Declaration, MeterRole, Method, MethodParams, Projec
 from projects._read import read_project, read_projects, read_transitions
 from projects._result import Baseline, MonthReduction, Reductions
 from projects.disclosure import Disclosure, disclosure
-from projects.reductions import reductions
+from projects.reductions import live_lines, reductions
 
 __all__ = [
     "Baseline",
@@ -47,6 +47,7 @@ __all__ = [
     "UnknownProjectError",
     "disclosure",
     "library",
+    "live_lines",
     "read_project",
     "read_projects",
     "read_transitions",

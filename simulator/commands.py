@@ -50,6 +50,13 @@ def register(subparsers: Any) -> None:
 
     _add_run_parser(sub)
 
+    projects = sub.add_parser(
+        "projects", help="declare the demo's climate projects and a bank's loans to them"
+    )
+    _city_flags(projects)
+    projects.add_argument("--bank", default=None, help="the bank lending to them (registered)")
+    projects.set_defaults(func=_projects)
+
     show = sub.add_parser("city", help="print the city: districts, industries, meters")
     _city_flags(show)
     show.add_argument("--json", action="store_true", help="the whole city as JSON")
@@ -211,6 +218,21 @@ def _interval(text: str) -> int:
 
 
 # -- handlers -------------------------------------------------------------------------------------
+
+
+def _projects(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg  # noqa: PLC0415 - `simulate run` needs no database driver
+
+    from carbonledger.config import require_database_url  # noqa: PLC0415
+
+    from .projects import register_projects  # noqa: PLC0415
+
+    city = _city_of(args, settings)
+    with psycopg.connect(require_database_url(settings), autocommit=True) as conn:
+        lines = register_projects(conn, city, args.bank, datetime.now(SHANGHAI))
+    for line in lines:
+        print(line)  # noqa: T201
+    return 0
 
 
 def _register(args: argparse.Namespace, settings: Settings) -> int:
