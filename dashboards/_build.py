@@ -11,9 +11,16 @@ from dashboards._city import CITY
 from dashboards._enterprise import ENTERPRISE_DASHBOARD
 from dashboards._model import Dashboard
 from dashboards._operations import OPERATIONS
+from dashboards._projects import PROJECTS
 from dashboards._quality import QUALITY
 
-DASHBOARDS: tuple[Dashboard, ...] = (CITY, ENTERPRISE_DASHBOARD, QUALITY, OPERATIONS)
+DASHBOARDS: tuple[Dashboard, ...] = (
+    CITY,
+    ENTERPRISE_DASHBOARD,
+    QUALITY,
+    OPERATIONS,
+    PROJECTS,
+)
 
 
 def render(dashboard: Dashboard) -> str:

@@ -25,7 +25,8 @@ from projects._model import Declaration, MeterRole, Method, MethodParams, Projec
 from projects._read import read_project, read_projects, read_transitions
 from projects._result import Baseline, MonthReduction, Reductions
 from projects.disclosure import Disclosure, disclosure
-from projects.reductions import live_lines, reductions
+from projects.reductions import reductions
+from projects.refresh import live_lines, refresh
 
 __all__ = [
     "Baseline",
@@ -52,4 +53,5 @@ __all__ = [
     "read_projects",
     "read_transitions",
     "reductions",
+    "refresh",
 ]

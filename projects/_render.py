@@ -67,14 +67,14 @@ def disclosure_text(d: Disclosure) -> list[str]:
     lines = [
         f"carbon emission reduction facility: bank {d.bank_id}, {d.year}"
         f" (as of {d.as_of:%Y-%m-%d %H:%M})",
-        f"  {'loan':<10} {'project':<16} {'loan yuan':>12} {'investment':>12} {'share':>8}"
+        f"  {'loan':<20} {'project':<16} {'loan yuan':>12} {'investment':>12} {'share':>8}"
         f" {'project t':>11} {'loan t':>10}  flags",
     ]
     for line in d.lines:
         row = line.as_row(d.year)
         done = "" if line.complete else "to date "
         lines.append(
-            f"  {row['loan_id']:<10} {row['project_id']:<16} {row['loan_amount_yuan']:>12}"
+            f"  {row['loan_id']:<20} {row['project_id']:<16} {row['loan_amount_yuan']:>12}"
             f" {row['total_investment_yuan']:>12} {dec(line.share, 4):>8}"
             f" {dec(line.project_reduction, 3):>11} {dec(line.attributed, 3):>10}"
             f"  {done}{row['flags']}"

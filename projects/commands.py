@@ -22,12 +22,15 @@ from carbonledger.db.connect import connect
 from carbonledger.errors import ConfigError
 from carbonledger.tz import SHANGHAI
 from projects import library
+from projects._errors import MethodError
 from projects._files import read_declaration, read_drivers
 from projects._model import Stage
 from projects._read import read_project, read_projects, read_transitions
 from projects._render import disclosure_text, project_text, reductions_text
+from projects._result import Reductions
 from projects.disclosure import disclosure
 from projects.reductions import reductions
+from projects.refresh import refresh
 
 
 def register(subparsers: Any) -> None:
@@ -71,6 +74,8 @@ def register(subparsers: Any) -> None:
         p.add_argument("--period", default="mtd", help="YYYY-MM, YYYY, mtd or rolling12")
         p.add_argument("--json", action="store_true", help="machine-readable")
         p.set_defaults(func=_show, explain=name == "explain")
+    p = sub.add_parser("refresh", help="recompute the cockpit's monthly reductions (this year)")
+    p.set_defaults(func=_refresh)
     p = sub.add_parser(
         "disclosure",
         help="a bank's per-loan table for the carbon emission reduction facility",
@@ -154,16 +159,24 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     with _connect(settings) as conn:
         project = read_project(conn, args.id)
         history = read_transitions(conn, args.id)
-        measured = reductions(conn, args.id, period, _now())
+        try:
+            measured: Reductions | None = reductions(conn, args.id, period, _now())
+            problem = None
+        except MethodError as exc:  # the project is still shown, with why there is no figure
+            measured, problem = None, str(exc)
     if args.json:
         body = {
             "project": project.model_dump(mode="json"),
             "history": [t.model_dump(mode="json") for t in history],
-            "reductions": measured.as_json(),
+            "reductions": None if measured is None else measured.as_json(),
+            "problem": problem,
         }
         print(json.dumps(body, ensure_ascii=False, indent=2))
-        return 0
+        return 0 if measured is not None else 1
     lines = project_text(project, [] if args.explain else history)
+    if measured is None:
+        print("\n".join([*lines, f"reductions cannot be computed: {problem}"]))
+        return 1
     print("\n".join([*lines, *reductions_text(measured, explain=args.explain)]))
     return 0
 
@@ -185,4 +198,14 @@ def _disclosure(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
     print(f"{len(table.lines)} loans written to {args.out} ({table.withheld} withheld)")
+    return 0
+
+
+def _refresh(args: argparse.Namespace, settings: Settings) -> int:
+    with _connect(settings) as conn:
+        done = refresh(conn, _now())
+    for found in done:
+        print(
+            f"{found.project_id}: {len(found.months)} months, {found.as_json()['total_tco2']} tCO2"
+        )
     return 0

@@ -13,9 +13,8 @@ import psycopg
 
 from accounts.ledger import Period
 from projects._methods import compute
-from projects._model import Stage
-from projects._read import read_inputs, read_project, read_projects
-from projects._result import Reductions, dec
+from projects._read import read_inputs, read_project
+from projects._result import Reductions
 from projects._rules import rules
 
 
@@ -27,18 +26,3 @@ def reductions(
     months = period.months()
     inputs = read_inputs(conn, project, months, as_of)
     return compute(inputs, months, period.text, rules())
-
-
-def live_lines(conn: psycopg.Connection[Any], as_of: datetime) -> list[str]:
-    """One line per project in the library: its month-to-date measured reduction (the demo's
-    and an operator's glance; ``projects show`` has the rest)."""
-    period = Period.mtd(as_of)
-    lines = []
-    for project in read_projects(conn, stage=Stage.ADMITTED):
-        found = reductions(conn, project.id, period, as_of)
-        flags = sorted({f.split(":")[0] for m in found.months for f in m.flags} - {"live"})
-        lines.append(
-            f"  {project.id:<16} {project.method.value:<11} {dec(found.total, 3):>10} tCO2"
-            f"  expected {dec(found.expected, 3)}  {' '.join(flags)}"
-        )
-    return lines

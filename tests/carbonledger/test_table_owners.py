@@ -78,6 +78,7 @@ OWNERS: dict[str, str] = {
     "project_meters": "projects",
     "project_drivers": "projects",
     "project_transitions": "projects",
+    "project_reductions": "projects",
     # the schema and its reference data, written by migrations only
     "schema_migrations": "carbonledger.db",
     "quantities": "carbonledger.db",

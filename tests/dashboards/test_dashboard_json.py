@@ -25,13 +25,14 @@ def _datasources() -> dict[str, str]:
 
 def test_uids_are_unique_and_stable() -> None:
     uids = [m["uid"] for m in models()]
-    assert len(set(uids)) == len(uids) == 4
+    assert len(set(uids)) == len(uids) == 5
     # links, pushes and provisioning key on these: changing one orphans the old dashboard
     assert uids == [
         "carbonledger-city",
         "carbonledger-enterprise",
         "carbonledger-quality",
         "carbonledger-operations",
+        "carbonledger-projects",
     ]
 
 

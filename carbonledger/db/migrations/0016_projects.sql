@@ -65,3 +65,20 @@ CREATE TABLE project_transitions (
 CREATE INDEX project_transitions_project ON project_transitions (project_id, id);
 COMMENT ON TABLE project_transitions IS
     'Every stage action on a project, who did it in which role, and the screening criteria results';
+
+-- What the cockpit shows: each library project's measured reduction per local month, as last
+-- computed by `carbonledger projects refresh` (the demo runs it every minute). A cache of
+-- projects.reductions(), never an input: the API and the disclosure compute afresh.
+CREATE TABLE project_reductions (
+    project_id     text NOT NULL REFERENCES projects (id),
+    month          date NOT NULL CHECK (month = date_trunc('month', month)::date),
+    reduction_tco2 numeric,
+    expected_tco2  numeric NOT NULL,
+    coverage       numeric NOT NULL,
+    live           boolean NOT NULL,
+    flags          text[] NOT NULL DEFAULT '{}',
+    computed_at    timestamptz NOT NULL,
+    PRIMARY KEY (project_id, month)
+);
+COMMENT ON COLUMN project_reductions.reduction_tco2 IS
+    'NULL: not computable (baseline refused, driver missing); see flags';
