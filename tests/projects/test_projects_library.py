@@ -10,10 +10,11 @@ import psycopg
 import pytest
 
 from carbonledger.tz import SHANGHAI
-from projects import DeclarationError, RoleError, Stage, TransitionError
+from projects import DeclarationError, RoleError, Stage, TransitionError, refresh
 from projects._read import read_project, read_transitions
 from projects.library import Actor, admit, declare, retire, screen
-from tests.projects.helpers import OTHER, OWNER, declaration, register_owner
+from tests.accounts.ledger.helpers import local
+from tests.projects.helpers import OTHER, OWNER, declaration, register_owner, rollup
 
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI)
 OWNER_ACTOR = Actor("enterprise", "张经理", OWNER)
@@ -103,3 +104,20 @@ def test_a_project_is_declared_once(conn: psycopg.Connection) -> None:
     with pytest.raises(DeclarationError, match="already declared"):
         declare(conn, declaration(), OWNER_ACTOR, NOW)
     assert _count(conn, "project_transitions") == 1
+
+
+def test_refresh_stores_this_years_months_of_the_library(conn: psycopg.Connection) -> None:
+    """March: 12,000 kWh generated - 500 own use = 11.5 MWh x 0.4974 = 5.7201 tCO2; every month
+    from January to the live December stored, December flagged live."""
+    declare(conn, declaration(), OWNER_ACTOR, NOW)
+    screen(conn, "lishui-pv-01", BUREAU, NOW)
+    admit(conn, "lishui-pv-01", BUREAU, NOW)
+    rollup(conn, "pv-1", "energy_generated", local("2026-03-05 12:00"), "12000")
+    rollup(conn, "aux-1", "energy_import", local("2026-03-05 12:00"), "500")
+    refresh(conn, NOW)
+    refresh(conn, NOW)  # again: the same rows, not twice
+    rows = conn.execute(
+        "SELECT month, reduction_tco2, live FROM project_reductions ORDER BY month"
+    ).fetchall()
+    assert len(rows) == 12 and [r[2] for r in rows] == [False] * 11 + [True]
+    assert str(rows[2][1]) == "5.720100" and rows[2][0].month == 3
