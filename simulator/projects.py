@@ -202,15 +202,22 @@ def _history(conn: psycopg.Connection, city: City, d: Declaration, now: datetime
 def _drivers(
     conn: psycopg.Connection, city: City, d: Declaration, owner: Actor, now: datetime
 ) -> list[str]:
-    """The owner reports its monthly output: the baseline year, and this month to now."""
+    """The owner reports its monthly output: the baseline year, and this month as far as its
+    gas is booked (the meter's rollup frontier, or ``now``), so output and gas cover one span
+    while the demo's fast-forward catches up."""
     meter = city.meter(next(iter(d.meters)))
+    row = conn.execute(
+        "SELECT time FROM rollup_frontiers WHERE meter_id = %s AND quantity = %s",
+        (meter.id, meter.quantity),
+    ).fetchone()
+    booked = now if row is None else min(now, row[0])
     assert d.params.baseline_from and d.params.baseline_to  # noqa: S101 - IPMVP declarations
     wanted = [*months(d.params.baseline_from, d.params.baseline_to)]
     this_month = now.astimezone(SHANGHAI).date().replace(day=1)
     if this_month >= d.start_of_operation:
         wanted.append(this_month)
     values = [
-        DriverValue(m, monthly_output(city, meter, m, now), "simulator: production records")
+        DriverValue(m, monthly_output(city, meter, m, booked), "simulator: production records")
         for m in wanted
     ]
     set_drivers(conn, d.id, values, owner)
