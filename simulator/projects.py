@@ -11,8 +11,8 @@
 - the demo bank's loans: one to each project, 60 % of its investment.
 
 Each is declared, screened and admitted. The month so far of the boiler's and the hydro
-station's meters is written too (from the 1st to today's midnight), so their month to date is
-whole; a re-run reports the boiler's output to now again, so its saving keeps up with its gas.
+station's meters is written too (from the 1st to today's midnight, when not booked that far
+yet), so their month to date is whole; a re-run reports the boiler's output to now again, so its saving keeps up with its gas.
 Idempotent otherwise: a project or loan already there is left as it is. Imports psycopg (through
 :mod:`projects` and :mod:`finance`): not re-exported by :mod:`simulator`.
 """
@@ -158,11 +158,11 @@ def register_projects(
         found = known.get(d.id)
         if found is None:
             declare(conn, d, owner, now)
-        if found is None or found.stage is Stage.DECLARED:
-            said += _history(conn, city, d, now)
+        new = found is None or found.stage is Stage.DECLARED
+        said += _history(conn, city, d, now, baseline=new)
         if d.method == "ipmvp_c":
             said += _drivers(conn, city, d, owner, now)
-        if found is None or found.stage is Stage.DECLARED:
+        if new:
             result = screen(conn, d.id, bureau, now)
             failed = "; ".join(f"{c.rule}: {c.detail}" for c in result.criteria if not c.passed)
             if result.passed:
@@ -170,7 +170,7 @@ def register_projects(
             if d.method != "generation":  # the baseline's statistics, as the bureau saw them
                 said += [f"  {d.id} {c.rule}: {c.detail}" for c in result.criteria[-1:]]
             said.append(f"project {d.id} ({d.method}): {'admitted' if result.passed else failed}")
-        elif found.stage is Stage.ADMITTED:
+        elif found is not None and found.stage is Stage.ADMITTED:
             said.append(f"project {d.id}: in the library")
         if bank_id is not None:
             said += _loan(conn, bank_id, d, now)
@@ -178,22 +178,28 @@ def register_projects(
     return said + live_lines(conn, now)
 
 
-def _history(conn: psycopg.Connection, city: City, d: Declaration, now: datetime) -> list[str]:
-    """The rollups a new project's meters need that the demo's fast-forward of today lacks:
-    the boiler's baseline year, and the month so far of the boiler and the hydro station."""
+def _history(
+    conn: psycopg.Connection, city: City, d: Declaration, now: datetime, *, baseline: bool
+) -> list[str]:
+    """The rollups the demo's fast-forward of today lacks for the boiler and the hydro station:
+    the baseline year (``baseline``, before screening), and the month so far (1st to today's
+    midnight) unless its meters are booked that far already (a re-run the same day)."""
     from .history import series_of, write_city_history  # noqa: PLC0415 - analytics on demand
 
     if d.subcategory == "solar":
         return []  # the PV plant shows what today's readings give (as before)
-    ids = set(d.meters)
-    series = [s for s in series_of(city) if s.meter_id in ids]
+    series = [s for s in series_of(city) if s.meter_id in d.meters]
     said = []
-    if d.params.baseline_from is not None and d.params.baseline_to is not None:
+    if baseline and d.params.baseline_from is not None and d.params.baseline_to is not None:
         end = (d.params.baseline_to.replace(day=28) + timedelta(days=4)).replace(day=1)
         report = write_city_history(conn, city, d.params.baseline_from, end, series=series)
         said.append(f"  {d.id}: baseline rollups {d.params.baseline_from}..{end}: {report.rows}")
     today = now.astimezone(SHANGHAI).date()
-    if today.day > 1:
+    midnight = datetime(today.year, today.month, today.day, tzinfo=SHANGHAI)
+    booked = conn.execute(
+        "SELECT min(time) FROM rollup_frontiers WHERE meter_id = ANY(%s)", (list(d.meters),)
+    ).fetchone()
+    if today.day > 1 and (booked is None or booked[0] is None or booked[0] < midnight):
         report = write_city_history(conn, city, today.replace(day=1), today, series=series)
         said.append(f"  {d.id}: month so far written to {today}: {report.rows} rollups")
     return said

@@ -336,11 +336,12 @@ def test_top_emitters_agree_with_the_ledger_accounts(scene: Scene) -> None:
 
 
 def test_project_library_panels_agree_with_the_projects(scene: Scene) -> None:
-    """The scene's library: its PV plant admitted, its retrofit declared (no baseline year), a
-    loan of 60 % of each investment; measured = what ``projects refresh`` stored."""
+    """The scene's library: its PV plant and small hydro station admitted (its four enterprises
+    have no retrofitted boiler), a loan of 60 % of each investment; measured = what ``projects
+    refresh`` stored."""
     columns, rows = run(scene, *_panel("carbonledger-projects", "Projects by stage"))
     assert dict(zip(columns, rows[0], strict=True)) == {
-        "declared": 1, "screened": 0, "in the library": 1, "retired": 0
+        "declared": 0, "screened": 0, "in the library": 2, "retired": 0
     }  # fmt: skip
     _, rows = run(scene, *_panel("carbonledger-projects", "Financing received by area"))
     assert all(loans == investment * Decimal("0.6") for _, investment, loans in rows)
