@@ -12,9 +12,10 @@
 
 Each is declared, screened and admitted. The month so far of the boiler's and the hydro
 station's meters is written too (from the 1st to today's midnight, when not booked that far
-yet), so their month to date is whole; a re-run reports the boiler's output to now again, so its saving keeps up with its gas.
-Idempotent otherwise: a project or loan already there is left as it is. Imports psycopg (through
-:mod:`projects` and :mod:`finance`): not re-exported by :mod:`simulator`.
+yet), so their month to date is whole; a re-run reports the boiler's output again, as far as
+its gas is booked, so its saving keeps up with its gas. Idempotent otherwise: a project or loan
+already there is left as it is. Imports psycopg (through :mod:`projects` and :mod:`finance`):
+not re-exported by :mod:`simulator`.
 """
 
 from __future__ import annotations
