@@ -13,6 +13,7 @@ COPY simulator ./simulator
 COPY launcher ./launcher
 COPY trust ./trust
 COPY finance ./finance
+COPY projects ./projects
 # The server extra: the base distribution is a gateway's (no database driver, Numba, web server).
 RUN pip install --no-cache-dir '.[server]' && useradd --system --uid 10001 carbonledger \
     && mkdir -p /srv/broker-auth /srv/dashboards \

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/live_accounts.py --enterprises 200 --months 6
 
 A scratch database gets the simulated city (``--enterprises``) and 15-minute rollups for every
-booked meter over ``--months`` months up to ``NOW`` (written with COPY). Then:
+meter over ``--months`` months up to ``NOW`` (``simulate history``'s writer, COPY). Then:
 
 - baseline: ``refresh_live`` of every enterprise reading all its activity from the rollups
   (what a refresh without the service's cache costs: rolling 12 months of buckets);
@@ -31,19 +31,18 @@ from psycopg import sql
 
 from accounts.ledger import Period, get_account, load_factors, refresh_live
 from accounts.ledger._compute import compute_account
-from accounts.ledger._period import add_months, local_midnight, month_start
+from accounts.ledger._period import add_months, month_start
 from accounts.ledger._read import load_library, read_inputs
 from accounts.ledger.service import LiveAccounts
 from carbonledger.config import AccountsSettings
 from carbonledger.db import migrate
 from carbonledger.tz import SHANGHAI
 from simulator.city import build_city
+from simulator.history import write_city_history
 from simulator.registry import register_city, register_economics
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
-QUANTITY = {"electricity": "energy_import", "pv": "energy_generated", "natural_gas": "gas_volume",
-            "steam": "steam_mass", "diesel": "diesel_mass", "flue_gas": "co2_mass"}  # fmt: skip
 
 
 def scratch(name: str) -> str:
@@ -61,29 +60,15 @@ def drop(name: str) -> None:
 
 def fill(url: str, enterprises: int, months: int) -> int:
     city = build_city(enterprises, 2026)
-    start = local_midnight(add_months(month_start(NOW.date()), -(months - 1)))
-    buckets = int((NOW - start).total_seconds() // 900)
+    first = add_months(month_start(NOW.date()), -(months - 1))
     with psycopg.connect(url) as conn:
         load_factors(conn)
         register_city(conn, city)
         register_economics(conn, city, NOW.date())
-        rows = 0
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY rollups_15m (bucket, enterprise_code, meter_id, quantity, activity_fp,"
-                " covered_ms, estimated_ms, readings_good) FROM STDIN"
-            ) as copy,
-        ):
-            for m in city.meters:
-                quantity = QUANTITY[m.carrier]
-                fp = max(1, int(m.rate * 0.25 * 10_000)) if m.cumulative else 500_000
-                for b in range(buckets):
-                    t = start + timedelta(minutes=15 * b)
-                    copy.write_row((t, m.enterprise_code, m.id, quantity, fp, 900_000, 0, 60))
-                    rows += 1
         conn.commit()
-    return rows
+        # whole days through NOW's day: the accounts are computed as of NOW, later buckets unused
+        report = write_city_history(conn, city, first, NOW.date() + timedelta(days=1))
+    return report.rows
 
 
 def main() -> None:

@@ -12,9 +12,17 @@ from dashboards._enterprise import ENTERPRISE_DASHBOARD
 from dashboards._finance import FINANCE
 from dashboards._model import Dashboard
 from dashboards._operations import OPERATIONS
+from dashboards._projects import PROJECTS
 from dashboards._quality import QUALITY
 
-DASHBOARDS: tuple[Dashboard, ...] = (CITY, ENTERPRISE_DASHBOARD, QUALITY, OPERATIONS, FINANCE)
+DASHBOARDS: tuple[Dashboard, ...] = (
+    CITY,
+    ENTERPRISE_DASHBOARD,
+    QUALITY,
+    OPERATIONS,
+    FINANCE,
+    PROJECTS,
+)
 
 
 def render(dashboard: Dashboard) -> str:

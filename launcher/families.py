@@ -45,6 +45,7 @@ COMMANDS: dict[str, Family] = {
     "verification": Family("trust.commands", TRUST),
     "dashboards": Family("dashboards.commands", SERVER),
     "finance": Family("finance.commands", SERVER),
+    "projects": Family("projects.commands", SERVER),
     "demo": Family("launcher.demo", DEMO),
 }
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -42,6 +43,7 @@ class Drive(StrEnum):
 
     PRODUCTION = "production"  # the enterprise's shift pattern
     SOLAR = "solar"  # the sun over Lishui (28.45°N)
+    HYDRO = "hydro"  # a run-of-river small hydro station: steady, wet in spring and summer
 
 
 # Weights: rough shares of industrial output; 莲都 (with the development zone) and 缙云 lead.
@@ -234,6 +236,7 @@ class Meter:
     initial: Decimal = Decimal(0)
     rollover_prone: bool = False  # starts close to register_max (see build_city)
     stack: Stack | None = None
+    retrofit_from: date | None = None  # a gas boiler retrofitted on this local day (profiles)
 
     @property
     def cumulative(self) -> bool:
@@ -328,7 +331,7 @@ def build_city(enterprises: int, seed: int, where: str = LISHUI.name) -> City:
         gateway = Gateway(f"gw-{enterprise.code[8:]}", enterprise.code)
         made.append(enterprise)
         gateways.append(gateway)
-        meters.extend(_meters(rng, enterprise, gateway))
+        meters.extend(_extras(seed, enterprise, gateway, _meters(rng, enterprise, gateway)))
     return City(seed, tuple(made), tuple(gateways), tuple(meters))
 
 
@@ -399,6 +402,33 @@ def _meters(rng: random.Random, e: Enterprise, gw: Gateway) -> list[Meter]:
             _cems(rng, e, gw, tag, kind=industry.cems, driver=driver.id, co2_per_unit=factor)
         )
     return meters
+
+
+# Lishui's small hydro: the Ou river's upper reaches and their tributaries (瓯江, 龙泉溪, 小溪).
+HYDRO_DISTRICTS = frozenset({"龙泉市", "遂昌县", "云和县", "庆元县", "景宁畲族自治县", "青田县"})
+HYDRO_P = 0.15  # share of enterprises there that run a small hydro station
+RETROFIT_P = 0.25  # share of gas meters whose boiler was retrofitted
+RETROFIT_FROM = date(2026, 1, 1)  # the retrofit's start: 2025 is the baseline year
+
+
+def _extras(seed: int, e: Enterprise, gw: Gateway, meters: list[Meter]) -> list[Meter]:
+    """Boiler retrofits and small hydro stations, from streams of their own.
+
+    Drawn after (and apart from) the enterprise's stream, so adding them changed no other meter
+    of any city: a retrofitted gas meter keeps its id, rate and register, only its profile
+    follows production (:func:`.profiles.day_steps`); a hydro station is one meter more.
+    """
+    out = [
+        replace(m, retrofit_from=RETROFIT_FROM)
+        if m.carrier == "natural_gas" and stream(seed, "retrofit", m.id).random() < RETROFIT_P
+        else m
+        for m in meters
+    ]
+    rng = stream(seed, "hydro", e.code)
+    if e.district in HYDRO_DISTRICTS and rng.random() < HYDRO_P:
+        kw = round(rng.uniform(300.0, 2_000.0), -1)  # small hydro: well under 50 MW
+        out.append(_generator(rng, e, gw, f"m-{e.code[_TAG]}-hy1", kw=kw, drive=Drive.HYDRO))
+    return out
 
 
 # Fuel meters by id suffix: carrier, quantity, register_max, decimals.
@@ -535,17 +565,25 @@ def _register(
 
 
 def _pv(rng: random.Random, e: Enterprise, gw: Gateway, tag: str, kwp: float) -> Meter:
+    return _generator(rng, e, gw, f"m-{tag}-pv1", kw=kwp, drive=Drive.SOLAR)
+
+
+def _generator(
+    rng: random.Random, e: Enterprise, gw: Gateway, meter_id: str, *, kw: float, drive: Drive
+) -> Meter:
+    """A generation meter. The registry's on-site generation carrier is ``pv`` (booked by
+    ``energy_generated``, zero-emission): a hydro station's meter is registered under it too."""
     return _register(
         rng,
         e,
         gw,
-        f"m-{tag}-pv1",
+        meter_id,
         carrier="pv",
         quantity="energy_generated",
-        rate=kwp,
+        rate=kw,
         register_max=Decimal("1000000"),
-        multiplier=_ct_pt(kwp),
-        drive=Drive.SOLAR,
+        multiplier=_ct_pt(kw),
+        drive=drive,
     )
 
 

@@ -3,6 +3,7 @@
 * ``simulate register`` writes the city's enterprises, gateways and meters into the registry;
 * ``simulate run`` publishes readings: a fast-forward over ``--from``..``--to`` (history, as fast
   as the broker acknowledges) and/or ``--live`` (real time, or ``--speed`` times faster);
+* ``simulate history`` writes the rollups the meters would produce (COPY), for benchmarks;
 * ``simulate city`` prints what the city is made of.
 
 psycopg is imported only by ``register``; ``run`` needs nothing but the broker.
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -54,12 +55,50 @@ def register(subparsers: Any) -> None:
     _city_flags(loans)
     loans.set_defaults(func=_loans)
 
+    _add_history_parser(sub)
     _add_run_parser(sub)
+
+    projects = sub.add_parser(
+        "projects", help="declare the demo's climate projects and a bank's loans to them"
+    )
+    _city_flags(projects)
+    projects.add_argument("--bank", default=None, help="the bank lending to them (registered)")
+    projects.set_defaults(func=_projects)
 
     show = sub.add_parser("city", help="print the city: districts, industries, meters")
     _city_flags(show)
     show.add_argument("--json", action="store_true", help="the whole city as JSON")
     show.set_defaults(func=_city)
+
+
+def _add_history_parser(sub: Any) -> None:
+    history = sub.add_parser(
+        "history",
+        help="write the city's 15-minute rollups directly (COPY), for benchmarks",
+        description="Write the rollups the city's meters would produce over local days, without "
+        "publishing a reading (register the city first). Idempotent: days written again are "
+        "replaced. --months N: the N months before --to (plus --to's month so far).",
+    )
+    _city_flags(history)
+    history.add_argument(
+        "--to",
+        dest="end",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the day after the last one written (default: today, Asia/Shanghai)",
+    )
+    span = history.add_mutually_exclusive_group()
+    span.add_argument(
+        "--months",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="whole months before --to's month (and that month up to --to)",
+    )
+    span.add_argument("--days", type=_positive_int, default=None, metavar="N",
+                      help="the N days before --to")  # fmt: skip
+    history.set_defaults(func=_history)
 
 
 def _add_run_parser(sub: Any) -> None:
@@ -219,6 +258,21 @@ def _interval(text: str) -> int:
 # -- handlers -------------------------------------------------------------------------------------
 
 
+def _projects(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg  # noqa: PLC0415 - `simulate run` needs no database driver
+
+    from carbonledger.config import require_database_url  # noqa: PLC0415
+
+    from .projects import register_projects  # noqa: PLC0415
+
+    city = _city_of(args, settings)
+    with psycopg.connect(require_database_url(settings), autocommit=True) as conn:
+        lines = register_projects(conn, city, args.bank, datetime.now(SHANGHAI))
+    for line in lines:
+        print(line)  # noqa: T201
+    return 0
+
+
 def _register(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: `simulate run` and gateways never need a database driver.
     import psycopg  # noqa: PLC0415
@@ -251,6 +305,43 @@ def _loans(args: argparse.Namespace, settings: Settings) -> int:
         written = register_loans(conn, city, datetime.now(SHANGHAI).date())
     for bank, count in written.items():
         print(f"loan book of {bank}: {count} loans added or changed")  # noqa: T201
+    return 0
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg  # noqa: PLC0415 - `simulate run` and gateways never need a database driver
+
+    from carbonledger.config import require_database_url  # noqa: PLC0415
+
+    from .history import write_city_history  # noqa: PLC0415 - loads analytics (Numba)
+
+    city = _city_of(args, settings)
+    end = args.end or datetime.now(SHANGHAI).date()
+    if args.days is not None:
+        first = end - timedelta(days=args.days)
+    else:
+        back = (end.year * 12 + end.month - 1) - (args.months or 1)
+        first = date(back // 12, back % 12 + 1, 1)
+    began = time.monotonic()
+    total = (end - first).days
+
+    def progress(day: date, rows: int) -> None:
+        done = (day - first).days + 1
+        elapsed = time.monotonic() - began
+        print(  # noqa: T201
+            f"history: {day} written ({done}/{total} days), {rows:,} rows, "
+            f"{rows / max(elapsed, 1e-9):,.0f} rows/s, "
+            f"~{elapsed / done * (total - done):.0f} s left",
+            flush=True,
+        )
+
+    with psycopg.connect(require_database_url(settings)) as conn:
+        report = write_city_history(conn, city, first, end, progress=progress)
+    print(  # noqa: T201
+        f"history: {report.rows:,} rollup rows for {report.series:,} series over "
+        f"{report.days} days ({first}..{end - timedelta(days=1)}) "
+        f"in {time.monotonic() - began:.0f} s"
+    )
     return 0
 
 

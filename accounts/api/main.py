@@ -39,6 +39,7 @@ from accounts.api.routes import (
     health,
     keys,
     loans,
+    projects,
     timeseries,
     verification,
     watch,
@@ -161,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
     v1.include_router(certificates.router)
     v1.include_router(verification.router)
     v1.include_router(finance_report.router)
+    v1.include_router(projects.router)
     app.include_router(v1)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

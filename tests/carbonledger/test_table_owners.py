@@ -25,6 +25,7 @@ SOURCE_PACKAGES = (
     "launcher",
     "trust",
     "finance",
+    "projects",
 )
 MIGRATIONS = ROOT / "carbonledger" / "db" / "migrations"
 
@@ -73,6 +74,12 @@ OWNERS: dict[str, str] = {
     # climate finance: banks' loan books
     "loans": "finance",
     "loan_figures": "finance",
+    # climate projects: the project library, its meters, drivers and transitions
+    "projects": "projects",
+    "project_meters": "projects",
+    "project_drivers": "projects",
+    "project_transitions": "projects",
+    "project_reductions": "projects",
     # the schema and its reference data, written by migrations only
     "schema_migrations": "carbonledger.db",
     "quantities": "carbonledger.db",

@@ -33,6 +33,7 @@ def test_uids_are_unique_and_stable() -> None:
         "carbonledger-quality",
         "carbonledger-operations",
         "carbonledger-finance",
+        "carbonledger-projects",
     ]
 
 

@@ -30,7 +30,9 @@ from accounts.ledger import refresh_live
 from carbonledger import wire
 from carbonledger.config import AccountsSettings
 from dashboards import DASHBOARDS, Dashboard, Format, Kind, Panel, QueryVariable, TextVariable
+from projects import refresh as refresh_projects
 from simulator import OutgoingBatch, Simulation, build_city
+from simulator.projects import register_projects
 from simulator.registry import register_city
 from tests.analytics.test_streaming import RunningAggregator, caught_up
 from tests.dashboards.grafana_macros import Request, expand
@@ -120,6 +122,10 @@ def scene(request: pytest.FixtureRequest) -> Iterator[Scene]:
                 )
         # a tiny 两高 threshold, so the energy-intensive enterprise (division 30) is flagged
         refresh_live(conn, AccountsSettings(two_high_tce=Decimal("0.001")), now=end)
+        # the project library (its PV plant admitted, a retrofit declared, a bank's loans)
+        conn.execute("INSERT INTO banks (id, name) VALUES ('demo-bank', '演示银行')")
+        register_projects(conn, city, "demo-bank", end.astimezone(SHANGHAI))
+        refresh_projects(conn, end)
     yield Scene(url, start, end, cems, last, booked, timescaledb)
     next(databases, None)
 
@@ -333,3 +339,21 @@ def test_top_emitters_agree_with_the_ledger_accounts(scene: Scene) -> None:
     codes = [r[columns.index("grade (rolling 12 months)")] for r in rows]
     assert any(c.endswith("级") for c in codes)
     assert all(c.endswith("级") or c == "not graded" for c in codes), codes
+
+
+def test_project_library_panels_agree_with_the_projects(scene: Scene) -> None:
+    """The scene's library: its PV plant and small hydro station admitted (its four enterprises
+    have no retrofitted boiler), a loan of 60 % of each investment; measured = what ``projects
+    refresh`` stored."""
+    columns, rows = run(scene, *_panel("carbonledger-projects", "Projects by stage"))
+    assert dict(zip(columns, rows[0], strict=True)) == {
+        "declared": 0, "screened": 0, "in the library": 2, "retired": 0
+    }  # fmt: skip
+    _, rows = run(scene, *_panel("carbonledger-projects", "Financing received by area"))
+    assert all(loans == investment * Decimal("0.6") for _, investment, loans in rows)
+    with psycopg.connect(scene.url) as conn:
+        stored = conn.execute("SELECT sum(reduction_tco2) FROM project_reductions").fetchone()
+    _, ((measured, _expected),) = run(
+        scene, *_panel("carbonledger-projects", "Library reductions this year")
+    )
+    assert stored is not None and measured == stored[0]

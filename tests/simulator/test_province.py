@@ -12,7 +12,7 @@ import pytest
 from carbonledger import divisions, uscc
 from carbonledger.errors import ConfigError
 from launcher.cli import main
-from simulator.city import DISTRICTS, build_city, region_names
+from simulator.city import DISTRICTS, Drive, build_city, region_names
 from simulator.registry import register_city
 
 # build_city(50, 1) as it was before regions existed: the default city must not move.
@@ -25,8 +25,13 @@ _LISHUI_50_1 = (
 def test_the_default_city_is_lishui_as_before() -> None:
     city = build_city(50, 1)
     enterprises = "\n".join("|".join(dataclasses.astuple(e)) for e in city.enterprises)
-    meters = "\n".join(repr(dataclasses.astuple(m)) for m in city.meters)
+    # Issue 17 added small hydro stations and boiler retrofits from streams of their own: the
+    # meters there were before are the same, field for field (retrofit_from is the new last one).
+    before = [m for m in city.meters if m.drive is not Drive.HYDRO]
+    meters = "\n".join(repr(dataclasses.astuple(m)[:-1]) for m in before)
     assert (_sha(enterprises), _sha(meters)) == _LISHUI_50_1
+    assert len(city.meters) - len(before) == 6  # hydro stations
+    assert sum(m.retrofit_from is not None for m in before) == 9  # their profile follows output
     assert build_city(50, 1, "lishui") == city
 
 

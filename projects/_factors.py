@@ -1,0 +1,143 @@
+"""Which library factor a project's month uses, from rows of the ledger's ``factors`` table.
+
+The method names the grid factor (region and series): a project's reductions do not follow the
+accounts' policy, which a bank's disclosure must not see change under it. Of the factors
+published by the day of computation, the latest data year not after the month's year, then the
+highest version (the ledger's rule, docs/accounts.md). Every value is exact, per activity unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+from projects._errors import MethodError
+
+# GJ per NCV-unit quantity -> per activity unit (the library's NCV units)
+_NCV_PER_UNIT = {"GJ/t": 1, "GJ/10^4Nm3": 10_000}
+_FUELS = {"natural_gas": "natural_gas", "diesel": "diesel"}
+
+
+@dataclass(frozen=True)
+class FactorRow:
+    """A row of ``factors`` (the columns a project needs)."""
+
+    id: str
+    version: int
+    kind: str
+    subject: str
+    series: str
+    value: Decimal
+    unit: str
+    ncv: Decimal | None
+    ncv_unit: str | None
+    carbon_content: Decimal | None
+    oxidation: Decimal | None
+    guideline: str | None
+    source: str
+    document: str
+    data_year: int | None
+    published: date
+    region: str
+    valid_from: date
+    valid_to: date | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """tCO2 per activity unit of a carrier in a month, and the factor it came from."""
+
+    carrier: str
+    tco2_per_unit: Fraction
+    factor: FactorRow
+    formula: str
+
+
+def _latest(candidates: Iterable[FactorRow], as_of: date) -> FactorRow | None:
+    published = [f for f in candidates if f.published <= as_of]
+    return max(published, key=lambda f: (f.data_year or 0, f.version), default=None)
+
+
+def grid(rows: Sequence[FactorRow], region: str, series: str, year: int, as_of: date) -> FactorRow:
+    """The grid factor (tCO2/MWh) the method names, for a month of ``year``."""
+    where = region if series == "average" else "national"
+    found = _latest(
+        (
+            f
+            for f in rows
+            if f.kind == "grid"
+            and f.series == series
+            and f.region == where
+            and (f.data_year or 0) <= year
+        ),
+        as_of,
+    )
+    if found is None:
+        raise MethodError(
+            f"no {series} grid factor for {where} with data year <= {year} published by {as_of}"
+        )
+    return found
+
+
+def choose(
+    rows: Sequence[FactorRow],
+    carrier: str,
+    month: date,
+    as_of: date,
+    *,
+    region: str,
+    series: str,
+) -> Choice:
+    """tCO2 per metered unit of ``carrier`` (kWh, Nm3, t, GJ) in ``month``."""
+    if carrier in ("electricity", "pv"):
+        f = grid(rows, region, series, month.year, as_of)
+        return Choice(carrier, Fraction(f.value) / 1000, f, f"kWh / 1000 x {f.value} tCO2/MWh")
+    if carrier in _FUELS:
+        fuel = _latest(
+            (
+                r
+                for r in rows
+                if r.kind == "fuel"
+                and r.subject == _FUELS[carrier]
+                and r.guideline == "general"
+                and r.valid_on(month)
+            ),
+            as_of,
+        )
+        if fuel is None or fuel.ncv is None or fuel.carbon_content is None:
+            raise MethodError(f"no default NCV for {carrier} valid on {month}")
+        if fuel.oxidation is None or fuel.ncv_unit not in _NCV_PER_UNIT:
+            raise MethodError(f"factor {fuel.ref}: no oxidation rate or an unknown NCV unit")
+        f = fuel
+        per_unit = _NCV_PER_UNIT[str(f.ncv_unit)]
+        value = (
+            (Fraction(fuel.ncv) * Fraction(fuel.carbon_content) * Fraction(fuel.oxidation))
+            * Fraction(44, 12)
+            / (1000 * per_unit)
+        )
+        formula = (
+            f"NCV {f.ncv} {f.ncv_unit} x CC {f.carbon_content} tC/TJ x OF {f.oxidation} x 44/12"
+        )
+        return Choice(carrier, value, f, formula)
+    if carrier == "heat":
+        heat = _latest(
+            (r for r in rows if r.kind == "heat" and r.subject == "heat" and r.valid_on(month)),
+            as_of,
+        )
+        if heat is None:
+            raise MethodError(f"no heat factor valid on {month}")
+        return Choice(carrier, Fraction(heat.value), heat, f"GJ x {heat.value} tCO2/GJ")
+    raise MethodError(
+        f"carrier {carrier} is not supported by project methods (steam needs its enthalpy per"
+        " meter; meter it as heat in GJ)"
+    )
