@@ -25,7 +25,7 @@ def _datasources() -> dict[str, str]:
 
 def test_uids_are_unique_and_stable() -> None:
     uids = [m["uid"] for m in models()]
-    assert len(set(uids)) == len(uids) == 5
+    assert len(set(uids)) == len(uids) == 6
     # links, pushes and provisioning key on these: changing one orphans the old dashboard
     assert uids == [
         "carbonledger-city",
