@@ -22,7 +22,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -161,7 +161,8 @@ class Tracker:
             if committed is None:
                 out.append(None)
                 continue
-            bucket = when - timedelta(seconds=t % PERIOD)
+            # the interval (t - 15 min, t] ends in the bucket holding the instant before t
+            bucket = datetime.fromtimestamp((int(t) - 1) // PERIOD * PERIOD, UTC)
             seen = _first(self.rollups.get((m.id, bucket), []), committed)
             account = None if seen is None else _first(
                 self.accounts.get(m.enterprise_code, []),
