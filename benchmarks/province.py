@@ -379,12 +379,14 @@ def freshness_phase(url: str, city: City, args: argparse.Namespace, rss: Rss) ->
         for proc in (writer, accounts, aggregator):
             if proc is not None:
                 stop(proc)  # type: ignore[arg-type]
-    seen = sorted(v for v in values if v is not None)
-    unseen = len(values) - len(seen)
-    p99 = seen[min(len(seen) - 1, int(0.99 * len(values)))] if len(seen) == len(values) else None
-    return {"p50": seen[len(seen) // 2] if seen else None, "p99": p99, "unseen": unseen,
+    # a reading not seen in its account by the end counts as its wait so far (a lower bound)
+    ended = start + args.stream_seconds + args.grace
+    unseen = sum(1 for v in values if v is None)
+    waits = sorted(ended - t if v is None else v for v, (t, _) in zip(values, sample, strict=True))
+    p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))] if waits else None
+    return {"p50": waits[len(waits) // 2] if waits else None, "p99": p99, "unseen": unseen,
             "tracked": len(values), "rate": len(window) / args.stream_seconds,
-            "ready_s": ready}  # fmt: skip
+            "ready_s": ready, "oldest_xact_s": tracker.oldest_xact_s}  # fmt: skip
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -425,6 +427,7 @@ def province(args: argparse.Namespace, now: datetime, rss: Rss, out: dict[str, A
             out["freshness_unseen"] = fresh["unseen"]
             out["stream_readings_per_s"] = round(fresh["rate"])
             out["accounts_run_first_cycle_s"] = round(fresh["ready_s"], 1)
+            out["oldest_xact_during_stream_s"] = round(fresh["oldest_xact_s"], 1)
         out["db_size_gb"] = _db_size_gb(url)
 
 

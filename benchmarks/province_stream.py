@@ -37,6 +37,10 @@ from simulator.profiles import local_day, steps_until
 PERIOD = 900  # seconds between a meter's readings
 TICK = 15  # the simulator's register tick
 POLL = 0.5
+_OLDEST = """
+SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0) FROM pg_stat_activity
+WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
+"""
 
 
 def phase(meter_id: str) -> int:
@@ -120,6 +124,9 @@ class Tracker:
     sample: list[tuple[float, Meter]]
     rollups: dict[tuple[str, datetime], list[tuple[datetime, float]]] = field(default_factory=dict)
     accounts: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    oldest_xact_s: float = 0.0
+    """the longest-open transaction holding a snapshot anywhere on the server during the run:
+    the aggregator's watermark (the snapshot's xmin, server-wide) cannot pass it"""
 
     def poll(self, stop_at: float) -> None:
         ids = sorted({m.id for _, m in self.sample})
@@ -140,6 +147,8 @@ class Tracker:
                     (codes,),
                 ):
                     _note(self.accounts.setdefault(code.strip(), []), as_of, seen)
+                row = conn.execute(_OLDEST).fetchone()
+                self.oldest_xact_s = max(self.oldest_xact_s, float(row[0] if row else 0.0))
                 time.sleep(max(0.0, POLL - (time.time() - seen)))
 
     def freshness(self) -> list[float | None]:
