@@ -186,7 +186,15 @@ def populate(url: str, city: City, first: date, end: date, year: list[str] | Non
             last = date(end.year - 1, 1, 1)
             rows += write_city_history(conn, city, last, date(end.year, 1, 1), series=chosen,
                                        progress=progress).rows  # fmt: skip
+    analyze(url)
     return rows
+
+
+def analyze(url: str) -> None:
+    """Statistics after a bulk load, as an operator runs after an import: autovacuum comes
+    later, and until then the planner sees empty tables (docs/scale.md)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
 
 
 def cycles(url: str, now: datetime, count: int) -> list[float]:
@@ -291,6 +299,7 @@ async def _bank(url: str, codes: list[str]) -> str:
 
 def api_phase(url: str, codes: list[str], args: argparse.Namespace, rss: Rss) -> dict[str, Any]:
     key = asyncio.run(_bank(url, codes))
+    analyze(url)  # the consents and the accounts the cycles stored
     port = args.port
     server = service(["api", "--port", str(port), "--workers", str(args.workers), "--no-watch"],
                      url, rss, "api")  # fmt: skip
