@@ -438,6 +438,9 @@ def province(args: argparse.Namespace, now: datetime, rss: Rss, out: dict[str, A
             out["accounts_run_first_cycle_s"] = round(fresh["ready_s"], 1)
             out["oldest_xact_during_stream_s"] = round(fresh["oldest_xact_s"], 1)
         out["db_size_gb"] = _db_size_gb(url)
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT pg_total_relation_size('rollups_15m')").fetchone()
+        out["rollup_bytes_per_row"] = round((row[0] if row else 0) / max(1, out["rollup_rows"]))
 
 
 def _round(value: float | None) -> float | None:
