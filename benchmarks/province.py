@@ -213,13 +213,15 @@ def cycles(url: str, now: datetime, count: int) -> list[float]:
 
 
 def regrade(url: str, now: datetime) -> float:
-    """Grades of every stored month-to-date account, recomputed (the ledger's regrade)."""
-    from accounts.ledger import _store  # noqa: PLC0415 - no public regrade on main
+    """Grades of every stored account of the live periods (month to date, rolling 12 months,
+    year), recomputed from the stored accounts: what a cycle does last, for every enterprise."""
+    from accounts.ledger import _store  # noqa: PLC0415 - the ledger's regrade is not public
 
     with psycopg.connect(url) as conn:
         began = time.perf_counter()
         with conn.transaction():
-            _store._regrade(conn, Period.mtd(now), AccountsSettings())
+            for period in _store.live_periods(now):
+                _store._regrade(conn, period, AccountsSettings())
         return time.perf_counter() - began
 
 

@@ -78,7 +78,9 @@ def test_a_stack_books_its_drivers_fuel_times_its_co2_factor(db_url: str) -> Non
         )
     fuel = Decimal(sums[driver.quantity]).scaleb(-4)  # primary units
     co2_t = Decimal(sums["co2_mass"]).scaleb(-6)
-    assert co2_t == pytest.approx(fuel * Decimal(stack.stack.co2_per_unit) / 1000, rel=Decimal("1e-6"))
+    assert co2_t == pytest.approx(
+        fuel * Decimal(stack.stack.co2_per_unit) / 1000, rel=Decimal("1e-6")
+    )
 
 
 def test_a_profile_of_the_wrong_length_is_refused(db_url: str) -> None:
