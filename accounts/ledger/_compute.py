@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from accounts.ledger._inputs import AccountInputs, EconomicRow, Enterprise, MonthActivity
 from accounts.ledger._model import (
@@ -35,7 +36,15 @@ from accounts.ledger._model import (
     dec,
 )
 from accounts.ledger._period import Period, add_months, local_midnight, local_today
-from accounts.ledger._policy import FactorLibrary, FactorRef, MeasuredNcv, Selection, select
+from accounts.ledger._policy import (
+    FUELS,
+    FactorLibrary,
+    FactorRef,
+    MeasuredNcv,
+    Selection,
+    guideline_for,
+    select,
+)
 
 BUCKET = timedelta(minutes=15)
 Selections = dict[tuple[str, date, str], Selection]  # see select_all
@@ -152,10 +161,22 @@ def select_all(
 ) -> Selections:
     """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only."""
     out: Selections = {}
+    guideline = guideline_for(enterprise.info.industry_code, library.settings)
     for a in activity:
         key = (a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")
-        if key not in out:
-            out[key] = select(
+        if key in out:
+            continue
+        # what select() depends on: enterprises of one guideline share the fuels' factors
+        fuel = a.carrier in FUELS
+        shared = (
+            *key,
+            as_of,
+            guideline if fuel else "",
+            tuple(m for m in measured if m.fuel == a.carrier) if fuel else (),
+        )
+        found = library.selected.get(shared)
+        if found is None:
+            found = library.selected[shared] = select(
                 library,
                 carrier=a.carrier,
                 month=a.month,
@@ -164,6 +185,7 @@ def select_all(
                 measured=measured,
                 meter_id=a.meter_id,
             )
+        out[key] = found
     return out
 
 
@@ -508,19 +530,16 @@ def _by_month(
     yearly: dict[int, list[Decimal | None]],
 ) -> tuple[Figure, Fraction | None]:
     total, notes = Fraction(0), []
-    for month in period.months():
-        start, end = local_midnight(month), local_midnight(add_months(month, 1))
-        elapsed = min(end, hi) - max(start, lo)
-        if elapsed.total_seconds() <= 0:
-            continue
-        share = Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds()))
+    for month, share in _shares(period, lo, hi):
         found = _month_value(month, index, monthly, yearly)
         if found is None:
             return Figure(value=None, basis=f"missing for {month:%Y-%m}"), None
         value, how = found
         if share != 1:
             how += f" x {float(share):.3f} of the month elapsed"
-        total += value * share
+            total += value * share
+        else:
+            total += value
         notes.append(how)
     if not notes:
         return Figure(value=None, basis="missing"), None
@@ -530,6 +549,22 @@ def _by_month(
     return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds)), total
 
 
+@lru_cache(maxsize=256)
+def _shares(period: Period, lo: datetime, hi: datetime) -> tuple[tuple[date, Fraction], ...]:
+    """The months of the period with the elapsed share of each in [lo, hi) (none: skipped);
+    the same for every enterprise of a cycle, so computed once."""
+    out = []
+    for month in period.months():
+        start, end = local_midnight(month), local_midnight(add_months(month, 1))
+        elapsed = min(end, hi) - max(start, lo)
+        if elapsed.total_seconds() <= 0:
+            continue
+        out.append(
+            (month, Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds())))
+        )
+    return tuple(out)
+
+
 def _month_value(
     month: date,
     index: int,
@@ -537,12 +572,17 @@ def _month_value(
     yearly: dict[int, list[Decimal | None]],
 ) -> tuple[Fraction, str] | None:
     """The month's own figure, else its year's / 12, else the previous year's / 12."""
-    candidates = (
-        (monthly.get(month), 1, "reported"),
-        (yearly.get(month.year), 12, f"{month.year} annual / 12"),
-        (yearly.get(month.year - 1), 12, f"{month.year - 1} annual / 12"),
-    )
-    for row, divisor, how in candidates:
+    row = monthly.get(month)
+    if row is not None and (value := row[index]) is not None:
+        return fraction(value), "reported"
+    for year in (month.year, month.year - 1):
+        row = yearly.get(year)
         if row is not None and (value := row[index]) is not None:
-            return Fraction(value) / divisor, how
+            return fraction(value) / 12, f"{year} annual / 12"
     return None
+
+
+@lru_cache(maxsize=65_536)
+def fraction(value: Decimal) -> Fraction:
+    """Decimal -> Fraction, remembered: economic figures and factors repeat across accounts."""
+    return Fraction(value)
