@@ -36,14 +36,18 @@ class Partitions:
     def key(self, index: int) -> int:
         return _BASE + self.count * 1000 + index
 
-    def balance(self, conn: psycopg.Connection) -> bool:
-        """Join, take free partitions up to the fair share, give back extras; True when the
-        held set changed (the caller then refreshes all its enterprises)."""
+    def join(self, conn: psycopg.Connection) -> int:
+        """Count this session among the live processes; the number of them."""
         if not self._member:
             conn.execute("SELECT pg_advisory_lock_shared(%s)", (_MEMBER,))
             self._member = True
         row = conn.execute(_MEMBERS, (_MEMBER,)).fetchone()
-        members = max(1, int(row[0]) if row else 1)
+        return max(1, int(row[0]) if row else 1)
+
+    def balance(self, conn: psycopg.Connection) -> bool:
+        """Join, take free partitions up to the fair share, give back extras; True when the
+        held set changed (the caller then refreshes all its enterprises)."""
+        members = self.join(conn)
         share = -(-self.count // members)
         held = set(self.held)
         for index in sorted(held, reverse=True)[: max(0, len(held) - share)]:

@@ -211,14 +211,14 @@ class LiveAccounts:
     def _grade(self, conn: psycopg.Connection, now: datetime) -> None:
         """Partitioned: grades need every partition's accounts (industry L), so they are
         written after this process's accounts commit, in a READ COMMITTED transaction that sees
-        the others' too, by one process at a time (a busy grader's next cycle covers ours)."""
+        the others' too, one process at a time: a process that waited for another's grading
+        grades again, so the last accounts committed are always graded."""
         isolation = conn.isolation_level
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         try:
             with conn.transaction():
-                row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_GRADER,)).fetchone()
-                if row and row[0]:
-                    regrade_live(conn, self.settings, now)
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GRADER,))
+                regrade_live(conn, self.settings, now)
         finally:
             conn.isolation_level = isolation
 
