@@ -17,6 +17,12 @@ registry, economic data or factor library change, when the day changes, every
 ``accounts.cache_ttl_s``, and on every cycle while there is no aggregator watermark (rollups
 written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, one per cycle
 (an ``aggregate recompute`` leaves no change rows).
+
+The current month is kept the same way up to a frontier 75 minutes back
+(:mod:`accounts.ledger._month_cache`): a cycle reads the rollups since the frontier only.
+
+With ``accounts.partitions`` > 1 several processes split the enterprises
+(:mod:`accounts.ledger._partitions`); each writes its accounts, then grades all of them.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from accounts.ledger._grading import band_set
 from accounts.ledger._inputs import MonthActivity
+from accounts.ledger._month_cache import REACHES_BACK, MonthToDate, frontier
 from accounts.ledger._partitions import PART_OF, Partitions
 from accounts.ledger._period import local_midnight, month_start
 from accounts.ledger._read import read_activities
@@ -61,7 +68,7 @@ SELECT c.enterprise_code,
        bool_and(c.first_time >= %(month)s + interval '1 hour' AND EXISTS (
            SELECT 1 FROM readings r WHERE r.meter_id = c.meter_id AND r.quantity = c.quantity
              AND r.time >= %(month)s AND r.time < c.first_time AND r.quality <> 'bad')),
-       min(c.committed_at)
+       min(c.committed_at), {reaches_back}
 FROM reading_changes c WHERE c.txid >= %(w)s AND c.txid < %(a)s AND {part}
 GROUP BY c.enterprise_code
 """
@@ -142,6 +149,7 @@ class LiveAccounts:
         self._meters: object | None = None
         self._full_at = 0.0
         self._past: dict[str, _Cache] = {}
+        self._month = MonthToDate()  # the current month's sums up to a frontier
         # accounts.partitions > 1: this process refreshes the partitions it holds
         self.partitions = Partitions(settings.partitions) if settings.partitions > 1 else None
 
@@ -231,7 +239,7 @@ class LiveAccounts:
         if self.partitions is not None and not self.partitions.held:
             return CycleResult(0, False, None)  # a standby: the others hold every partition
         if moved:  # partitions taken or given back: what is cached may not be ours
-            self._past.clear()
+            self._forget()
             self._context = None
         current = month_start(now.date())
         meters = conn.execute(_METERS).fetchone()
@@ -241,19 +249,13 @@ class LiveAccounts:
         if meters != self._meters or aggregator is None:
             # roles, sources or meters changed: booked activity differs; no aggregator: the
             # rollups may be written without change rows, so nothing can be cached
-            self._past.clear()
-        changed: dict[str, bool] = {}
-        if self._watermark is not None and aggregator not in (None, self._watermark):
-            part, params = self._part("c.enterprise_code")
-            rows = conn.execute(
-                _CHANGED.format(part=part),
-                {"w": self._watermark, "a": aggregator, "month": local_midnight(current), **params},
-            ).fetchall()
-            changed = {code.strip(): bool(this_month) for code, this_month, _ in rows}
-            self._observe_lag(rows, now)
-        for code, this_month in changed.items():
+            self._forget()
+        changed = self._changed(conn, aggregator, now, current)
+        for code, (this_month, back) in changed.items():
             if not this_month:  # the change reaches back into a past month
                 self._past.pop(code, None)
+            if back or not this_month:  # ... or before the current month's kept sums
+                self._month.drop(code)
         full = (
             (meters, context) != (self._meters, self._context)
             or now.date() != self._day
@@ -282,6 +284,32 @@ class LiveAccounts:
         )
         return CycleResult(len(ordered), full, result)
 
+    def _changed(
+        self, conn: psycopg.Connection, aggregator: object, now: datetime, current: date
+    ) -> dict[str, tuple[bool, bool]]:
+        """Enterprises with change rows in [W, A): (within the current month, reaching back
+        before the current month's frontier)."""
+        if self._watermark is None or aggregator in (None, self._watermark):
+            return {}
+        part, params = self._part("c.enterprise_code")
+        query = _CHANGED.format(part=part, reaches_back=REACHES_BACK)
+        rows = conn.execute(
+            query,
+            {
+                "w": self._watermark,
+                "a": aggregator,
+                "month": local_midnight(current),
+                "frontier": frontier(now, current),
+                **params,
+            },
+        ).fetchall()
+        self._observe_lag(rows, now)
+        return {code.strip(): (bool(this_month), bool(back)) for code, this_month, _, back in rows}
+
+    def _forget(self) -> None:
+        self._past.clear()
+        self._month.clear()
+
     def _expire_one(self) -> set[str]:
         """Drop the oldest cache once it is ``cache_ttl_s`` old (one per cycle, so the cost of
         re-reading past months is spread out): an ``aggregate recompute`` leaves no change rows."""
@@ -291,13 +319,15 @@ class LiveAccounts:
         if time.monotonic() - cache.read_at < self.settings.cache_ttl_s:
             return set()
         del self._past[code]
+        self._month.drop(code)
         return {code}
 
     def _activities(
         self, conn: psycopg.Connection, codes: Sequence[str], now: datetime, current: date
     ) -> dict[str, list[MonthActivity]]:
-        """Past months from the caches, the current month from the rollups: one query for the
-        current month of every enterprise, one for the enterprises without a cache.
+        """Past months from the caches, the current month from its kept sums and the rollups
+        since its frontier: one query for the recent buckets of every enterprise, one for the
+        enterprises without a cache.
 
         A new month adds the one that just ended to a cache instead of re-reading a year.
         """
@@ -323,7 +353,7 @@ class LiveAccounts:
                 cache = self._past[code]
                 kept = [a for a in cache.rows if a.month >= earliest]
                 cache.rows, cache.through = kept + ended[code], current
-        now_month = read_activities(conn, codes, local_midnight(current), now, work_mem=mem)
+        now_month = self._month.activity(conn, codes, now, current, work_mem=mem)
         return {code: self._past[code].rows + now_month[code] for code in codes}
 
     def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:
