@@ -104,8 +104,9 @@ def fill(url: str, args: argparse.Namespace) -> int:
                     t = start + timedelta(minutes=15 * b)
                     copy.write_row((t, m.enterprise_code, m.id, quantity, fp, 900_000, 0, 60))
                     rows += 1
-        # a reading early this month per enterprise: a change after it stays in this month
-        # (the service then keeps its cache of past months, as for a live meter)
+        # readings of the meter that changes (see change_everything), early this month and
+        # half an hour ago: a change after them reaches back neither into a past month nor
+        # before the current month's frontier, as for a live meter
         early = local_midnight(month_start(now.date())) + timedelta(hours=2)
         first = {}
         for m in city.meters:
@@ -114,21 +115,26 @@ def fill(url: str, args: argparse.Namespace) -> int:
             cur.executemany(
                 "INSERT INTO readings (time, meter_id, quantity, value, quality)"
                 " VALUES (%s, %s, %s, 1, 'good')",
-                [(early, meter, quantity) for meter, quantity in first.values()],
+                [
+                    (at, meter, quantity)
+                    for meter, quantity in first.values()
+                    for at in (early, now - timedelta(minutes=30))
+                ],
             )
         conn.execute("ANALYZE")
     return rows
 
 
 def change_everything(url: str) -> None:
-    """A change row for every enterprise (its first meter, just before NOW), then the
+    """A change row for every enterprise (its meter with readings, just before NOW), then the
     aggregator's watermark past it: the next cycle refreshes every enterprise."""
     with psycopg.connect(url) as conn:
         conn.execute(
             "INSERT INTO reading_changes (enterprise_code, meter_id, quantity, first_time,"
             " last_time, readings)"
-            " SELECT DISTINCT ON (enterprise_code) enterprise_code, id, quantity, %s, %s, 1"
-            " FROM meters ORDER BY enterprise_code, id",
+            " SELECT DISTINCT ON (m.enterprise_code) m.enterprise_code, m.id, r.quantity, %s,"
+            " %s, 1 FROM meters m JOIN readings r ON r.meter_id = m.id"
+            " ORDER BY m.enterprise_code, m.id",
             (_now() - timedelta(minutes=1), _now() - timedelta(minutes=1)),
         )
     with psycopg.connect(url) as conn:

@@ -52,7 +52,13 @@ Selections = dict[tuple[str, date, str], Selection]  # see select_all
 
 @dataclass
 class _LineSum:
-    """Exact running sums for one line across months."""
+    """Exact running sums for one line across months.
+
+    Activity is summed in fixed-point integers (one scale per line: its quantity's) and each
+    factor's share as the integer activity booked at it, so the months cost integer additions;
+    :meth:`finish` turns them into the exact rationals (the same values as adding month by
+    month).
+    """
 
     first: MonthActivity
     activity: Fraction = Fraction(0)
@@ -69,6 +75,30 @@ class _LineSum:
     tce_formulas: list[str] = field(default_factory=list)
     months: list[MonthPart] = field(default_factory=list)
     has_factor: bool = True
+    fp: int = 0
+    at_tco2: dict[Fraction, int] = field(default_factory=dict)  # factor -> signed fixed point
+    at_tce_equivalent: dict[Fraction, int] = field(default_factory=dict)
+    at_tce_equal: dict[Fraction, int] = field(default_factory=dict)
+
+    def finish(self) -> None:
+        scale = 10**self.first.scale
+        self.activity = Fraction(self.fp, scale)
+        self.tco2 = _booked(self.at_tco2, scale)
+        self.tce_equivalent = _booked(self.at_tce_equivalent, scale)
+        self.tce_equal = _booked(self.at_tce_equal, scale)
+
+
+def _booked(at: dict[Fraction, int], scale: int) -> Fraction:
+    """sum(fixed point x factor) / scale, exactly."""
+    total = Fraction(0)
+    for factor, fp in at.items():
+        total += Fraction(fp * factor.numerator, factor.denominator * scale)
+    return total
+
+
+# one month of one line as every period of an enterprise's refresh shows it (see _month_part)
+# (keeps the activity alive while its id is the key)
+Parts = dict[int, tuple[MonthActivity, MonthPart]]
 
 
 def compute_account(
@@ -82,10 +112,13 @@ def compute_account(
     reason: str | None = None,
     selections: Selections | None = None,
     offline_after_s: int = 900,
+    parts: Parts | None = None,
 ) -> Account:
     """The account of ``inputs``' enterprise for ``period`` with data up to ``as_of``.
 
-    ``selections`` may be given (the live refresh selects once for its three periods).
+    ``selections`` may be given (the live refresh selects once for its three periods), and
+    ``parts``: a dict kept across the periods of one enterprise and one ``selections`` (a month's
+    part of a line is computed once for them).
     """
     enterprise, activity = inputs.enterprise, inputs.activity
     lo, hi = period.bounds(as_of)
@@ -93,7 +126,7 @@ def compute_account(
         selections = select_all(
             library, enterprise, inputs.measured_ncv, activity, local_today(as_of)
         )
-    sums = _lines(activity, selections)
+    sums = _lines(activity, selections, parts)
     period_ms = int((hi - lo).total_seconds() * 1000)
     lines = [_line(s, period_ms) for s in sums.values()]
     green = _green_power(inputs, library, activity, selections)
@@ -194,22 +227,23 @@ def selection_for(selections: Selections, a: MonthActivity) -> Selection:
 
 
 def _lines(
-    activity: Sequence[MonthActivity], selections: Selections
+    activity: Sequence[MonthActivity], selections: Selections, parts: Parts | None = None
 ) -> dict[tuple[str, str, str], _LineSum]:
+    """The lines' sums; ``parts`` keeps each month's part for the enterprise's other periods."""
     sums: dict[tuple[str, str, str], _LineSum] = {}
+    parts = {} if parts is None else parts
     for a in sorted(activity, key=lambda a: (a.meter_id, a.quantity, a.role, a.month)):
         s = sums.setdefault((a.meter_id, a.quantity, a.role), _LineSum(a))
         sel = selection_for(selections, a)
-        amount = a.activity
-        s.activity += amount
+        s.fp += a.activity_fp
         s.covered_ms += a.covered_ms
         s.estimated_ms += a.estimated_ms
         s.buckets += a.buckets
         s.last_bucket = max(filter(None, (s.last_bucket, a.last_bucket)))
-        tco2 = tce_eq = tce_el = None
+        signed = a.sign * a.activity_fp
         if a.role != "measured" and sel.tco2_per_unit is not None:
-            tco2 = a.sign * amount * sel.tco2_per_unit
-            s.tco2 += tco2
+            at = s.at_tco2
+            at[sel.tco2_per_unit] = at.get(sel.tco2_per_unit, 0) + signed
             for f in sel.factors:
                 s.factors[f.ref] = f
             if sel.formula not in s.formulas:
@@ -217,28 +251,42 @@ def _lines(
         elif a.role != "measured":
             s.has_factor = False
         if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
-            tce_eq = a.sign * amount * sel.tce_equivalent
-            tce_el = a.sign * amount * sel.tce_equal
-            s.tce_equivalent += tce_eq
-            s.tce_equal += tce_el
+            eq, el = s.at_tce_equivalent, s.at_tce_equal
+            eq[sel.tce_equivalent] = eq.get(sel.tce_equivalent, 0) + signed
+            el[sel.tce_equal] = el.get(sel.tce_equal, 0) + signed
             for f in sel.tce_factors:
                 s.tce_factors[f.ref] = f
             if sel.tce_formula not in s.tce_formulas:
                 s.tce_formulas.append(sel.tce_formula)
-        s.months.append(
-            MonthPart(
-                month=a.month,
-                activity=_d(amount),
-                tco2=dec(tco2) if a.scope is not None else None,
-                factor_id=sel.factor_id if a.role != "measured" else None,
-                tce_equivalent=dec(tce_eq),
-                tce_equal=dec(tce_el),
-                tco2_avoided=dec(tco2) if a.role == "own_generation" else None,
-                buckets=a.buckets,
-                covered_ms=a.covered_ms,
-            )
-        )
+        part = parts.get(id(a))
+        if part is None:
+            part = parts[id(a)] = (a, _month_part(a, sel))
+        s.months.append(part[1])
+    for s in sums.values():
+        s.finish()
     return sums
+
+
+def _month_part(a: MonthActivity, sel: Selection) -> MonthPart:
+    """The month's part of its line (the same in every period that holds the month)."""
+    amount = a.activity
+    tco2 = tce_eq = tce_el = None
+    if a.role != "measured" and sel.tco2_per_unit is not None:
+        tco2 = a.sign * amount * sel.tco2_per_unit
+    if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
+        tce_eq = a.sign * amount * sel.tce_equivalent
+        tce_el = a.sign * amount * sel.tce_equal
+    return MonthPart(
+        month=a.month,
+        activity=_d(amount),
+        tco2=dec(tco2) if a.scope is not None else None,
+        factor_id=sel.factor_id if a.role != "measured" else None,
+        tce_equivalent=dec(tce_eq),
+        tce_equal=dec(tce_el),
+        tco2_avoided=dec(tco2) if a.role == "own_generation" else None,
+        buckets=a.buckets,
+        covered_ms=a.covered_ms,
+    )
 
 
 def _d(value: Fraction) -> Decimal:

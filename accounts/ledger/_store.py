@@ -21,7 +21,13 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from accounts.ledger._compute import Selections, compute_account, select_all, selection_for
+from accounts.ledger._compute import (
+    Parts,
+    Selections,
+    compute_account,
+    select_all,
+    selection_for,
+)
 from accounts.ledger._grading import Standing, band_set, grade
 from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._model import Account, Exact, Figure, GradeRecord, Status, dec
@@ -65,6 +71,10 @@ ON CONFLICT (enterprise_code, period_kind, period_start, model, model_version) D
     industry_l = excluded.industry_l, k_value = excluded.k_value, grade = excluded.grade,
     colour = excluded.colour, level = excluded.level, basis = excluded.basis,
     label = excluded.label, account_version = excluded.account_version, computed_at = now()
+"""
+_SUPERSEDE = """
+UPDATE account_periods SET status = 'superseded', superseded_at = %s
+WHERE enterprise_code = %s AND period_kind = %s AND period_start = %s AND version = %s
 """
 _SELECTION = """
 INSERT INTO factor_selection (enterprise_code, month, carrier, factor_id, tco2_num, tco2_den,
@@ -499,8 +509,11 @@ def refresh_live(
                 selections = select_all(
                     library, per_period[0].enterprise, per_period[0].measured_ncv, months, today
                 )
+                parts: Parts = {}
                 accounts = [
-                    compute_account(one, period, library, as_of=now, selections=selections)
+                    compute_account(
+                        one, period, library, as_of=now, selections=selections, parts=parts
+                    )
                     for one, period in zip(per_period, periods, strict=True)
                 ]
             except AccountsError as exc:  # one enterprise's problem stops no other
@@ -542,8 +555,8 @@ def close(
                 inputs.of(code, period), period, library, as_of=now, status="closed",
                 reason="closed",
             )  # fmt: skip
-            conn.execute(_ROW, _values(account))
             closed.append(account)
+        _executemany(conn, _ROW, [_values(account) for account in closed])
         _regrade(conn, period, settings)
     return closed
 
@@ -593,6 +606,8 @@ def recompute(
         ]
         inputs = read_inputs(conn, [code for code, _ in chosen], [period], now)
         stored = _stored_many(conn, [code for code, _ in chosen], period.kind, period.start)
+        superseded: list[tuple[object, ...]] = []
+        versions: list[tuple[object, ...]] = []
         for code, version in chosen:
             old = stored[code]
             new = compute_account(
@@ -607,14 +622,11 @@ def recompute(
             if _same(old, new):
                 out.append(Recomputed(code, version, None, old.totals.total, new.totals.total))
                 continue
-            conn.execute(
-                "UPDATE account_periods SET status = 'superseded', superseded_at = %s"
-                " WHERE enterprise_code = %s AND period_kind = %s AND period_start = %s"
-                " AND version = %s",
-                (now, code, period.kind, period.start, version),
-            )
-            conn.execute(_ROW, _values(new))
+            superseded.append((now, code, period.kind, period.start, version))
+            versions.append(_values(new))
             out.append(Recomputed(code, version, version + 1, old.totals.total, new.totals.total))
+        _executemany(conn, _SUPERSEDE, superseded)
+        _executemany(conn, _ROW, versions)
         _regrade(conn, period, settings)
     return out
 
