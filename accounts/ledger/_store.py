@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from accounts.ledger._bulk import upsert
 from accounts.ledger._compute import (
     Parts,
     Selections,
@@ -38,17 +39,13 @@ from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 from carbonledger.tz import SHANGHAI
 
-_ROW = """
-INSERT INTO account_periods (enterprise_code, period_kind, period_start, version, period_end,
-    status, as_of, tco2_total, tco2_scope1, tco2_scope2, tco2_own_generation_avoided,
-    tco2_measured, tce_equivalent, tce_equal, value_added, revenue, intensity_va,
-    intensity_revenue, coverage, estimated_share, offline_meters, detail, computed_at, reason)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-        %s, %s)
-"""
-_LIVE = (
-    _ROW
-    + """ON CONFLICT (enterprise_code, period_kind, period_start, version) DO UPDATE SET
+_ACCOUNT_COLUMNS = (
+    "enterprise_code", "period_kind", "period_start", "version", "period_end", "status", "as_of",
+    "tco2_total", "tco2_scope1", "tco2_scope2", "tco2_own_generation_avoided", "tco2_measured",
+    "tce_equivalent", "tce_equal", "value_added", "revenue", "intensity_va", "intensity_revenue",
+    "coverage", "estimated_share", "offline_meters", "detail", "computed_at", "reason",
+)  # fmt: skip
+_LIVE_CONFLICT = """ON CONFLICT (enterprise_code, period_kind, period_start, version) DO UPDATE SET
     period_end = excluded.period_end, as_of = excluded.as_of, tco2_total = excluded.tco2_total,
     tco2_scope1 = excluded.tco2_scope1, tco2_scope2 = excluded.tco2_scope2,
     tco2_own_generation_avoided = excluded.tco2_own_generation_avoided,
@@ -60,12 +57,12 @@ _LIVE = (
     detail = excluded.detail, computed_at = excluded.computed_at
 WHERE account_periods.status = 'live'
 """
-)
-_GRADE = """
-INSERT INTO grades (enterprise_code, period_kind, period_start, model, model_version,
-    industry_code, l_value, industry_l, k_value, grade, colour, level, basis, label,
-    account_version, computed_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+_GRADE_WRITE = (
+    "enterprise_code", "period_kind", "period_start", "model", "model_version", "industry_code",
+    "l_value", "industry_l", "k_value", "grade", "colour", "level", "basis", "label",
+    "account_version",
+)  # fmt: skip
+_GRADE_CONFLICT = """
 ON CONFLICT (enterprise_code, period_kind, period_start, model, model_version) DO UPDATE SET
     industry_code = excluded.industry_code, l_value = excluded.l_value,
     industry_l = excluded.industry_l, k_value = excluded.k_value, grade = excluded.grade,
@@ -76,10 +73,11 @@ _SUPERSEDE = """
 UPDATE account_periods SET status = 'superseded', superseded_at = %s
 WHERE enterprise_code = %s AND period_kind = %s AND period_start = %s AND version = %s
 """
-_SELECTION = """
-INSERT INTO factor_selection (enterprise_code, month, carrier, factor_id, tco2_num, tco2_den,
-    tce_equivalent, tce_equal, tce_factor_ids, selected_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+_SELECTION_COLUMNS = (
+    "enterprise_code", "month", "carrier", "factor_id", "tco2_num", "tco2_den", "tce_equivalent",
+    "tce_equal", "tce_factor_ids",
+)  # fmt: skip
+_SELECTION_CONFLICT = """
 ON CONFLICT (enterprise_code, month, carrier) DO UPDATE SET
     factor_id = excluded.factor_id, tco2_num = excluded.tco2_num, tco2_den = excluded.tco2_den,
     tce_equivalent = excluded.tce_equivalent, tce_equal = excluded.tce_equal,
@@ -437,9 +435,7 @@ def _store_grades(conn: psycopg.Connection, records: Iterable[GradeRecord]) -> N
         )
         for r in records
     ]
-    if rows:
-        with conn.cursor() as cur:
-            cur.executemany(_GRADE, rows)
+    upsert(conn, "grades", _GRADE_WRITE, rows, _GRADE_CONFLICT, now=("computed_at",))
 
 
 def _regrade(conn: psycopg.Connection, period: Period, settings: AccountsSettings) -> int:
@@ -521,8 +517,11 @@ def refresh_live(
                 continue
             rows += [_values(account) for account in accounts]
             chosen += _selection_rows(code, months, selections)
-        _executemany(conn, _LIVE, rows)
-        _executemany(conn, _SELECTION, chosen)
+        upsert(conn, "account_periods", _ACCOUNT_COLUMNS, rows, _LIVE_CONFLICT)
+        upsert(
+            conn, "factor_selection", _SELECTION_COLUMNS, chosen, _SELECTION_CONFLICT,
+            now=("selected_at",),
+        )  # fmt: skip
         graded = sum(_regrade(conn, p, settings) for p in periods) if codes and regrade else 0
     return RefreshResult(len(codes), len(rows), graded, time.monotonic() - began, failed)
 
@@ -556,7 +555,7 @@ def close(
                 reason="closed",
             )  # fmt: skip
             closed.append(account)
-        _executemany(conn, _ROW, [_values(account) for account in closed])
+        upsert(conn, "account_periods", _ACCOUNT_COLUMNS, [_values(a) for a in closed])
         _regrade(conn, period, settings)
     return closed
 
@@ -626,7 +625,7 @@ def recompute(
             versions.append(_values(new))
             out.append(Recomputed(code, version, version + 1, old.totals.total, new.totals.total))
         _executemany(conn, _SUPERSEDE, superseded)
-        _executemany(conn, _ROW, versions)
+        upsert(conn, "account_periods", _ACCOUNT_COLUMNS, versions)
         _regrade(conn, period, settings)
     return out
 
