@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
+from math import lcm
 
 from accounts.ledger._inputs import AccountInputs, EconomicRow, Enterprise, MonthActivity
 from accounts.ledger._model import (
@@ -577,20 +578,27 @@ def _by_month(
     monthly: dict[date, list[Decimal | None]],
     yearly: dict[int, list[Decimal | None]],
 ) -> tuple[Figure, Fraction | None]:
-    total, notes = Fraction(0), []
+    """Whole months are added as integers over a common denominator and the month in progress
+    as a rational: the same exact sum as adding month by month, with one normalisation."""
+    numerator, denominator, partial, notes = 0, 1, Fraction(0), []
     for month, share in _shares(period, lo, hi):
         found = _month_value(month, index, monthly, yearly)
         if found is None:
             return Figure(value=None, basis=f"missing for {month:%Y-%m}"), None
-        value, how = found
+        (n, d), how = found
         if share != 1:
             how += f" x {float(share):.3f} of the month elapsed"
-            total += value * share
+            partial += Fraction(n, d) * share
+        elif denominator % d == 0:
+            numerator += n * (denominator // d)
         else:
-            total += value
+            common = lcm(denominator, d)
+            numerator = numerator * (common // denominator) + n * (common // d)
+            denominator = common
         notes.append(how)
     if not notes:
         return Figure(value=None, basis="missing"), None
+    total = Fraction(numerator, denominator) + partial
     if all(n == "reported" for n in notes):
         return Figure(value=dec(total), basis="reported"), total
     kinds = sorted(set(notes))
@@ -618,19 +626,20 @@ def _month_value(
     index: int,
     monthly: dict[date, list[Decimal | None]],
     yearly: dict[int, list[Decimal | None]],
-) -> tuple[Fraction, str] | None:
-    """The month's own figure, else its year's / 12, else the previous year's / 12."""
+) -> tuple[tuple[int, int], str] | None:
+    """The month's own figure, else its year's / 12, else the previous year's / 12, as
+    (numerator, denominator)."""
     row = monthly.get(month)
     if row is not None and (value := row[index]) is not None:
-        return fraction(value), "reported"
+        return _ratio(value), "reported"
     for year in (month.year, month.year - 1):
         row = yearly.get(year)
         if row is not None and (value := row[index]) is not None:
-            return fraction(value) / 12, f"{year} annual / 12"
+            n, d = _ratio(value)
+            return (n, d * 12), f"{year} annual / 12"
     return None
 
 
 @lru_cache(maxsize=65_536)
-def fraction(value: Decimal) -> Fraction:
-    """Decimal -> Fraction, remembered: economic figures and factors repeat across accounts."""
-    return Fraction(value)
+def _ratio(value: Decimal) -> tuple[int, int]:
+    return value.as_integer_ratio()

@@ -34,6 +34,8 @@ def dec(value: Fraction | int | None) -> Decimal | None:
         return None
     if type(value) is not Fraction:
         value = Fraction(value)
+    if not value.numerator:
+        return _ZERO  # what the division gives for 0 (never -0: a Fraction's 0 has no sign)
     ctx = _CONTEXT
     rounded = ctx.quantize(
         ctx.divide(Decimal(value.numerator), Decimal(value.denominator)), _QUANTUM
@@ -46,6 +48,7 @@ _PRECISION = 60  # the Decimal context the figures were always divided in
 _CONTEXT = Context(prec=_PRECISION, rounding=ROUND_HALF_EVEN)
 _QUANTUM = Decimal(1).scaleb(-PLACES)
 _ONE = Decimal(1)
+_ZERO = Decimal(0)
 
 
 def dec_reference(value: Fraction | int | None) -> Decimal | None:
