@@ -6,8 +6,9 @@
 
 A scratch database gets the simulated city (``--enterprises``, ``--region``) and 15-minute rollups
 for every booked meter over ``--months`` months up to ``NOW`` (COPY; ``--step k`` writes every
-k-th bucket only, so a province fits on the disk: the accounts' cost depends on the number of
-(meter, month) sums, the read's on the number of rollups). Then, for the baseline code (a git ref
+k-th bucket only, and every bucket of the last two hours, so a province fits on the disk: the
+accounts' cost depends on the number of (meter, month) sums, a cycle's read on the rollups since
+the current month's frontier). Then, for the baseline code (a git ref
 extracted with ``git archive``, default ``main``) and this checkout, alternately:
 
 - ``--processes`` worker processes run ``LiveAccounts`` (this checkout with
@@ -100,7 +101,8 @@ def fill(url: str, args: argparse.Namespace) -> int:
             for m in city.meters:
                 quantity = QUANTITY[m.carrier]
                 fp = max(1, int(m.rate * 0.25 * 10_000)) if m.cumulative else 500_000
-                for b in range(0, buckets, args.step):
+                # every bucket of the last two hours whatever the step: what a cycle reads
+                for b in (b for b in range(buckets) if b % args.step == 0 or b >= buckets - 8):
                     t = start + timedelta(minutes=15 * b)
                     copy.write_row((t, m.enterprise_code, m.id, quantity, fp, 900_000, 0, 60))
                     rows += 1
