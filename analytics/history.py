@@ -107,6 +107,10 @@ def write_history(
             progress(day, rows)
     if days:
         _move_frontiers(conn, series, day_start(end))
+        # a bulk load outruns autovacuum: plans chosen on an empty table's statistics (an index
+        # of one column filtered row by row) would read every row of a province per lookup
+        with conn.transaction():
+            conn.execute("ANALYZE rollups_15m, rollup_frontiers")
     return HistoryReport(days, len(series), rows)
 
 

@@ -1,19 +1,29 @@
-"""Benchmark: live accounts for a simulated city, the service's cached refresh vs a full one.
+"""Benchmark: one live-accounts cycle in which every enterprise changed, baseline code vs this one.
 
-    .venv/bin/python benchmarks/live_accounts.py                    # 50 enterprises, 12 months
-    .venv/bin/python benchmarks/live_accounts.py --enterprises 200 --months 6
+    .venv/bin/python benchmarks/live_accounts.py --enterprises 500 --months 2
+    .venv/bin/python benchmarks/live_accounts.py --enterprises 5000 --months 2 --step 8 \\
+        --processes 2 --baseline none
 
-A scratch database gets the simulated city (``--enterprises``) and 15-minute rollups for every
-meter over ``--months`` months up to ``NOW`` (``simulate history``'s writer, COPY). Then:
+A scratch database gets the simulated city (``--enterprises``, ``--region``) and 15-minute rollups
+for every booked meter over ``--months`` months up to ``NOW`` (COPY; ``--step k`` writes every
+k-th bucket only, and every bucket of the last two hours, so a province fits on the disk: the
+accounts' cost depends on the number of (meter, month) sums, a cycle's read on the rollups since
+the current month's frontier). Then, for the baseline code (a git ref
+extracted with ``git archive``, default ``main``) and this checkout, alternately:
 
-- baseline: ``refresh_live`` of every enterprise reading all its activity from the rollups
-  (what a refresh without the service's cache costs: rolling 12 months of buckets);
-- service: ``LiveAccounts`` after its first cycle, with every enterprise changed (each cycle
-  re-reads only the current month, past months come from its cache);
-- reads: ``get_account`` of a stored month-to-date account (what the API serves) vs computing
-  the same account on demand.
+- ``--processes`` worker processes run ``LiveAccounts`` (this checkout with
+  ``accounts.partitions`` = processes; the baseline always one); each does its first (full)
+  cycle, which fills its cache of past months;
+- ``--cycles`` times: a change row for every enterprise is committed and the aggregator's
+  watermark moved past it, then every worker runs ``LiveAccounts.cycle(conn, NOW)``; the cycle
+  time is the wall time until the last worker is done (grades included);
+- the accounts, grades and factor selections are copied aside.
 
-The last line is one JSON object with the figures.
+Both sides' stored accounts (every column, the whole ``detail`` with its exact values) and
+grades are then compared row for row: the run fails if one differs. ``--recompute-year`` also
+times closing and recomputing a year (``accounts.ledger.close`` / ``recompute``). The last line
+is one JSON object with the figures. The machine is shared: the sides alternate so that load
+hits both.
 """
 
 from __future__ import annotations
@@ -21,28 +31,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
-from accounts.ledger import Period, get_account, load_factors, refresh_live
-from accounts.ledger._compute import compute_account
-from accounts.ledger._period import add_months, month_start
-from accounts.ledger._read import load_library, read_inputs
-from accounts.ledger.service import LiveAccounts
-from carbonledger.config import AccountsSettings
-from carbonledger.db import migrate
-from carbonledger.tz import SHANGHAI
-from simulator.city import build_city
-from simulator.history import write_city_history
-from simulator.registry import register_city, register_economics
-
+ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
+QUANTITY = {"electricity": "energy_import", "pv": "energy_generated", "natural_gas": "gas_volume",
+            "steam": "steam_mass", "diesel": "diesel_mass", "flue_gas": "co2_mass"}  # fmt: skip
+TABLES = ("account_periods", "grades", "factor_selection")
+# compared columns (grades.computed_at is now() of the write)
+_GRADE_COLUMNS = (
+    "enterprise_code, period_kind, period_start, model, model_version, industry_code, l_value,"
+    " industry_l, k_value, grade, colour, level, basis, label, account_version"
+)
+
+
+def _now() -> datetime:
+    from carbonledger.tz import SHANGHAI  # noqa: PLC0415 - workers import after sys.path is set
+
+    return datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
 
 
 def scratch(name: str) -> str:
@@ -58,76 +74,294 @@ def drop(name: str) -> None:
         )
 
 
-def fill(url: str, enterprises: int, months: int) -> int:
-    city = build_city(enterprises, 2026)
-    first = add_months(month_start(NOW.date()), -(months - 1))
+def fill(url: str, args: argparse.Namespace) -> int:
+    from accounts.ledger import load_factors  # noqa: PLC0415
+    from accounts.ledger._period import add_months, local_midnight, month_start  # noqa: PLC0415
+    from carbonledger.db import migrate  # noqa: PLC0415
+    from simulator.city import build_city  # noqa: PLC0415
+    from simulator.registry import register_city, register_economics  # noqa: PLC0415
+
+    migrate(url, timescaledb="off")
+    now = _now()
+    city = build_city(args.enterprises, 2026, args.region)
+    start = local_midnight(add_months(month_start(now.date()), -(args.months - 1)))
+    buckets = int((now - start).total_seconds() // 900)
     with psycopg.connect(url) as conn:
         load_factors(conn)
         register_city(conn, city)
-        register_economics(conn, city, NOW.date())
-        conn.commit()
-        # whole days through NOW's day: the accounts are computed as of NOW, later buckets unused
-        report = write_city_history(conn, city, first, NOW.date() + timedelta(days=1))
-    return report.rows
+        register_economics(conn, city, now.date())
+        rows = 0
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY rollups_15m (bucket, enterprise_code, meter_id, quantity, activity_fp,"
+                " covered_ms, estimated_ms, readings_good) FROM STDIN"
+            ) as copy,
+        ):
+            for m in city.meters:
+                quantity = QUANTITY[m.carrier]
+                fp = max(1, int(m.rate * 0.25 * 10_000)) if m.cumulative else 500_000
+                # every bucket of the last two hours whatever the step: what a cycle reads
+                for b in (b for b in range(buckets) if b % args.step == 0 or b >= buckets - 8):
+                    t = start + timedelta(minutes=15 * b)
+                    copy.write_row((t, m.enterprise_code, m.id, quantity, fp, 900_000, 0, 60))
+                    rows += 1
+        # readings of the meter that changes (see change_everything), early this month and
+        # half an hour ago: a change after them reaches back neither into a past month nor
+        # before the current month's frontier, as for a live meter
+        early = local_midnight(month_start(now.date())) + timedelta(hours=2)
+        first = {}
+        for m in city.meters:
+            first.setdefault(m.enterprise_code, (m.id, QUANTITY[m.carrier]))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO readings (time, meter_id, quantity, value, quality)"
+                " VALUES (%s, %s, %s, 1, 'good')",
+                [
+                    (at, meter, quantity)
+                    for meter, quantity in first.values()
+                    for at in (early, now - timedelta(minutes=30))
+                ],
+            )
+        conn.execute("ANALYZE")
+    return rows
+
+
+def change_everything(url: str) -> None:
+    """A change row for every enterprise (its meter with readings, just before NOW), then the
+    aggregator's watermark past it: the next cycle refreshes every enterprise."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO reading_changes (enterprise_code, meter_id, quantity, first_time,"
+            " last_time, readings)"
+            " SELECT DISTINCT ON (m.enterprise_code) m.enterprise_code, m.id, r.quantity, %s,"
+            " %s, 1 FROM meters m JOIN readings r ON r.meter_id = m.id"
+            " ORDER BY m.enterprise_code, m.id",
+            (_now() - timedelta(minutes=1), _now() - timedelta(minutes=1)),
+        )
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO aggregator_watermarks (partitions, partition, txid)"
+            " VALUES (1, 0, pg_current_xact_id())"
+            " ON CONFLICT (partitions, partition) DO UPDATE SET txid = excluded.txid,"
+            " updated_at = now()"
+        )
+
+
+def snapshot(url: str, side: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in TABLES:
+            name = f"bench_{side}_{table}"
+            conn.execute(f"DROP TABLE IF EXISTS {name}")
+            conn.execute(f"CREATE TABLE {name} AS SELECT * FROM {table}")
+
+
+def clear(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE grades, account_periods, factor_selection")
+
+
+def differences(url: str) -> dict[str, int]:
+    """Rows of one side missing from the other, per table and direction (0 everywhere: same)."""
+    ap = "SELECT enterprise_code, period_kind, period_start, version, status, detail::text, {cols}"
+    cols = (
+        "period_end, as_of, tco2_total, tco2_scope1, tco2_scope2, tco2_own_generation_avoided,"
+        " tco2_measured, tce_equivalent, tce_equal, value_added, revenue, intensity_va,"
+        " intensity_revenue, coverage, estimated_share, offline_meters, computed_at, reason"
+    )
+    queries = {
+        "account_periods": ap.format(cols=cols) + " FROM bench_{a}_account_periods",
+        "grades": f"SELECT {_GRADE_COLUMNS} FROM bench_{{a}}_grades",
+        "factor_selection": "SELECT enterprise_code, month, carrier, factor_id, tco2_num,"
+        " tco2_den, tce_equivalent, tce_equal, tce_factor_ids FROM bench_{a}_factor_selection",
+    }
+    out = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table, query in queries.items():
+            for a, b in (("base", "new"), ("new", "base")):
+                q = f"SELECT count(*) FROM ({query.format(a=a)} EXCEPT {query.format(a=b)}) x"
+                out[f"{table}:{a}-{b}"] = conn.execute(q).fetchone()[0]  # type: ignore[index]
+            rows = conn.execute(f"SELECT count(*) FROM bench_new_{table}").fetchone()
+            out[f"{table}:rows"] = rows[0] if rows else 0
+    return out
+
+
+class Side:
+    """The worker processes of one side (code on PYTHONPATH), driven over stdin/stdout."""
+
+    def __init__(self, url: str, path: Path, processes: int) -> None:
+        env = {**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{ROOT}"}
+        command = [sys.executable, __file__, "--worker", url, "--processes", str(processes)]
+        self.workers = [
+            subprocess.Popen(
+                command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(processes)
+        ]
+        began = time.perf_counter()
+        for w in self.workers:
+            self._answer(w)  # joined
+        self._send("cycle")
+        self.first = time.perf_counter() - began
+
+    def _send(self, command: str) -> list[float]:
+        for w in self.workers:
+            assert w.stdin is not None
+            w.stdin.write(command + "\n")
+            w.stdin.flush()
+        return [self._answer(w) for w in self.workers]
+
+    @staticmethod
+    def _answer(w: subprocess.Popen[str]) -> float:
+        assert w.stdout is not None
+        line = w.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker exited with {w.wait()}")
+        return float(line.split()[-1])
+
+    def cycle(self) -> float:
+        began = time.perf_counter()
+        self._send("cycle")
+        return time.perf_counter() - began
+
+    def close(self) -> None:
+        for w in self.workers:
+            assert w.stdin is not None
+            w.stdin.write("quit\n")
+            w.stdin.flush()
+            w.wait(60)
+
+
+def worker(url: str, processes: int) -> None:
+    """One ``accounts run`` process, stepped by the parent (joined, then a cycle per line)."""
+    from accounts.ledger.service import LiveAccounts  # noqa: PLC0415
+    from carbonledger.config import AccountsSettings  # noqa: PLC0415
+
+    settings = AccountsSettings()
+    if processes > 1:
+        settings = AccountsSettings(partitions=processes)  # type: ignore[call-arg]
+    service = LiveAccounts(url, settings)
+    with psycopg.connect(url, autocommit=True) as conn:
+        partitions = getattr(service, "partitions", None)
+        if partitions is not None:
+            while partitions.join(conn) < processes:  # everyone in before anyone balances
+                time.sleep(0.05)
+        conn.autocommit = False
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        print("joined 0", flush=True)
+        for line in sys.stdin:
+            if line.strip() == "quit":
+                break
+            began = time.perf_counter()
+            service.cycle(conn, _now())
+            print(f"cycle {time.perf_counter() - began:.4f}", flush=True)
+
+
+def baseline_tree(ref: str, into: Path) -> Path:
+    """The packages of ``ref`` (git archive), to put first on the workers' PYTHONPATH."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "accounts", "carbonledger", "analytics"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def recompute_year(url: str, year: str) -> dict[str, float]:
+    from accounts.ledger import Period, close, recompute  # noqa: PLC0415
+
+    period = Period.parse(year, _now())
+    with psycopg.connect(url, autocommit=True) as conn:
+        began = time.perf_counter()
+        closed = close(conn, period, now=_now())
+        closing = time.perf_counter() - began
+        began = time.perf_counter()
+        recompute(conn, period, "benchmark", now=_now() + timedelta(days=1))
+        again = time.perf_counter() - began
+    return {"year_close_s": round(closing, 3), "year_recompute_s": round(again, 3),
+            "year_accounts": len(closed)}  # fmt: skip
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--enterprises", type=int, default=50)
-    parser.add_argument("--months", type=int, default=12)
-    parser.add_argument("--cycles", type=int, default=3)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--enterprises", type=int, default=500)
+    parser.add_argument("--months", type=int, default=2)
+    parser.add_argument("--step", type=int, default=1, help="write every k-th 15-minute bucket")
+    parser.add_argument(
+        "--region", default="lishui", help="simulated region (zhejiang: a province)"
+    )
+    parser.add_argument("--cycles", type=int, default=2, help="timed cycles per side and round")
+    parser.add_argument("--rounds", type=int, default=2, help="baseline/new alternations")
+    parser.add_argument("--processes", type=int, default=1, help="this checkout's processes")
+    parser.add_argument("--baseline", default="main", help="git ref of the baseline, or none")
+    parser.add_argument("--recompute-year", default=None, metavar="YYYY")
+    parser.add_argument("--db", default=None, help="use this filled database (kept)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    name = f"clbench_accounts_{uuid.uuid4().hex[:8]}"
-    url = scratch(name)
+    if args.worker:
+        worker(args.worker, args.processes)
+        return
+    name = args.db or f"clbench_accounts_{uuid.uuid4().hex[:8]}"
+    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+    rows = None
     try:
-        migrate(url, timescaledb="off")
-        rows = fill(url, args.enterprises, args.months)
-        print(f"{rows:,} rollup rows for {args.enterprises} enterprises, {args.months} months")
-        settings = AccountsSettings()
-        with psycopg.connect(url, autocommit=True) as conn:
+        if not args.db:
+            scratch(name)
             began = time.perf_counter()
-            refresh_live(conn, settings, now=NOW)
-            full = time.perf_counter() - began
-        print(f"baseline: full refresh (all activity read) {full:.2f} s")
-
-        service = LiveAccounts(url, settings)
-        with psycopg.connect(url) as conn:
-            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            service.cycle(conn, NOW)  # fills the cache of past months
-            timings = []
-            codes = [e.code for e in build_city(args.enterprises, 2026).enterprises]
-            for _ in range(args.cycles):
-                with conn.transaction():
-                    began = time.perf_counter()
-                    activity = service._activities(conn, codes, NOW, month_start(NOW.date()))
-                    refresh_live(conn, settings, codes, now=NOW, activity=activity)
-                    timings.append(time.perf_counter() - began)
-        cached = min(timings)
-        print(f"service: refresh of every enterprise from its cache {cached:.2f} s "
-              f"({full / cached:.1f}x faster)")  # fmt: skip
-
-        mtd = Period.mtd(NOW)
-        with psycopg.connect(url, autocommit=True) as conn:
-            code = codes[0]
-            began = time.perf_counter()
-            for _ in range(20):
-                get_account(conn, code, mtd)
-            stored = (time.perf_counter() - began) / 20
-            library = load_library(conn, settings)
-            began = time.perf_counter()
-            for _ in range(5):
-                inputs = read_inputs(conn, [code], [mtd], NOW).of(code, mtd)
-                compute_account(inputs, mtd, library, as_of=NOW)
-            computed = (time.perf_counter() - began) / 5
-        print(f"read: stored mtd account {stored * 1000:.1f} ms, computed {computed * 1000:.1f} ms")
-        print(json.dumps({
-            "enterprises": args.enterprises, "months": args.months, "rollup_rows": rows,
-            "full_refresh_s": round(full, 3), "cached_refresh_s": round(cached, 3),
-            "ratio": round(full / cached, 2), "stored_read_ms": round(stored * 1000, 2),
-            "computed_read_ms": round(computed * 1000, 2),
-        }))  # fmt: skip
+            rows = fill(url, args)
+            print(f"{rows:,} rollup rows, {args.enterprises} enterprises, {args.months} months,"
+                  f" every {args.step}. bucket ({time.perf_counter() - began:.0f} s)")  # fmt: skip
+        figures = run(url, args)
+        figures.update(enterprises=args.enterprises, months=args.months, step=args.step,
+                       rollup_rows=rows, processes=args.processes)  # fmt: skip
+        if args.recompute_year:
+            figures.update(recompute_year(url, args.recompute_year))
+        print(json.dumps(figures))
     finally:
-        drop(name)
+        if not args.db and not args.keep:
+            drop(name)
+
+
+def run(url: str, args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="clbench-baseline-") as tmp:
+        sides = {"new": (ROOT, args.processes)}
+        if args.baseline != "none":
+            sides = {"base": (baseline_tree(args.baseline, Path(tmp)), 1), **sides}
+        times: dict[str, list[float]] = {side: [] for side in sides}
+        first: dict[str, list[float]] = {side: [] for side in sides}
+        for _ in range(args.rounds):
+            for side, (path, processes) in sides.items():
+                clear(url)
+                change_everything(url)
+                running = Side(url, path, processes)
+                first[side].append(running.first)
+                for _ in range(args.cycles):
+                    change_everything(url)
+                    times[side].append(running.cycle())
+                running.close()
+                snapshot(url, side)
+                last = ", ".join(f"{t:.2f}" for t in times[side][-args.cycles :])
+                print(f"{side}: first cycle {running.first:.2f} s, changed cycles {last} s")
+    out: dict[str, object] = {}
+    for side in sides:
+        best = min(times[side])
+        out[f"{side}_cycle_s"] = round(best, 3)
+        out[f"{side}_first_cycle_s"] = round(min(first[side]), 3)
+        out[f"{side}_ms_per_account"] = round(best * 1000 / (3 * args.enterprises), 3)
+    if "base" in sides:
+        out["ratio"] = round(min(times["base"]) / min(times["new"]), 2)
+        diff = differences(url)
+        out["differences"] = sum(v for k, v in diff.items() if not k.endswith(":rows"))
+        out["compared_accounts"] = diff["account_periods:rows"]
+        out["compared_grades"] = diff["grades:rows"]
+        print(f"baseline {out['base_cycle_s']} s, new {out['new_cycle_s']} s:"
+              f" {out['ratio']}x; differing rows {out['differences']}")  # fmt: skip
+        if out["differences"]:
+            print(json.dumps(out))
+            raise SystemExit(f"the accounts differ from the baseline's: {diff}")
+    return out
 
 
 if __name__ == "__main__":

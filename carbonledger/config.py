@@ -156,6 +156,18 @@ class AccountsSettings(_Section):
         600.0, gt=0, description="every live account refreshed, a cached past read again, after"
     )
     metrics_port: int = Field(9110, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
+    partitions: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="live accounts split by enterprise hash between `accounts run` processes"
+        " (one advisory lock per partition); 1: one process, the others stand by",
+    )
+    read_work_mem: str = Field(
+        "64MB",
+        pattern=r"^[0-9]+(kB|MB|GB)$",
+        description="work_mem of the ledger's bulk activity reads (kept in memory, not on disk)",
+    )
 
 
 class TrustSettings(_Section):

@@ -15,6 +15,7 @@ from accounts.ledger._library import LoadReport, load_factors, read_library
 from accounts.ledger._model import Account, GradeRecord, Line, Totals
 from accounts.ledger._period import Period
 from accounts.ledger._render import top_emitters
+from accounts.ledger._serve import stored_account
 from accounts.ledger._store import (
     RefreshResult,
     close,
@@ -41,5 +42,6 @@ __all__ = [
     "read_library",
     "recompute",
     "refresh_live",
+    "stored_account",
     "top_emitters",
 ]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
+from math import lcm
 
 from accounts.ledger._inputs import AccountInputs, EconomicRow, Enterprise, MonthActivity
 from accounts.ledger._model import (
@@ -35,7 +37,15 @@ from accounts.ledger._model import (
     dec,
 )
 from accounts.ledger._period import Period, add_months, local_midnight, local_today
-from accounts.ledger._policy import FactorLibrary, FactorRef, MeasuredNcv, Selection, select
+from accounts.ledger._policy import (
+    FUELS,
+    FactorLibrary,
+    FactorRef,
+    MeasuredNcv,
+    Selection,
+    guideline_for,
+    select,
+)
 
 BUCKET = timedelta(minutes=15)
 Selections = dict[tuple[str, date, str], Selection]  # see select_all
@@ -43,7 +53,13 @@ Selections = dict[tuple[str, date, str], Selection]  # see select_all
 
 @dataclass
 class _LineSum:
-    """Exact running sums for one line across months."""
+    """Exact running sums for one line across months.
+
+    Activity is summed in fixed-point integers (one scale per line: its quantity's) and each
+    factor's share as the integer activity booked at it, so the months cost integer additions;
+    :meth:`finish` turns them into the exact rationals (the same values as adding month by
+    month).
+    """
 
     first: MonthActivity
     activity: Fraction = Fraction(0)
@@ -60,6 +76,30 @@ class _LineSum:
     tce_formulas: list[str] = field(default_factory=list)
     months: list[MonthPart] = field(default_factory=list)
     has_factor: bool = True
+    fp: int = 0
+    at_tco2: dict[Fraction, int] = field(default_factory=dict)  # factor -> signed fixed point
+    at_tce_equivalent: dict[Fraction, int] = field(default_factory=dict)
+    at_tce_equal: dict[Fraction, int] = field(default_factory=dict)
+
+    def finish(self) -> None:
+        scale = 10**self.first.scale
+        self.activity = Fraction(self.fp, scale)
+        self.tco2 = _booked(self.at_tco2, scale)
+        self.tce_equivalent = _booked(self.at_tce_equivalent, scale)
+        self.tce_equal = _booked(self.at_tce_equal, scale)
+
+
+def _booked(at: dict[Fraction, int], scale: int) -> Fraction:
+    """sum(fixed point x factor) / scale, exactly."""
+    total = Fraction(0)
+    for factor, fp in at.items():
+        total += Fraction(fp * factor.numerator, factor.denominator * scale)
+    return total
+
+
+# one month of one line as every period of an enterprise's refresh shows it (see _month_part)
+# (keeps the activity alive while its id is the key)
+Parts = dict[int, tuple[MonthActivity, MonthPart]]
 
 
 def compute_account(
@@ -73,10 +113,13 @@ def compute_account(
     reason: str | None = None,
     selections: Selections | None = None,
     offline_after_s: int = 900,
+    parts: Parts | None = None,
 ) -> Account:
     """The account of ``inputs``' enterprise for ``period`` with data up to ``as_of``.
 
-    ``selections`` may be given (the live refresh selects once for its three periods).
+    ``selections`` may be given (the live refresh selects once for its three periods), and
+    ``parts``: a dict kept across the periods of one enterprise and one ``selections`` (a month's
+    part of a line is computed once for them).
     """
     enterprise, activity = inputs.enterprise, inputs.activity
     lo, hi = period.bounds(as_of)
@@ -84,7 +127,7 @@ def compute_account(
         selections = select_all(
             library, enterprise, inputs.measured_ncv, activity, local_today(as_of)
         )
-    sums = _lines(activity, selections)
+    sums = _lines(activity, selections, parts)
     period_ms = int((hi - lo).total_seconds() * 1000)
     lines = [_line(s, period_ms) for s in sums.values()]
     green = _green_power(inputs, library, activity, selections)
@@ -152,10 +195,22 @@ def select_all(
 ) -> Selections:
     """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only."""
     out: Selections = {}
+    guideline = guideline_for(enterprise.info.industry_code, library.settings)
     for a in activity:
         key = (a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")
-        if key not in out:
-            out[key] = select(
+        if key in out:
+            continue
+        # what select() depends on: enterprises of one guideline share the fuels' factors
+        fuel = a.carrier in FUELS
+        shared = (
+            *key,
+            as_of,
+            guideline if fuel else "",
+            tuple(m for m in measured if m.fuel == a.carrier) if fuel else (),
+        )
+        found = library.selected.get(shared)
+        if found is None:
+            found = library.selected[shared] = select(
                 library,
                 carrier=a.carrier,
                 month=a.month,
@@ -164,6 +219,7 @@ def select_all(
                 measured=measured,
                 meter_id=a.meter_id,
             )
+        out[key] = found
     return out
 
 
@@ -172,22 +228,23 @@ def selection_for(selections: Selections, a: MonthActivity) -> Selection:
 
 
 def _lines(
-    activity: Sequence[MonthActivity], selections: Selections
+    activity: Sequence[MonthActivity], selections: Selections, parts: Parts | None = None
 ) -> dict[tuple[str, str, str], _LineSum]:
+    """The lines' sums; ``parts`` keeps each month's part for the enterprise's other periods."""
     sums: dict[tuple[str, str, str], _LineSum] = {}
+    parts = {} if parts is None else parts
     for a in sorted(activity, key=lambda a: (a.meter_id, a.quantity, a.role, a.month)):
         s = sums.setdefault((a.meter_id, a.quantity, a.role), _LineSum(a))
         sel = selection_for(selections, a)
-        amount = a.activity
-        s.activity += amount
+        s.fp += a.activity_fp
         s.covered_ms += a.covered_ms
         s.estimated_ms += a.estimated_ms
         s.buckets += a.buckets
         s.last_bucket = max(filter(None, (s.last_bucket, a.last_bucket)))
-        tco2 = tce_eq = tce_el = None
+        signed = a.sign * a.activity_fp
         if a.role != "measured" and sel.tco2_per_unit is not None:
-            tco2 = a.sign * amount * sel.tco2_per_unit
-            s.tco2 += tco2
+            at = s.at_tco2
+            at[sel.tco2_per_unit] = at.get(sel.tco2_per_unit, 0) + signed
             for f in sel.factors:
                 s.factors[f.ref] = f
             if sel.formula not in s.formulas:
@@ -195,28 +252,42 @@ def _lines(
         elif a.role != "measured":
             s.has_factor = False
         if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
-            tce_eq = a.sign * amount * sel.tce_equivalent
-            tce_el = a.sign * amount * sel.tce_equal
-            s.tce_equivalent += tce_eq
-            s.tce_equal += tce_el
+            eq, el = s.at_tce_equivalent, s.at_tce_equal
+            eq[sel.tce_equivalent] = eq.get(sel.tce_equivalent, 0) + signed
+            el[sel.tce_equal] = el.get(sel.tce_equal, 0) + signed
             for f in sel.tce_factors:
                 s.tce_factors[f.ref] = f
             if sel.tce_formula not in s.tce_formulas:
                 s.tce_formulas.append(sel.tce_formula)
-        s.months.append(
-            MonthPart(
-                month=a.month,
-                activity=_d(amount),
-                tco2=dec(tco2) if a.scope is not None else None,
-                factor_id=sel.factor_id if a.role != "measured" else None,
-                tce_equivalent=dec(tce_eq),
-                tce_equal=dec(tce_el),
-                tco2_avoided=dec(tco2) if a.role == "own_generation" else None,
-                buckets=a.buckets,
-                covered_ms=a.covered_ms,
-            )
-        )
+        part = parts.get(id(a))
+        if part is None:
+            part = parts[id(a)] = (a, _month_part(a, sel))
+        s.months.append(part[1])
+    for s in sums.values():
+        s.finish()
     return sums
+
+
+def _month_part(a: MonthActivity, sel: Selection) -> MonthPart:
+    """The month's part of its line (the same in every period that holds the month)."""
+    amount = a.activity
+    tco2 = tce_eq = tce_el = None
+    if a.role != "measured" and sel.tco2_per_unit is not None:
+        tco2 = a.sign * amount * sel.tco2_per_unit
+    if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
+        tce_eq = a.sign * amount * sel.tce_equivalent
+        tce_el = a.sign * amount * sel.tce_equal
+    return MonthPart(
+        month=a.month,
+        activity=_d(amount),
+        tco2=dec(tco2) if a.scope is not None else None,
+        factor_id=sel.factor_id if a.role != "measured" else None,
+        tce_equivalent=dec(tce_eq),
+        tce_equal=dec(tce_el),
+        tco2_avoided=dec(tco2) if a.role == "own_generation" else None,
+        buckets=a.buckets,
+        covered_ms=a.covered_ms,
+    )
 
 
 def _d(value: Fraction) -> Decimal:
@@ -507,27 +578,47 @@ def _by_month(
     monthly: dict[date, list[Decimal | None]],
     yearly: dict[int, list[Decimal | None]],
 ) -> tuple[Figure, Fraction | None]:
-    total, notes = Fraction(0), []
+    """Whole months are added as integers over a common denominator and the month in progress
+    as a rational: the same exact sum as adding month by month, with one normalisation."""
+    numerator, denominator, partial, notes = 0, 1, Fraction(0), []
+    for month, share in _shares(period, lo, hi):
+        found = _month_value(month, index, monthly, yearly)
+        if found is None:
+            return Figure(value=None, basis=f"missing for {month:%Y-%m}"), None
+        (n, d), how = found
+        if share != 1:
+            how += f" x {float(share):.3f} of the month elapsed"
+            partial += Fraction(n, d) * share
+        elif denominator % d == 0:
+            numerator += n * (denominator // d)
+        else:
+            common = lcm(denominator, d)
+            numerator = numerator * (common // denominator) + n * (common // d)
+            denominator = common
+        notes.append(how)
+    if not notes:
+        return Figure(value=None, basis="missing"), None
+    total = Fraction(numerator, denominator) + partial
+    if all(n == "reported" for n in notes):
+        return Figure(value=dec(total), basis="reported"), total
+    kinds = sorted(set(notes))
+    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds)), total
+
+
+@lru_cache(maxsize=256)
+def _shares(period: Period, lo: datetime, hi: datetime) -> tuple[tuple[date, Fraction], ...]:
+    """The months of the period with the elapsed share of each in [lo, hi) (none: skipped);
+    the same for every enterprise of a cycle, so computed once."""
+    out = []
     for month in period.months():
         start, end = local_midnight(month), local_midnight(add_months(month, 1))
         elapsed = min(end, hi) - max(start, lo)
         if elapsed.total_seconds() <= 0:
             continue
-        share = Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds()))
-        found = _month_value(month, index, monthly, yearly)
-        if found is None:
-            return Figure(value=None, basis=f"missing for {month:%Y-%m}"), None
-        value, how = found
-        if share != 1:
-            how += f" x {float(share):.3f} of the month elapsed"
-        total += value * share
-        notes.append(how)
-    if not notes:
-        return Figure(value=None, basis="missing"), None
-    if all(n == "reported" for n in notes):
-        return Figure(value=dec(total), basis="reported"), total
-    kinds = sorted(set(notes))
-    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds)), total
+        out.append(
+            (month, Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds())))
+        )
+    return tuple(out)
 
 
 def _month_value(
@@ -535,14 +626,20 @@ def _month_value(
     index: int,
     monthly: dict[date, list[Decimal | None]],
     yearly: dict[int, list[Decimal | None]],
-) -> tuple[Fraction, str] | None:
-    """The month's own figure, else its year's / 12, else the previous year's / 12."""
-    candidates = (
-        (monthly.get(month), 1, "reported"),
-        (yearly.get(month.year), 12, f"{month.year} annual / 12"),
-        (yearly.get(month.year - 1), 12, f"{month.year - 1} annual / 12"),
-    )
-    for row, divisor, how in candidates:
+) -> tuple[tuple[int, int], str] | None:
+    """The month's own figure, else its year's / 12, else the previous year's / 12, as
+    (numerator, denominator)."""
+    row = monthly.get(month)
+    if row is not None and (value := row[index]) is not None:
+        return _ratio(value), "reported"
+    for year in (month.year, month.year - 1):
+        row = yearly.get(year)
         if row is not None and (value := row[index]) is not None:
-            return Fraction(value) / divisor, how
+            n, d = _ratio(value)
+            return (n, d * 12), f"{year} annual / 12"
     return None
+
+
+@lru_cache(maxsize=65_536)
+def _ratio(value: Decimal) -> tuple[int, int]:
+    return value.as_integer_ratio()

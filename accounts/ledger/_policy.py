@@ -28,6 +28,7 @@ from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 
 ELECTRIC = ("electricity", "pv")
+FUELS = ("natural_gas", "diesel")
 
 
 class FactorRef(BaseModel):
@@ -134,6 +135,11 @@ class FactorLibrary:
 
     factors: list[Factor]
     settings: AccountsSettings = field(default_factory=AccountsSettings)
+    # select()'s results by what they depend on (accounts.ledger._compute.select_all): the
+    # library and settings are fixed for the object's life, so enterprises share them
+    selected: dict[tuple[object, ...], Selection] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def _latest(self, candidates: Iterable[Factor], as_of: date) -> Factor | None:
         """Of the published candidates, the latest data year, then the highest version."""
@@ -234,7 +240,7 @@ def select(
             (equivalent.cite(), equal.cite()),
             f"kWh x {equivalent.value} (当量值) or {equal.value} (等价值) kgce/kWh / 1000",
         )
-    if carrier in ("natural_gas", "diesel"):
+    if carrier in FUELS:
         return _fuel(
             library,
             carrier=carrier,

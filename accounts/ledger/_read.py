@@ -32,14 +32,36 @@ _FACTOR_COLUMNS = (
     "id, version, kind, subject, series, value, unit, ncv, ncv_unit, carbon_content, oxidation,"
     " guideline, source, document, data_year, published, region, valid_from, valid_to, verify"
 )
+# booked_rollups (0008_accounts.sql) summed per enterprise, meter, quantity and local month, with
+# the rollups aggregated before the joins: the view's joins keep or drop whole (meter, quantity)
+# groups and add only what depends on them, so the sums are the same, and a hash aggregate of four
+# keys replaces a sort on disk of eleven (10 s -> 2 s for 2.6 million rollups)
 _ACTIVITY = """
-SELECT enterprise_code, meter_id, carrier, quantity, role, source, scope, sign, unit, scale,
-       month, sum(activity_fp), sum(covered_ms), sum(estimated_ms), count(*), max(bucket)
-FROM booked_rollups
-WHERE enterprise_code = ANY(%s) AND bucket >= %s AND bucket < %s
-GROUP BY enterprise_code, meter_id, carrier, quantity, role, source, scope, sign, unit, scale,
-         month
+WITH r AS (
+    SELECT enterprise_code, meter_id, quantity,
+           (date_trunc('month', bucket AT TIME ZONE 'Asia/Shanghai'))::date AS month,
+           sum(activity_fp) AS activity_fp, sum(covered_ms) AS covered_ms,
+           sum(estimated_ms) AS estimated_ms, count(*) AS buckets, max(bucket) AS last_bucket
+    FROM rollups_15m
+    WHERE enterprise_code = ANY(%s) AND bucket >= %s AND bucket < %s
+    GROUP BY enterprise_code, meter_id, quantity, month
+)
+SELECT r.enterprise_code, r.meter_id, m.carrier, r.quantity, x.role,
+       coalesce(m.source, m.carrier),
+       CASE WHEN x.role IN ('combustion', 'process') THEN 1
+            WHEN x.role IN ('purchased', 'exported') THEN 2 END::smallint,
+       CASE WHEN x.role = 'exported' THEN -1 ELSE 1 END, q.unit, q.scale, r.month,
+       r.activity_fp, r.covered_ms, r.estimated_ms, r.buckets, r.last_bucket
+FROM r
+JOIN meters m ON m.id = r.meter_id
+JOIN booking_rules b ON b.carrier = m.carrier AND b.quantity = r.quantity
+JOIN rollup_quantities q ON q.quantity = r.quantity
+CROSS JOIN LATERAL (SELECT CASE WHEN r.quantity = m.quantity THEN coalesce(m.role, b.role)
+                                ELSE b.role END AS role) x
+WHERE NOT b.only_own OR r.quantity = m.quantity
 """
+# the aggregate of a large read stays in memory (local to the transaction; 4 MB by default)
+_WORK_MEM = "SELECT set_config('work_mem', %s, true)"
 
 
 def load_library(conn: psycopg.Connection, settings: AccountsSettings) -> FactorLibrary:
@@ -54,10 +76,17 @@ def load_library(conn: psycopg.Connection, settings: AccountsSettings) -> Factor
 
 
 def read_activities(
-    conn: psycopg.Connection, codes: Sequence[str], lo: datetime, hi: datetime
+    conn: psycopg.Connection,
+    codes: Sequence[str],
+    lo: datetime,
+    hi: datetime,
+    *,
+    work_mem: str = "64MB",
 ) -> dict[str, list[MonthActivity]]:
     """Booked activity per month of every enterprise of ``codes`` in [lo, hi)."""
     out: dict[str, list[MonthActivity]] = {code: [] for code in codes}
+    if not conn.autocommit:
+        conn.execute(_WORK_MEM, (work_mem,))
     for code, *row in conn.execute(_ACTIVITY, (list(codes), lo, hi)).fetchall():
         m, c, q, r, s, sc, sg, u, sca, mo, a, cv, es, n, last = row
         out[code.strip()].append(

@@ -21,7 +21,14 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from accounts.ledger._compute import Selections, compute_account, select_all, selection_for
+from accounts.ledger._bulk import upsert
+from accounts.ledger._compute import (
+    Parts,
+    Selections,
+    compute_account,
+    select_all,
+    selection_for,
+)
 from accounts.ledger._grading import Standing, band_set, grade
 from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._model import Account, Exact, Figure, GradeRecord, Status, dec
@@ -32,17 +39,13 @@ from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 from carbonledger.tz import SHANGHAI
 
-_ROW = """
-INSERT INTO account_periods (enterprise_code, period_kind, period_start, version, period_end,
-    status, as_of, tco2_total, tco2_scope1, tco2_scope2, tco2_own_generation_avoided,
-    tco2_measured, tce_equivalent, tce_equal, value_added, revenue, intensity_va,
-    intensity_revenue, coverage, estimated_share, offline_meters, detail, computed_at, reason)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-        %s, %s)
-"""
-_LIVE = (
-    _ROW
-    + """ON CONFLICT (enterprise_code, period_kind, period_start, version) DO UPDATE SET
+_ACCOUNT_COLUMNS = (
+    "enterprise_code", "period_kind", "period_start", "version", "period_end", "status", "as_of",
+    "tco2_total", "tco2_scope1", "tco2_scope2", "tco2_own_generation_avoided", "tco2_measured",
+    "tce_equivalent", "tce_equal", "value_added", "revenue", "intensity_va", "intensity_revenue",
+    "coverage", "estimated_share", "offline_meters", "detail", "computed_at", "reason",
+)  # fmt: skip
+_LIVE_CONFLICT = """ON CONFLICT (enterprise_code, period_kind, period_start, version) DO UPDATE SET
     period_end = excluded.period_end, as_of = excluded.as_of, tco2_total = excluded.tco2_total,
     tco2_scope1 = excluded.tco2_scope1, tco2_scope2 = excluded.tco2_scope2,
     tco2_own_generation_avoided = excluded.tco2_own_generation_avoided,
@@ -54,22 +57,27 @@ _LIVE = (
     detail = excluded.detail, computed_at = excluded.computed_at
 WHERE account_periods.status = 'live'
 """
-)
-_GRADE = """
-INSERT INTO grades (enterprise_code, period_kind, period_start, model, model_version,
-    industry_code, l_value, industry_l, k_value, grade, colour, level, basis, label,
-    account_version, computed_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+_GRADE_WRITE = (
+    "enterprise_code", "period_kind", "period_start", "model", "model_version", "industry_code",
+    "l_value", "industry_l", "k_value", "grade", "colour", "level", "basis", "label",
+    "account_version",
+)  # fmt: skip
+_GRADE_CONFLICT = """
 ON CONFLICT (enterprise_code, period_kind, period_start, model, model_version) DO UPDATE SET
     industry_code = excluded.industry_code, l_value = excluded.l_value,
     industry_l = excluded.industry_l, k_value = excluded.k_value, grade = excluded.grade,
     colour = excluded.colour, level = excluded.level, basis = excluded.basis,
     label = excluded.label, account_version = excluded.account_version, computed_at = now()
 """
-_SELECTION = """
-INSERT INTO factor_selection (enterprise_code, month, carrier, factor_id, tco2_num, tco2_den,
-    tce_equivalent, tce_equal, tce_factor_ids, selected_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+_SUPERSEDE = """
+UPDATE account_periods SET status = 'superseded', superseded_at = %s
+WHERE enterprise_code = %s AND period_kind = %s AND period_start = %s AND version = %s
+"""
+_SELECTION_COLUMNS = (
+    "enterprise_code", "month", "carrier", "factor_id", "tco2_num", "tco2_den", "tce_equivalent",
+    "tce_equal", "tce_factor_ids",
+)  # fmt: skip
+_SELECTION_CONFLICT = """
 ON CONFLICT (enterprise_code, month, carrier) DO UPDATE SET
     factor_id = excluded.factor_id, tco2_num = excluded.tco2_num, tco2_den = excluded.tco2_den,
     tce_equivalent = excluded.tce_equivalent, tce_equal = excluded.tce_equal,
@@ -107,12 +115,9 @@ def _values(account: Account) -> tuple[object, ...]:
     )
 
 
-def _write_selections(
-    conn: psycopg.Connection,
-    code: str,
-    activity: Sequence[MonthActivity],
-    selections: Selections,
-) -> None:
+def _selection_rows(
+    code: str, activity: Sequence[MonthActivity], selections: Selections
+) -> list[tuple[object, ...]]:
     """factor_selection rows (what emissions_15m joins) for the carriers and months seen."""
     rows = {}
     for a in activity:
@@ -131,9 +136,14 @@ def _write_selections(
             _exact(sel.tce_equal),
             sel.tce_factor_ids,
         )
+    return list(rows.values())
+
+
+def _executemany(conn: psycopg.Connection, statement: str, rows: list[tuple[object, ...]]) -> None:
+    """All rows in one pipelined executemany (a round trip per row costs more than the row)."""
     if rows:
         with conn.cursor() as cur:
-            cur.executemany(_SELECTION, list(rows.values()))
+            cur.executemany(statement, rows)
 
 
 def _exact(value: Fraction | None) -> Decimal | None:
@@ -266,26 +276,95 @@ def _grade_rows(
 
 
 def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
-    notes = []
-    if (basis := account.economics.value_added.basis).startswith("estimated"):
-        notes.append(f"value added {basis}")
-    if account.quality.coverage < Decimal("0.99"):
-        notes.append(f"data coverage {float(account.quality.coverage):.0%}")
-    if account.quality.offline_meters:
-        notes.append(f"{len(account.quality.offline_meters)} meter(s) offline")
     exact = account.exact
-    return Standing(
+    return _standing_of(
         code=account.enterprise.code,
         industry_code=account.enterprise.industry_code,
+        version=account.version,
+        va_basis=account.economics.value_added.basis,
+        coverage=account.quality.coverage,
+        offline=len(account.quality.offline_meters),
         tco2=Fraction(exact.total) if exact else Fraction(account.totals.total),
         value_added=(
             Exact.value(exact.value_added) if exact else _fraction(account.economics.value_added)
         ),
         revenue=Exact.value(exact.revenue) if exact else _fraction(account.economics.revenue),
-        version=account.version,
+        previous_l=previous_l,
+    )
+
+
+def _standing_of(
+    *,
+    code: str,
+    industry_code: str,
+    version: int,
+    va_basis: str,
+    coverage: Decimal,
+    offline: int,
+    tco2: Fraction,
+    value_added: Fraction | None,
+    revenue: Fraction | None,
+    previous_l: Decimal | None,
+) -> Standing:
+    notes = []
+    if va_basis.startswith("estimated"):
+        notes.append(f"value added {va_basis}")
+    if coverage < Decimal("0.99"):
+        notes.append(f"data coverage {float(coverage):.0%}")
+    if offline:
+        notes.append(f"{offline} meter(s) offline")
+    return Standing(
+        code=code,
+        industry_code=industry_code,
+        tco2=tco2,
+        value_added=value_added,
+        revenue=revenue,
+        version=version,
         notes=tuple(notes),
         previous_l=previous_l,
     )
+
+
+# what grading reads of a stored account (not the whole detail: a province has 150,000 of them)
+_STANDINGS = """
+SELECT enterprise_code, version, detail->'enterprise'->>'industry_code',
+       detail->'economics'->'value_added'->>'basis', detail->'quality'->>'coverage',
+       jsonb_array_length(detail->'quality'->'offline_meters'), detail->'exact'->>'total',
+       detail->'exact'->>'value_added', detail->'exact'->>'revenue', detail ? 'exact',
+       detail->'totals'->>'total', detail->'economics'->'value_added'->>'value',
+       detail->'economics'->'revenue'->>'value'
+FROM account_periods WHERE period_kind = %s AND period_start = %s AND status <> 'superseded'
+"""
+
+
+def _stored_standings(conn: psycopg.Connection, period: Period) -> list[Standing]:
+    """Every stored account of the period as grading sees it, without validating the details
+    (the same :class:`Standing` as ``_standing(Account.model_validate(detail))``)."""
+    rows = conn.execute(_STANDINGS, (period.kind, period.start)).fetchall()
+    previous = _previous_l(conn, period, [str(r[0]).strip() for r in rows])
+    out = []
+    for padded, version, industry, basis, coverage, offline, total, va, rev, exact, *old in rows:
+        code = str(padded).strip()
+        has_exact = exact and total is not None
+        out.append(
+            _standing_of(
+                code=code,
+                industry_code=industry,
+                version=version,
+                va_basis=basis,
+                coverage=Decimal(coverage),
+                offline=offline,
+                tco2=Fraction(total if has_exact else old[0]),
+                value_added=_text_fraction(va if has_exact else old[1]),
+                revenue=_text_fraction(rev if has_exact else old[2]),
+                previous_l=previous.get(code),
+            )
+        )
+    return out
+
+
+def _text_fraction(text: str | None) -> Fraction | None:
+    return None if text is None else Fraction(text)
 
 
 def _fraction(figure: Figure) -> Fraction | None:
@@ -301,6 +380,12 @@ def _grade_accounts(
 ) -> list[GradeRecord]:
     previous = _previous_l(conn, period, [a.enterprise.code for a in accounts])
     standings = [_standing(a, previous.get(a.enterprise.code)) for a in accounts]
+    return _grade_standings(standings, period, settings)
+
+
+def _grade_standings(
+    standings: Sequence[Standing], period: Period, settings: AccountsSettings
+) -> list[GradeRecord]:
     out: list[GradeRecord] = []
     for version in (settings.band_version, settings.colour_version):
         out += grade(
@@ -350,20 +435,12 @@ def _store_grades(conn: psycopg.Connection, records: Iterable[GradeRecord]) -> N
         )
         for r in records
     ]
-    if rows:
-        with conn.cursor() as cur:
-            cur.executemany(_GRADE, rows)
+    upsert(conn, "grades", _GRADE_WRITE, rows, _GRADE_CONFLICT, now=("computed_at",))
 
 
 def _regrade(conn: psycopg.Connection, period: Period, settings: AccountsSettings) -> int:
     """Grade every stored account of the period (industry L over all of them)."""
-    rows = conn.execute(
-        "SELECT detail FROM account_periods WHERE period_kind = %s AND period_start = %s"
-        " AND status <> 'superseded'",
-        (period.kind, period.start),
-    ).fetchall()
-    accounts = [Account.model_validate(r[0]) for r in rows]
-    records = _grade_accounts(conn, accounts, period, settings)
+    records = _grade_standings(_stored_standings(conn, period), period, settings)
     _store_grades(conn, records)
     return len(records)
 
@@ -384,6 +461,11 @@ def live_periods(now: datetime) -> list[Period]:
     return [Period.mtd(now), Period.parse("rolling12", now), Period.parse(f"{now:%Y}", now)]
 
 
+def regrade_live(conn: psycopg.Connection, settings: AccountsSettings, now: datetime) -> int:
+    """Grade every stored account of the live periods (what :func:`refresh_live` does last)."""
+    return sum(_regrade(conn, p, settings) for p in live_periods(now))
+
+
 def all_codes(conn: psycopg.Connection) -> list[str]:
     return [r[0].strip() for r in conn.execute("SELECT code FROM enterprises ORDER BY code")]
 
@@ -395,12 +477,14 @@ def refresh_live(
     *,
     now: datetime | None = None,
     activity: dict[str, list[MonthActivity]] | None = None,
+    regrade: bool = True,
 ) -> RefreshResult:
     """Recompute the live accounts (month to date, rolling 12 months, current year) of ``codes``
     (default: every enterprise), then the grades of those periods, in one transaction.
 
     ``activity`` (code -> month activity since the earliest live period's start) lets the
-    service pass what it has cached; otherwise it is read from the rollups.
+    service pass what it has cached; otherwise it is read from the rollups. ``regrade`` False
+    leaves the grades to the caller (a partitioned service regrades once all partitions are in).
     """
     began = time.monotonic()
     settings = settings or AccountsSettings()
@@ -411,7 +495,8 @@ def refresh_live(
         library = load_library(conn, settings)
         codes = all_codes(conn) if codes is None else list(codes)
         inputs = read_inputs(conn, codes, periods, now, activity=activity)
-        written = 0
+        rows: list[tuple[object, ...]] = []
+        chosen: list[tuple[object, ...]] = []
         failed: dict[str, str] = {}
         for code in codes:
             per_period = [inputs.of(code, period) for period in periods]
@@ -420,19 +505,25 @@ def refresh_live(
                 selections = select_all(
                     library, per_period[0].enterprise, per_period[0].measured_ncv, months, today
                 )
+                parts: Parts = {}
                 accounts = [
-                    compute_account(one, period, library, as_of=now, selections=selections)
+                    compute_account(
+                        one, period, library, as_of=now, selections=selections, parts=parts
+                    )
                     for one, period in zip(per_period, periods, strict=True)
                 ]
             except AccountsError as exc:  # one enterprise's problem stops no other
                 failed[code] = str(exc)
                 continue
-            for account in accounts:
-                conn.execute(_LIVE, _values(account))
-            written += len(accounts)
-            _write_selections(conn, code, months, selections)
-        graded = sum(_regrade(conn, p, settings) for p in periods) if codes else 0
-    return RefreshResult(len(codes), written, graded, time.monotonic() - began, failed)
+            rows += [_values(account) for account in accounts]
+            chosen += _selection_rows(code, months, selections)
+        upsert(conn, "account_periods", _ACCOUNT_COLUMNS, rows, _LIVE_CONFLICT)
+        upsert(
+            conn, "factor_selection", _SELECTION_COLUMNS, chosen, _SELECTION_CONFLICT,
+            now=("selected_at",),
+        )  # fmt: skip
+        graded = sum(_regrade(conn, p, settings) for p in periods) if codes and regrade else 0
+    return RefreshResult(len(codes), len(rows), graded, time.monotonic() - began, failed)
 
 
 def close(
@@ -463,8 +554,8 @@ def close(
                 inputs.of(code, period), period, library, as_of=now, status="closed",
                 reason="closed",
             )  # fmt: skip
-            conn.execute(_ROW, _values(account))
             closed.append(account)
+        upsert(conn, "account_periods", _ACCOUNT_COLUMNS, [_values(a) for a in closed])
         _regrade(conn, period, settings)
     return closed
 
@@ -514,6 +605,8 @@ def recompute(
         ]
         inputs = read_inputs(conn, [code for code, _ in chosen], [period], now)
         stored = _stored_many(conn, [code for code, _ in chosen], period.kind, period.start)
+        superseded: list[tuple[object, ...]] = []
+        versions: list[tuple[object, ...]] = []
         for code, version in chosen:
             old = stored[code]
             new = compute_account(
@@ -528,14 +621,11 @@ def recompute(
             if _same(old, new):
                 out.append(Recomputed(code, version, None, old.totals.total, new.totals.total))
                 continue
-            conn.execute(
-                "UPDATE account_periods SET status = 'superseded', superseded_at = %s"
-                " WHERE enterprise_code = %s AND period_kind = %s AND period_start = %s"
-                " AND version = %s",
-                (now, code, period.kind, period.start, version),
-            )
-            conn.execute(_ROW, _values(new))
+            superseded.append((now, code, period.kind, period.start, version))
+            versions.append(_values(new))
             out.append(Recomputed(code, version, version + 1, old.totals.total, new.totals.total))
+        _executemany(conn, _SUPERSEDE, superseded)
+        upsert(conn, "account_periods", _ACCOUNT_COLUMNS, versions)
         _regrade(conn, period, settings)
     return out
 

@@ -17,6 +17,12 @@ registry, economic data or factor library change, when the day changes, every
 ``accounts.cache_ttl_s``, and on every cycle while there is no aggregator watermark (rollups
 written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, one per cycle
 (an ``aggregate recompute`` leaves no change rows).
+
+The current month is kept the same way up to a frontier 75 minutes back
+(:mod:`accounts.ledger._month_cache`): a cycle reads the rollups since the frontier only.
+
+With ``accounts.partitions`` > 1 several processes split the enterprises
+(:mod:`accounts.ledger._partitions`); each writes its accounts, then grades all of them.
 """
 
 from __future__ import annotations
@@ -34,9 +40,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from accounts.ledger._grading import band_set
 from accounts.ledger._inputs import MonthActivity
+from accounts.ledger._month_cache import REACHES_BACK, MonthToDate, frontier
+from accounts.ledger._partitions import PART_OF, Partitions
 from accounts.ledger._period import local_midnight, month_start
 from accounts.ledger._read import read_activities
-from accounts.ledger._store import RefreshResult, all_codes, live_periods, refresh_live
+from accounts.ledger._store import (
+    RefreshResult,
+    all_codes,
+    live_periods,
+    refresh_live,
+    regrade_live,
+)
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import DatabaseUnavailableError
 from carbonledger.tz import SHANGHAI
@@ -54,10 +68,11 @@ SELECT c.enterprise_code,
        bool_and(c.first_time >= %(month)s + interval '1 hour' AND EXISTS (
            SELECT 1 FROM readings r WHERE r.meter_id = c.meter_id AND r.quantity = c.quantity
              AND r.time >= %(month)s AND r.time < c.first_time AND r.quality <> 'bad')),
-       min(c.committed_at)
-FROM reading_changes c WHERE c.txid >= %(w)s AND c.txid < %(a)s
+       min(c.committed_at), {reaches_back}
+FROM reading_changes c WHERE c.txid >= %(w)s AND c.txid < %(a)s AND {part}
 GROUP BY c.enterprise_code
 """
+_GRADER = 0x61_63_67_72  # "acgr": one partitioned process regrades at a time
 # what booked activity depends on (a change drops every cache), then what the accounts do
 _METERS = """
 SELECT (count(*), max(created_at), string_agg(concat_ws('/', id, carrier, quantity, role, source),
@@ -134,6 +149,9 @@ class LiveAccounts:
         self._meters: object | None = None
         self._full_at = 0.0
         self._past: dict[str, _Cache] = {}
+        self._month = MonthToDate()  # the current month's sums up to a frontier
+        # accounts.partitions > 1: this process refreshes the partitions it holds
+        self.partitions = Partitions(settings.partitions) if settings.partitions > 1 else None
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -141,7 +159,10 @@ class LiveAccounts:
                 with psycopg.connect(
                     self.conninfo, application_name="carbonledger-accounts", autocommit=True
                 ) as conn:
-                    self._lock(conn)
+                    if self.partitions is None:
+                        self._lock(conn)
+                    else:  # a new session holds nothing yet
+                        self.partitions = Partitions(self.settings.partitions)
                     conn.autocommit = False
                     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                     self.ready.set()
@@ -163,9 +184,13 @@ class LiveAccounts:
 
     def cycle(self, conn: psycopg.Connection, now: datetime | None = None) -> CycleResult:
         began = time.monotonic()
+        now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
         try:
             with conn.transaction():
-                outcome = self._cycle(conn, (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI))
+                moved = self.partitions.balance(conn) if self.partitions else False
+                outcome = self._cycle(conn, now, moved=moved)
+            if self.partitions is not None and outcome.result is not None:
+                self._grade(conn, now)
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(f"accounts refresh: {exc}") from exc
         m = self.metrics
@@ -191,7 +216,31 @@ class LiveAccounts:
             m.full.inc()
         return outcome
 
-    def _cycle(self, conn: psycopg.Connection, now: datetime) -> CycleResult:
+    def _grade(self, conn: psycopg.Connection, now: datetime) -> None:
+        """Partitioned: grades need every partition's accounts (industry L), so they are
+        written after this process's accounts commit, in a READ COMMITTED transaction that sees
+        the others' too, one process at a time: a process that waited for another's grading
+        grades again, so the last accounts committed are always graded."""
+        isolation = conn.isolation_level
+        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GRADER,))
+                regrade_live(conn, self.settings, now)
+        finally:
+            conn.isolation_level = isolation
+
+    def _part(self, column: str) -> tuple[str, dict[str, object]]:
+        if self.partitions is None:
+            return "true", {}
+        return PART_OF.format(column=column), self.partitions.params()
+
+    def _cycle(self, conn: psycopg.Connection, now: datetime, *, moved: bool) -> CycleResult:
+        if self.partitions is not None and not self.partitions.held:
+            return CycleResult(0, False, None)  # a standby: the others hold every partition
+        if moved:  # partitions taken or given back: what is cached may not be ours
+            self._forget()
+            self._context = None
         current = month_start(now.date())
         meters = conn.execute(_METERS).fetchone()
         context = tuple(conn.execute(_CONTEXT).fetchone() or ())
@@ -200,17 +249,13 @@ class LiveAccounts:
         if meters != self._meters or aggregator is None:
             # roles, sources or meters changed: booked activity differs; no aggregator: the
             # rollups may be written without change rows, so nothing can be cached
-            self._past.clear()
-        changed: dict[str, bool] = {}
-        if self._watermark is not None and aggregator not in (None, self._watermark):
-            rows = conn.execute(
-                _CHANGED, {"w": self._watermark, "a": aggregator, "month": local_midnight(current)}
-            ).fetchall()
-            changed = {code.strip(): bool(this_month) for code, this_month, _ in rows}
-            self._observe_lag(rows, now)
-        for code, this_month in changed.items():
+            self._forget()
+        changed = self._changed(conn, aggregator, now, current)
+        for code, (this_month, back) in changed.items():
             if not this_month:  # the change reaches back into a past month
                 self._past.pop(code, None)
+            if back or not this_month:  # ... or before the current month's kept sums
+                self._month.drop(code)
         full = (
             (meters, context) != (self._meters, self._context)
             or now.date() != self._day
@@ -220,7 +265,7 @@ class LiveAccounts:
         )
         codes = set(changed)
         if full:
-            codes = set(all_codes(conn))
+            codes = set(all_codes(conn) if self.partitions is None else self.partitions.codes(conn))
             self._full_at = time.monotonic()
         codes |= self._expire_one()
         self._watermark, self._meters, self._context = aggregator, meters, context
@@ -229,8 +274,41 @@ class LiveAccounts:
             return CycleResult(0, False, None)
         ordered = sorted(codes)
         activity = self._activities(conn, ordered, now, current)
-        result = refresh_live(conn, self.settings, ordered, now=now, activity=activity)
+        result = refresh_live(
+            conn,
+            self.settings,
+            ordered,
+            now=now,
+            activity=activity,
+            regrade=self.partitions is None,
+        )
         return CycleResult(len(ordered), full, result)
+
+    def _changed(
+        self, conn: psycopg.Connection, aggregator: object, now: datetime, current: date
+    ) -> dict[str, tuple[bool, bool]]:
+        """Enterprises with change rows in [W, A): (within the current month, reaching back
+        before the current month's frontier)."""
+        if self._watermark is None or aggregator in (None, self._watermark):
+            return {}
+        part, params = self._part("c.enterprise_code")
+        query = _CHANGED.format(part=part, reaches_back=REACHES_BACK)
+        rows = conn.execute(
+            query,
+            {
+                "w": self._watermark,
+                "a": aggregator,
+                "month": local_midnight(current),
+                "frontier": frontier(now, current),
+                **params,
+            },
+        ).fetchall()
+        self._observe_lag(rows, now)
+        return {code.strip(): (bool(this_month), bool(back)) for code, this_month, _, back in rows}
+
+    def _forget(self) -> None:
+        self._past.clear()
+        self._month.clear()
 
     def _expire_one(self) -> set[str]:
         """Drop the oldest cache once it is ``cache_ttl_s`` old (one per cycle, so the cost of
@@ -241,22 +319,25 @@ class LiveAccounts:
         if time.monotonic() - cache.read_at < self.settings.cache_ttl_s:
             return set()
         del self._past[code]
+        self._month.drop(code)
         return {code}
 
     def _activities(
         self, conn: psycopg.Connection, codes: Sequence[str], now: datetime, current: date
     ) -> dict[str, list[MonthActivity]]:
-        """Past months from the caches, the current month from the rollups: one query for the
-        current month of every enterprise, one for the enterprises without a cache.
+        """Past months from the caches, the current month from its kept sums and the rollups
+        since its frontier: one query for the recent buckets of every enterprise, one for the
+        enterprises without a cache.
 
         A new month adds the one that just ended to a cache instead of re-reading a year.
         """
         earliest = min(p.start for p in live_periods(now))
+        mem = self.settings.read_work_mem
         uncached = [code for code in codes if code not in self._past]
         if uncached:
             read_at = time.monotonic()
             past = read_activities(
-                conn, uncached, local_midnight(earliest), local_midnight(current)
+                conn, uncached, local_midnight(earliest), local_midnight(current), work_mem=mem
             )
             for code, rows in past.items():
                 self._past[code] = _Cache(current, rows, read_at)
@@ -265,12 +346,14 @@ class LiveAccounts:
             if (through := self._past[code].through) != current:
                 behind[through].append(code)
         for through, stale in behind.items():
-            ended = read_activities(conn, stale, local_midnight(through), local_midnight(current))
+            ended = read_activities(
+                conn, stale, local_midnight(through), local_midnight(current), work_mem=mem
+            )
             for code in stale:
                 cache = self._past[code]
                 kept = [a for a in cache.rows if a.month >= earliest]
                 cache.rows, cache.through = kept + ended[code], current
-        now_month = read_activities(conn, codes, local_midnight(current), now)
+        now_month = self._month.activity(conn, codes, now, current, work_mem=mem)
         return {code: self._past[code].rows + now_month[code] for code in codes}
 
     def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:

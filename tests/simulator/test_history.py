@@ -111,3 +111,23 @@ def test_the_ledger_computes_an_account_from_the_written_history(db_url: str) ->
     assert account.totals.total > 0
     assert electricity is not None and electricity[0] > 0
     assert account.totals.scope2 > 0  # purchased electricity booked from the written rollups
+
+
+def test_simulate_history_writes_the_days_before_to_with_progress(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from launcher.cli import main  # noqa: PLC0415 - the command line as a user runs it
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    flags = ["--enterprises", "2", "--seed", "7", "--region", "zhejiang"]
+    assert main(["simulate", "register", *flags]) == 0
+    assert main(["simulate", "history", *flags, "--days", "2", "--to", "2026-03-04"]) == 0
+    out = capsys.readouterr().out
+    assert "history: 2026-03-02 written (1/2 days)" in out
+    assert "history: 2026-03-03 written (2/2 days)" in out
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT count(*), min(bucket), max(bucket) FROM rollups_15m").fetchone()
+        meters = conn.execute("SELECT count(*) FROM meters").fetchone()
+    assert row is not None and meters is not None
+    assert row == (meters[0] * 2 * 96, datetime(2026, 3, 2, tzinfo=SHANGHAI),
+                   datetime(2026, 3, 3, 23, 45, tzinfo=SHANGHAI))  # fmt: skip

@@ -20,7 +20,15 @@ from accounts.api._common import EnterpriseCode
 from accounts.api._etag import conditional, etag_of
 from accounts.api._problems import Problem
 from accounts.api.deps import Access, AccessDep
-from accounts.ledger import Account, Derivation, GradeRecord, Period, explain_account, get_account
+from accounts.ledger import (
+    Account,
+    Derivation,
+    GradeRecord,
+    Period,
+    explain_account,
+    get_account,
+    stored_account,
+)
 from accounts.ledger import grade_history as ledger_grade_history
 from carbonledger.errors import UnknownEnterpriseError
 
@@ -80,9 +88,13 @@ async def account(
     cached = access.state.bodies.get(stamp) if stamp else None
     if cached is None:
         settings = access.state.settings.accounts
-        result = await _ledger(
-            access, lambda conn: get_account(conn, code, wanted, settings=settings), code
-        )
+
+        def read(conn: Any) -> Account:
+            # the stored row by its key first: get_account's bulk reads scan at province scale
+            stored = stored_account(conn, code, wanted) if row is not None else None
+            return stored or get_account(conn, code, wanted, settings=settings)
+
+        result = await _ledger(access, read, code)
         body = _dump(result)
         cached = access.state.bodies.put(stamp, body) if stamp else (body, etag_of(body))
     return conditional(request, cached[0], cached[1], _JSON)

@@ -1,0 +1,209 @@
+"""The freshness phase of benchmarks/province.py: a steady reading stream and what it takes to show.
+
+Every register meter of the city reads every 15 minutes, each at its own phase of the quarter
+hour (a hash of its id), so the database sees an even stream of ``meters / 900`` readings a
+second, as a province's gateways spread over the quarter hours would produce. The stream is
+written by ingest's own :class:`ingest.writer.BatchWriter` in a process of its own
+(``python benchmarks/province_stream.py``: once a second, the readings that fell due), with
+register values from the simulator's profiles, so the aggregator books real deltas.
+
+:class:`Tracker` follows a sample of those readings from the main process: it polls their
+buckets in ``rollups_15m`` and their enterprises' month-to-date account, and a reading's
+freshness is the first poll at which its enterprise's account was computed as of a time after
+its bucket was seen rewritten, minus the reading's commit (``reading_changes.committed_at``).
+The poll period (0.5 s) is the resolution; both steps only overstate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.writer import BatchWriter, Message
+from simulator.city import Meter, build_city
+from simulator.profiles import local_day, steps_until
+
+PERIOD = 900  # seconds between a meter's readings
+TICK = 15  # the simulator's register tick
+POLL = 0.5
+_OLDEST = """
+SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0) FROM pg_stat_activity
+WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
+"""
+
+
+def phase(meter_id: str) -> int:
+    """The meter's second of the quarter hour (stable across processes and runs)."""
+    return int.from_bytes(hashlib.blake2b(meter_id.encode(), digest_size=4).digest()) % PERIOD
+
+
+def due(meters: list[Meter], start: float, end: float) -> list[tuple[float, Meter]]:
+    """(reading time, meter) of every reading with start <= time < end, in time order."""
+    out = []
+    for m in meters:
+        first = start - (start - phase(m.id)) % PERIOD
+        t = first if first >= start else first + PERIOD
+        while t < end:
+            out.append((t, m))
+            t += PERIOD
+    out.sort(key=lambda item: item[0])
+    return out
+
+
+def register_value(meter: Meter, seed: int, ts: float, anchor_day: int) -> float:
+    """The register at ``ts``: its anchor value plus the profile's steps since, rolled over."""
+    steps = steps_until(meter, seed, int(ts), TICK, anchor_day)
+    value = meter.initial + Decimal(steps).scaleb(-meter.decimals)
+    if meter.register_max is not None:
+        value %= meter.register_max
+    return float(value)
+
+
+def rows_of(
+    readings: list[tuple[float, Meter]], seed: int, anchor_day: int
+) -> list[tuple[datetime, str, str, float, str, datetime]]:
+    now = datetime.now(UTC)
+    return [
+        (datetime.fromtimestamp(t, UTC), m.id, m.quantity,
+         register_value(m, seed, t, anchor_day), "good", now)
+        for t, m in readings
+    ]  # fmt: skip
+
+
+def stream(url: str, meters: list[Meter], seed: int, start: float, seconds: float) -> int:
+    """Write each reading once it falls due (one batch a second) until start + seconds."""
+    writer = BatchWriter(url)
+    anchor = local_day(int(start)) - 1
+    pending = due(meters, start, start + seconds)
+    written = at = 0
+    while at < len(pending):
+        now = time.time()
+        upto = at
+        while upto < len(pending) and pending[upto][0] <= now:
+            upto += 1
+        if upto > at:
+            writer.write([Message("bench/stream", b"", rows_of(pending[at:upto], seed, anchor))])
+            written += upto - at
+            at = upto
+        time.sleep(max(0.0, min(1.0, (pending[at][0] if at < len(pending) else now) - now)))
+    writer.close()
+    return written
+
+
+def seed_readings(url: str, meters: list[Meter], seed: int, start: float, seconds: float) -> int:
+    """The reading a quarter hour before each of the window's first readings (its interval's
+    start), written in one batch before the window opens."""
+    firsts: dict[str, tuple[float, Meter]] = {}
+    for t, m in due(meters, start, start + seconds):
+        firsts.setdefault(m.id, (t - PERIOD, m))
+    writer = BatchWriter(url)
+    rows = rows_of(sorted(firsts.values(), key=lambda x: x[0]), seed,
+                   local_day(int(start)) - 1)  # fmt: skip
+    for at in range(0, len(rows), 20_000):
+        writer.write([Message("bench/seed", b"", rows[at : at + 20_000])])
+    writer.close()
+    return len(rows)
+
+
+@dataclass
+class Tracker:
+    """A sample of the stream's readings, followed to their enterprise's month-to-date account."""
+
+    url: str
+    sample: list[tuple[float, Meter]]
+    rollups: dict[tuple[str, datetime], list[tuple[datetime, float]]] = field(default_factory=dict)
+    accounts: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    oldest_xact_s: float = 0.0
+    """the longest-open transaction holding a snapshot anywhere on the server during the run:
+    the aggregator's watermark (the snapshot's xmin, server-wide) cannot pass it"""
+
+    def poll(self, stop_at: float) -> None:
+        ids = sorted({m.id for _, m in self.sample})
+        codes = sorted({m.enterprise_code for _, m in self.sample})
+        lowest = datetime.fromtimestamp(min(t for t, _ in self.sample) - PERIOD, UTC)
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while time.time() < stop_at:
+                seen = time.time()
+                for mid, bucket, updated in conn.execute(
+                    "SELECT meter_id, bucket, updated_at FROM rollups_15m"
+                    " WHERE meter_id = ANY(%s) AND bucket >= %s",
+                    (ids, lowest),
+                ):
+                    _note(self.rollups.setdefault((mid, bucket), []), updated, seen)
+                for code, as_of in conn.execute(
+                    "SELECT enterprise_code, as_of FROM account_periods WHERE period_kind = 'mtd'"
+                    " AND status = 'live' AND enterprise_code = ANY(%s)",
+                    (codes,),
+                ):
+                    _note(self.accounts.setdefault(code.strip(), []), as_of, seen)
+                row = conn.execute(_OLDEST).fetchone()
+                self.oldest_xact_s = max(self.oldest_xact_s, float(row[0] if row else 0.0))
+                time.sleep(max(0.0, POLL - (time.time() - seen)))
+
+    def freshness(self) -> list[float | None]:
+        """Seconds from each sampled reading's commit to its account; None: not seen in time."""
+        ids = sorted({m.id for _, m in self.sample})
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            commits = {
+                (mid, last): committed
+                for mid, last, committed in conn.execute(
+                    "SELECT meter_id, last_time, committed_at FROM reading_changes"
+                    " WHERE meter_id = ANY(%s)",
+                    (ids,),
+                )
+            }
+        out: list[float | None] = []
+        for t, m in self.sample:
+            when = datetime.fromtimestamp(t, UTC)
+            committed = commits.get((m.id, when))
+            if committed is None:
+                out.append(None)
+                continue
+            # the interval (t - 15 min, t] ends in the bucket holding the instant before t
+            bucket = datetime.fromtimestamp((int(t) - 1) // PERIOD * PERIOD, UTC)
+            seen = _first(self.rollups.get((m.id, bucket), []), committed)
+            account = None if seen is None else _first(
+                self.accounts.get(m.enterprise_code, []),
+                datetime.fromtimestamp(seen, UTC))  # fmt: skip
+            out.append(None if account is None else account - committed.timestamp())
+        return out
+
+
+def _note(history: list[tuple[datetime, float]], value: datetime, seen: float) -> None:
+    if not history or history[-1][0] != value:
+        history.append((value, seen))
+
+
+def _first(history: list[tuple[datetime, float]], after: datetime) -> float | None:
+    """The first poll time at which the value was at or after ``after``."""
+    return next((seen for value, seen in history if value >= after), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="write the province's reading stream")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--enterprises", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--start", type=float, required=True)
+    parser.add_argument("--seconds", type=float, required=True)
+    args = parser.parse_args()
+    city = build_city(args.enterprises, args.seed, args.region)
+    meters = [m for m in city.meters if m.cumulative]
+    written = stream(args.url, meters, city.seed, args.start, args.seconds)
+    print(json.dumps({"written": written}))
+
+
+if __name__ == "__main__":
+    main()
