@@ -21,6 +21,7 @@ from tests.helpers import (
     MOSQUITTO,
     RUN_ID,
     SITES,
+    PrivateMosquitto,
     Publisher,
     Site,
     admin_connection,
@@ -96,6 +97,21 @@ def publisher() -> Iterator[Publisher]:
     pub = Publisher()
     yield pub
     pub.close()
+
+
+@pytest.fixture
+def roomy_broker(broker_folder: Path) -> Iterator[PrivateMosquitto]:
+    """A broker of the test's own that queues a whole burst for a slow subscriber.
+
+    The shared Mosquitto on 1883 runs with the package's defaults: ``max_queued_messages 1000``
+    drops QoS 1 messages for a session more than 1,000 behind ("Outgoing messages are being
+    dropped" in its log). A test that publishes thousands of batches at once to an ingest slowed
+    by a loaded machine would then wait for readings that never come. Deployments raise the
+    limit (deploy/mosquitto.conf); so does this broker.
+    """
+    broker = PrivateMosquitto(broker_folder)
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture

@@ -20,7 +20,14 @@ from carbonledger import wire
 from carbonledger.config import AggregateSettings
 from simulator import Fault, FaultRates, Simulation, build_city, expected_consumption
 from simulator.registry import register_city
-from tests.helpers import InThread, Publisher, RunningIngest, make_settings, wait_for
+from tests.helpers import (
+    InThread,
+    PrivateMosquitto,
+    Publisher,
+    RunningIngest,
+    make_settings,
+    wait_for,
+)
 
 T0 = datetime.fromisoformat("2026-03-04T10:00:00+08:00")  # replacements happen 09-16
 HOURS = 2
@@ -65,15 +72,18 @@ def city_url(storage_db_url: str) -> Iterator[str]:
     yield storage_db_url
 
 
-def test_streaming_equals_recompute_and_expected(city_url: str, topic_root: str) -> None:
+def test_streaming_equals_recompute_and_expected(
+    city_url: str, topic_root: str, roomy_broker: PrivateMosquitto
+) -> None:
     city = build_city(3, 2)
     sim = Simulation(city, T0, faults={Fault.RESET, Fault.DUPLICATE, Fault.LATE},
                      rates=FaultRates().scaled(500))  # fmt: skip
     batches = [b for tick in sim.run(T0 + timedelta(hours=HOURS)) for b in tick] + sim.drain()
     head, tail = batches[: len(batches) // 2], batches[len(batches) // 2 :]
     random.Random(5).shuffle(tail)  # the second hour arrives out of order
-    settings = make_settings(city_url, topic_root)
-    publisher = Publisher()
+    # a burst of ~1,500 batches: on the shared broker a slow ingest would lose some (conftest)
+    settings = make_settings(city_url, topic_root, mqtt_url=roomy_broker.url)
+    publisher = Publisher(roomy_broker.url)
     with RunningAggregator(city_url), RunningIngest(settings):
         for batch in [*head, *tail, *random.Random(6).sample(batches, 20)]:  # + redeliveries
             topic = wire.readings_topic(batch.enterprise, batch.gateway, topic_root)
