@@ -13,7 +13,7 @@ from launcher.cli import main
 from tests.finance.helpers import BANK, A, build
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT = Path("/tmp/finance-report.png")  # noqa: S108 - what the browser drew, to look at after a run
+SCREENSHOT = Path("/tmp/finance-report.png")  # noqa: S108 - to look at after a run
 
 
 @pytest.fixture
