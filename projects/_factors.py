@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from fractions import Fraction
 
+from accounts.ledger import Factor
 from projects._errors import MethodError
 
 # GJ per NCV-unit quantity -> per activity unit (the library's NCV units)
@@ -22,53 +22,21 @@ _FUELS = {"natural_gas": "natural_gas", "diesel": "diesel"}
 
 
 @dataclass(frozen=True)
-class FactorRow:
-    """A row of ``factors`` (the columns a project needs)."""
-
-    id: str
-    version: int
-    kind: str
-    subject: str
-    series: str
-    value: Decimal
-    unit: str
-    ncv: Decimal | None
-    ncv_unit: str | None
-    carbon_content: Decimal | None
-    oxidation: Decimal | None
-    guideline: str | None
-    source: str
-    document: str
-    data_year: int | None
-    published: date
-    region: str
-    valid_from: date
-    valid_to: date | None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.id}@{self.version}"
-
-    def valid_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
-
-
-@dataclass(frozen=True)
 class Choice:
     """tCO2 per activity unit of a carrier in a month, and the factor it came from."""
 
     carrier: str
     tco2_per_unit: Fraction
-    factor: FactorRow
+    factor: Factor
     formula: str
 
 
-def _latest(candidates: Iterable[FactorRow], as_of: date) -> FactorRow | None:
+def _latest(candidates: Iterable[Factor], as_of: date) -> Factor | None:
     published = [f for f in candidates if f.published <= as_of]
     return max(published, key=lambda f: (f.data_year or 0, f.version), default=None)
 
 
-def grid(rows: Sequence[FactorRow], region: str, series: str, year: int, as_of: date) -> FactorRow:
+def grid(rows: Sequence[Factor], region: str, series: str, year: int, as_of: date) -> Factor:
     """The grid factor (tCO2/MWh) the method names, for a month of ``year``."""
     where = region if series == "average" else "national"
     found = _latest(
@@ -90,7 +58,7 @@ def grid(rows: Sequence[FactorRow], region: str, series: str, year: int, as_of: 
 
 
 def choose(
-    rows: Sequence[FactorRow],
+    rows: Sequence[Factor],
     carrier: str,
     month: date,
     as_of: date,

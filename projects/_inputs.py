@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 
-from projects._factors import FactorRow
+from accounts.ledger import Factor
 from projects._model import MeterRole, Project
 
 
@@ -40,7 +40,7 @@ class ProjectInputs:
     meters: Sequence[ProjectMeter]
     activity: Sequence[MeterMonth]  # baseline months and the months asked for
     drivers: Mapping[date, Fraction]
-    factors: Sequence[FactorRow]
+    factors: Sequence[Factor]
     as_of: datetime
 
     def of_meter(self, month: date, meter_id: str) -> Fraction:

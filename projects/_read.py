@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from accounts.ledger import Factor
 from projects._errors import UnknownProjectError
-from projects._factors import FactorRow
 from projects._inputs import MeterMonth, ProjectInputs, ProjectMeter
 from projects._methods import months_between
 from projects._model import MeterRole, MethodParams, Project, Stage, Transition
@@ -31,7 +31,7 @@ FROM projects p LEFT JOIN project_meters pm ON pm.project_id = p.id
 """
 _FACTORS = """
 SELECT id, version, kind, subject, series, value, unit, ncv, ncv_unit, carbon_content, oxidation,
-       guideline, source, document, data_year, published, region, valid_from, valid_to
+       guideline, source, document, data_year, published, region, valid_from, valid_to, verify
 FROM factors WHERE kind IN ('grid', 'fuel', 'heat')
 """
 # A meter's activity is that of the quantity it is booked by (as in the accounts).
@@ -119,8 +119,8 @@ def read_meters(conn: psycopg.Connection[Any], ids: Sequence[str]) -> dict[str, 
     return {r["id"]: r for r in rows}
 
 
-def read_factors(conn: psycopg.Connection[Any]) -> list[FactorRow]:
-    return [FactorRow(*row) for row in conn.execute(_FACTORS).fetchall()]
+def read_factors(conn: psycopg.Connection[Any]) -> list[Factor]:
+    return [Factor(*row) for row in conn.execute(_FACTORS).fetchall()]
 
 
 def read_activity(
@@ -146,7 +146,7 @@ def read_inputs(
     project: Project,
     months: Sequence[date],
     as_of: datetime,
-    factors: Sequence[FactorRow] | None = None,
+    factors: Sequence[Factor] | None = None,
 ) -> ProjectInputs:
     """Everything the reductions of ``project`` over ``months`` (plus its baseline) need."""
     wanted = set(months)

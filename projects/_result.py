@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from projects._factors import FactorRow
+from accounts.ledger import Factor
 
 
 def dec(value: Fraction, digits: int = 6) -> Decimal:
@@ -20,7 +20,7 @@ def dec(value: Fraction, digits: int = 6) -> Decimal:
     return round(Decimal(value.numerator) / Decimal(value.denominator), digits)
 
 
-def _factor(f: FactorRow) -> dict[str, Any]:
+def _factor(f: Factor) -> dict[str, Any]:
     return {
         "id": f.id,
         "version": f.version,
@@ -53,7 +53,7 @@ class MonthReduction:
     share: Fraction  # of the month elapsed (1: a whole month)
     reduction: Fraction | None  # tCO2; None when it cannot be computed (flags say why)
     lines: tuple[Line, ...]
-    factors: tuple[FactorRow, ...]
+    factors: tuple[Factor, ...]
     formula: str
     coverage: Fraction
     estimated_share: Fraction

@@ -20,10 +20,9 @@ from typing import Any
 
 import psycopg
 
-from accounts.ledger import Period
+from accounts.ledger import Factor, Period
 from carbonledger.tz import SHANGHAI
 from projects._errors import ProjectError
-from projects._factors import FactorRow
 from projects._methods import compute
 from projects._read import (
     consented_owners,
@@ -122,7 +121,7 @@ class Disclosure:
 
 def _year_reductions(
     conn: psycopg.Connection[Any], project_id: str, year: int, as_of: datetime,
-    factors: list[FactorRow],
+    factors: list[Factor],
 ) -> Reductions:  # fmt: skip
     project = read_projects(conn, ids=[project_id])[0]
     months = Period.parse(str(year), as_of).months()

@@ -14,6 +14,7 @@ from accounts.ledger._explain import Derivation, explain_account
 from accounts.ledger._library import LoadReport, load_factors, read_library
 from accounts.ledger._model import Account, GradeRecord, Line, Totals
 from accounts.ledger._period import Period
+from accounts.ledger._policy import Factor
 from accounts.ledger._render import top_emitters
 from accounts.ledger._serve import stored_account
 from accounts.ledger._store import (
@@ -28,6 +29,7 @@ from accounts.ledger._store import (
 __all__ = [
     "Account",
     "Derivation",
+    "Factor",
     "GradeRecord",
     "Line",
     "LoadReport",

@@ -91,6 +91,10 @@ class Factor:
             verify=self.verify,
         )
 
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 

@@ -10,32 +10,32 @@ from fractions import Fraction
 
 import psycopg
 
-from projects._factors import FactorRow
+from accounts.ledger import Factor
 from projects._inputs import MeterMonth, ProjectInputs, ProjectMeter
 from projects._model import Declaration, MeterRole, Method, MethodParams, Project, Stage
 
 OWNER = "91331100MA2A0000X1"
 
-GRID_ZJ_2023 = FactorRow(
+GRID_ZJ_2023 = Factor(
     "grid.zhejiang.2023", 1, "grid", "electricity", "average", Decimal("0.4974"), "tCO2/MWh",
     None, None, None, None, None, "MEE/NBS 2023 浙江", "生态环境部 国家统计局 公告2025年第47号",
-    2023, date(2025, 12, 31), "zhejiang", date(2023, 1, 1), None,
+    2023, date(2025, 12, 31), "zhejiang", date(2023, 1, 1), None, False,
 )  # fmt: skip
-GRID_ZJ_2022 = FactorRow(
+GRID_ZJ_2022 = Factor(
     "grid.zhejiang.2022", 1, "grid", "electricity", "average", Decimal("0.5153"), "tCO2/MWh",
     None, None, None, None, None, "MEE/NBS 2022 浙江", "生态环境部 国家统计局 公告2024年第33号",
-    2022, date(2024, 12, 31), "zhejiang", date(2022, 1, 1), None,
+    2022, date(2024, 12, 31), "zhejiang", date(2022, 1, 1), None, False,
 )  # fmt: skip
-DIESEL = FactorRow(
+DIESEL = Factor(
     "fuel.diesel.general", 1, "fuel", "diesel", "default", Decimal("3.096"), "tCO2/t",
     Decimal("42.652"), "GJ/t", Decimal("20.2"), Decimal("0.98"), "general", "GB/T 32150 柴油",
-    "GB/T 32150-2015 附录B", None, date(2015, 11, 19), "national", date(2016, 6, 1), None,
+    "GB/T 32150-2015 附录B", None, date(2015, 11, 19), "national", date(2016, 6, 1), None, False,
 )  # fmt: skip
-GAS = FactorRow(
+GAS = Factor(
     "fuel.natural-gas.general", 1, "fuel", "natural_gas", "default", Decimal("21.62"),
     "tCO2/10^4Nm3", Decimal("389.31"), "GJ/10^4Nm3", Decimal("15.3"), Decimal("0.99"), "general",
     "GB/T 32150 天然气", "GB/T 32150-2015 附录B", None, date(2015, 11, 19), "national",
-    date(2016, 6, 1), None,
+    date(2016, 6, 1), None, False,
 )  # fmt: skip
 FACTORS = (GRID_ZJ_2022, GRID_ZJ_2023, DIESEL, GAS)
 FULL_MONTH_31 = 31 * 86_400_000
