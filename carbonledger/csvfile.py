@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import string
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -48,6 +48,15 @@ class Problems:
     @property
     def count(self) -> int:
         return len(self.kept) + self.more
+
+    def readable(self, rows: Iterable[CsvRow]) -> Iterator[tuple[int, dict[str, str]]]:
+        """(line, values) of the rows that read as the header's columns; the others are
+        problems of their own, so a validator sees only rows it can check field by field."""
+        for row in rows:
+            if row.error:
+                self.add(row.line, "(row)", row.error)
+            else:
+                yield row.line, row.values
 
     def raise_if_any(self) -> None:
         if self.kept:

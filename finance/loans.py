@@ -76,12 +76,7 @@ def read_loans(
 ) -> list[LoanRecord]:
     """Every row of the CSV ``path`` validated; InvalidImportError lists every bad field."""
     problems = Problems(path)
-    rows: list[tuple[int, dict[str, str]]] = []
-    for row in read_rows(path, COLUMNS, REQUIRED):
-        if row.error:
-            problems.add(row.line, "(row)", row.error)
-        else:
-            rows.append((row.line, row.values))
+    rows = problems.readable(read_rows(path, COLUMNS, REQUIRED))
     records = validate_loans(rows, problems, today, registered=registered)
     problems.raise_if_any()
     return records

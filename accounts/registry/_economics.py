@@ -8,7 +8,7 @@ enterprises are looked up, and the whole file is written in one transaction or n
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -79,15 +79,9 @@ def parse_period(text: str) -> tuple[str, date]:
 def read_economics(path: Path, today: date | None = None) -> list[EconomicRecord]:
     """Every row of ``path`` validated; :class:`InvalidImportError` lists all bad fields."""
     problems = Problems(path)
-
-    def readable() -> Iterator[tuple[int, dict[str, str]]]:
-        for row in read_rows(path, COLUMNS, REQUIRED, together=("output_quantity", "output_unit")):
-            if row.error:
-                problems.add(row.line, "(row)", row.error)
-            else:
-                yield row.line, row.values
-
-    records = validate_economics(readable(), problems, today)
+    together = ("output_quantity", "output_unit")
+    rows = problems.readable(read_rows(path, COLUMNS, REQUIRED, together=together))
+    records = validate_economics(rows, problems, today)
     problems.raise_if_any()
     return records
 
