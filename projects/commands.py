@@ -147,15 +147,8 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _period(text: str) -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-
-
 def _show(args: argparse.Namespace, settings: Settings) -> int:
-    period = _period(args.period)
+    period = Period.option(args.period)
     with _connect(settings) as conn:
         project = read_project(conn, args.id)
         history = read_transitions(conn, args.id)

@@ -12,7 +12,6 @@ import psycopg
 from accounts.ledger import Period
 from carbonledger.config import Settings, require_database_url
 from carbonledger.db.connect import connect
-from carbonledger.errors import ConfigError
 from trust import verification
 from trust.certificates import issue, record_recomputes, revoked_reasons
 from trust.commands import now_local, write_json
@@ -27,17 +26,10 @@ def _connect(settings: Settings) -> psycopg.Connection[Any]:
     return connect(require_database_url(settings), autocommit=True)
 
 
-def _period(text: str) -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-
-
 def issue_command(args: argparse.Namespace, settings: Settings) -> int:
     now = now_local()
     ring = open_ring(settings.trust, now)
-    period = _period(args.period)
+    period = Period.option(args.period)
     with _connect(settings) as conn:
         record_recomputes(conn, now)
         certificates = [

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Path
 
+from accounts.api._problems import Problem
+from accounts.ledger import Period
 from carbonledger.wire import CREDIT_CODE_PATTERN
 
 CODE_PATTERN = f"^{CREDIT_CODE_PATTERN}$"
@@ -23,3 +25,11 @@ EnterpriseCode = Annotated[
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def period_query(text: str) -> Period:
+    """A ``period`` query parameter: a bad one is a 422 problem with the reason."""
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise Problem(422, f"period: {exc}") from exc

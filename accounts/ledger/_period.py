@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
+from carbonledger.errors import ConfigError
 from carbonledger.tz import SHANGHAI
 
 PeriodKind = Literal["month", "year", "mtd", "rolling12"]
@@ -67,6 +68,14 @@ class Period:
             year = int(text)
             return cls("year", date(year, 1, 1), date(year + 1, 1, 1), today)
         raise ValueError(f"period {text!r} is not YYYY-MM, YYYY, mtd or rolling12")
+
+    @classmethod
+    def option(cls, text: str) -> Period:
+        """A period given to a command: a bad one is a :class:`ConfigError` with the reason."""
+        try:
+            return cls.parse(text)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
     @classmethod
     def mtd(cls, now: datetime | None = None) -> Period:

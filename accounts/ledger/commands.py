@@ -89,18 +89,12 @@ def _connect(settings: Settings) -> psycopg.Connection:
     return connect(require_database_url(settings), autocommit=True)
 
 
-def _period(text: str) -> Period:
-
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-
-
 def _show(args: argparse.Namespace, settings: Settings) -> int:
 
     with _connect(settings) as conn:
-        account = get_account(conn, args.code, _period(args.period), settings=settings.accounts)
+        account = get_account(
+            conn, args.code, Period.option(args.period), settings=settings.accounts
+        )
     return _emit(account, render_account, as_json=args.json)
 
 
@@ -108,7 +102,7 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
 
     with _connect(settings) as conn:
         derivation = explain_account(
-            conn, args.code, _period(args.period), settings=settings.accounts
+            conn, args.code, Period.option(args.period), settings=settings.accounts
         )
     return _emit(derivation, render_derivation, as_json=args.json)
 
@@ -125,7 +119,9 @@ def _emit(model: M, render: Callable[[M], str], *, as_json: bool) -> int:
 def _report(args: argparse.Namespace, settings: Settings) -> int:
 
     with _connect(settings) as conn:
-        account = get_account(conn, args.code, _period(str(args.year)), settings=settings.accounts)
+        account = get_account(
+            conn, args.code, Period.option(str(args.year)), settings=settings.accounts
+        )
     if args.format == "json":
         text = json.dumps(annual_report(account), ensure_ascii=False, indent=2) + "\n"
     else:
@@ -143,7 +139,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 def _close(args: argparse.Namespace, settings: Settings) -> int:
 
-    period = _period(args.month or args.year)
+    period = Period.option(args.month or args.year)
     codes = [args.enterprise] if args.enterprise else None
     with _connect(settings) as conn:
         closed = close(conn, period, settings.accounts, codes)
@@ -155,7 +151,7 @@ def _close(args: argparse.Namespace, settings: Settings) -> int:
 
 def _recompute(args: argparse.Namespace, settings: Settings) -> int:
 
-    period = _period(args.month or args.year)
+    period = Period.option(args.month or args.year)
     codes = [args.enterprise] if args.enterprise else None
     with _connect(settings) as conn:
         results = recompute(conn, period, args.reason, settings.accounts, codes)

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from accounts.api._common import EnterpriseCode
+from accounts.api._common import EnterpriseCode, period_query
 from accounts.api._etag import conditional, etag_of
 from accounts.api._problems import Problem
 from accounts.api.deps import Access, AccessDep
@@ -24,7 +24,6 @@ from accounts.ledger import (
     Account,
     Derivation,
     GradeRecord,
-    Period,
     explain_account,
     get_account,
     stored_account,
@@ -47,13 +46,6 @@ _JSON = "application/json"
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "the client's copy is current"}
 }
-
-
-def _period(text: str) -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise Problem(422, f"period: {exc}") from exc
 
 
 async def _ledger(access: Access, call: Callable[[Any], T], code: str) -> T:
@@ -82,7 +74,7 @@ def _dump(model: BaseModel | list[GradeRecord]) -> bytes:
 async def account(
     request: Request, access: AccessDep, code: EnterpriseCode, period: PeriodQuery = "mtd"
 ) -> Response:
-    wanted = _period(period)
+    wanted = period_query(period)
     row = await access.enterprise(code, "account.read", account=(wanted.kind, wanted.start))
     stamp = None if row is None else (code, wanted.kind, wanted.start, *row)
     cached = access.state.bodies.get(stamp) if stamp else None
@@ -109,7 +101,7 @@ async def account(
 async def derivation(
     request: Request, access: AccessDep, code: EnterpriseCode, period: PeriodQuery = "mtd"
 ) -> Response:
-    wanted = _period(period)
+    wanted = period_query(period)
     await access.enterprise(code, "derivation.read")
     settings = access.state.settings.accounts
     result = await _ledger(

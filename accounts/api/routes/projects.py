@@ -17,10 +17,10 @@ import psycopg
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
+from accounts.api._common import period_query
 from accounts.api._keys import Principal, Role
 from accounts.api._problems import Problem
 from accounts.api.deps import Access, AccessDep
-from accounts.ledger import Period
 from projects import (
     Declaration,
     DeclarationError,
@@ -112,13 +112,6 @@ async def _visible(
             raise Problem(404, f"project {project_id} not found") from exc
         raise
     return found[0]
-
-
-def _period(text: str) -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise Problem(422, f"period: {exc}") from exc
 
 
 @router.post("/projects", status_code=201, response_model=Project, summary="declare a project")
@@ -215,7 +208,7 @@ async def drivers(
 async def measured(
     access: AccessDep, project_id: ProjectId, period: PeriodQuery = "mtd"
 ) -> dict[str, Any]:
-    wanted = _period(period)
+    wanted = period_query(period)
     await _visible(access, project_id, "project.reductions", tuple(Role))
     now = datetime.now(UTC)
     found = await _run(access, lambda conn: reductions(conn, project_id, wanted, now))
@@ -232,7 +225,7 @@ async def measured(
 async def derivation(
     access: AccessDep, project_id: ProjectId, period: PeriodQuery = "mtd"
 ) -> dict[str, Any]:
-    wanted = _period(period)
+    wanted = period_query(period)
     await _visible(access, project_id, "project.derivation", tuple(Role))
     now = datetime.now(UTC)
     found = await _run(access, lambda conn: reductions(conn, project_id, wanted, now))
