@@ -8,12 +8,13 @@ highest version (the ledger's rule, docs/accounts.md). Every value is exact, per
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from accounts.ledger import Factor
+from accounts.ledger import Factor, FactorLibrary, latest_published
+from carbonledger.errors import AccountsError
 from projects._errors import MethodError
 
 # GJ per NCV-unit quantity -> per activity unit (the library's NCV units)
@@ -31,30 +32,13 @@ class Choice:
     formula: str
 
 
-def _latest(candidates: Iterable[Factor], as_of: date) -> Factor | None:
-    published = [f for f in candidates if f.published <= as_of]
-    return max(published, key=lambda f: (f.data_year or 0, f.version), default=None)
-
-
 def grid(rows: Sequence[Factor], region: str, series: str, year: int, as_of: date) -> Factor:
-    """The grid factor (tCO2/MWh) the method names, for a month of ``year``."""
-    where = region if series == "average" else "national"
-    found = _latest(
-        (
-            f
-            for f in rows
-            if f.kind == "grid"
-            and f.series == series
-            and f.region == where
-            and (f.data_year or 0) <= year
-        ),
-        as_of,
-    )
-    if found is None:
-        raise MethodError(
-            f"no {series} grid factor for {where} with data year <= {year} published by {as_of}"
-        )
-    return found
+    """The grid factor (tCO2/MWh) the method names, for a month of ``year``: the ledger's
+    choice with the method's region and series instead of the accounts' policy."""
+    try:
+        return FactorLibrary(list(rows)).grid(year, as_of, series, region)
+    except AccountsError as exc:
+        raise MethodError(str(exc)) from exc
 
 
 def choose(
@@ -71,7 +55,7 @@ def choose(
         f = grid(rows, region, series, month.year, as_of)
         return Choice(carrier, Fraction(f.value) / 1000, f, f"kWh / 1000 x {f.value} tCO2/MWh")
     if carrier in _FUELS:
-        fuel = _latest(
+        fuel = latest_published(
             (
                 r
                 for r in rows
@@ -98,7 +82,7 @@ def choose(
         )
         return Choice(carrier, value, f, formula)
     if carrier == "heat":
-        heat = _latest(
+        heat = latest_published(
             (r for r in rows if r.kind == "heat" and r.subject == "heat" and r.valid_on(month)),
             as_of,
         )

@@ -14,7 +14,7 @@ from accounts.ledger._explain import Derivation, explain_account
 from accounts.ledger._library import LoadReport, load_factors, read_library
 from accounts.ledger._model import Account, GradeRecord, Line, Totals
 from accounts.ledger._period import Period
-from accounts.ledger._policy import Factor
+from accounts.ledger._policy import Factor, FactorLibrary, latest_published
 from accounts.ledger._render import top_emitters
 from accounts.ledger._serve import stored_account
 from accounts.ledger._store import (
@@ -30,6 +30,7 @@ __all__ = [
     "Account",
     "Derivation",
     "Factor",
+    "FactorLibrary",
     "GradeRecord",
     "Line",
     "LoadReport",
@@ -40,6 +41,7 @@ __all__ = [
     "explain_account",
     "get_account",
     "grade_history",
+    "latest_published",
     "load_factors",
     "read_library",
     "recompute",

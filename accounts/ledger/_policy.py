@@ -99,6 +99,13 @@ class Factor:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
+def latest_published(candidates: Iterable[Factor], as_of: date) -> Factor | None:
+    """The library's rule: of the candidates published by ``as_of``, the latest data year,
+    then the highest version."""
+    published = [f for f in candidates if f.published <= as_of]
+    return max(published, key=lambda f: (f.data_year or 0, f.version), default=None)
+
+
 @dataclass(frozen=True)
 class MeasuredNcv:
     fuel: str
@@ -145,18 +152,15 @@ class FactorLibrary:
         default_factory=dict, repr=False, compare=False
     )
 
-    def _latest(self, candidates: Iterable[Factor], as_of: date) -> Factor | None:
-        """Of the published candidates, the latest data year, then the highest version."""
-        published = [f for f in candidates if f.published <= as_of]
-        if not published:
-            return None
-        return max(published, key=lambda f: (f.data_year or 0, f.version))
-
-    def grid(self, year: int, as_of: date, series: str | None = None) -> Factor:
+    def grid(
+        self, year: int, as_of: date, series: str | None = None, region: str | None = None
+    ) -> Factor:
+        """The grid factor of ``series`` (default the policy's) for ``year``; an average factor
+        is the ``region``'s (default the policy's), others are national."""
         s = self.settings
         series = series or s.grid_series
-        region = s.region if series == "average" else "national"
-        found = self._latest(
+        region = (region or s.region) if series == "average" else "national"
+        found = latest_published(
             (
                 f
                 for f in self.factors
@@ -175,7 +179,7 @@ class FactorLibrary:
         return found
 
     def one(self, kind: str, subject: str, series: str, day: date, as_of: date) -> Factor:
-        found = self._latest(
+        found = latest_published(
             (
                 f
                 for f in self.factors
@@ -193,7 +197,7 @@ class FactorLibrary:
 
     def fuel(self, subject: str, guideline: str, day: date, as_of: date) -> Factor:
         for name in dict.fromkeys((guideline, "general")):
-            found = self._latest(
+            found = latest_published(
                 (
                     f
                     for f in self.factors
