@@ -208,11 +208,7 @@ async def drivers(
 async def measured(
     access: AccessDep, project_id: ProjectId, period: PeriodQuery = "mtd"
 ) -> dict[str, Any]:
-    wanted = period_query(period)
-    await _visible(access, project_id, "project.reductions", tuple(Role))
-    now = datetime.now(UTC)
-    found = await _run(access, lambda conn: reductions(conn, project_id, wanted, now))
-    body = found.as_json()
+    body = await _reductions(access, project_id, period, "project.reductions")
     for month in body["months"]:
         month.pop("lines")
     return body
@@ -225,8 +221,14 @@ async def measured(
 async def derivation(
     access: AccessDep, project_id: ProjectId, period: PeriodQuery = "mtd"
 ) -> dict[str, Any]:
+    return await _reductions(access, project_id, period, "project.derivation")
+
+
+async def _reductions(access: Access, project_id: str, period: str, action: str) -> dict[str, Any]:
+    """The project's measured reductions over ``period`` with every line, once ``action`` is
+    allowed and logged."""
     wanted = period_query(period)
-    await _visible(access, project_id, "project.derivation", tuple(Role))
+    await _visible(access, project_id, action, tuple(Role))
     now = datetime.now(UTC)
     found = await _run(access, lambda conn: reductions(conn, project_id, wanted, now))
     return found.as_json()
