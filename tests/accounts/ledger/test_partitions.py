@@ -69,6 +69,24 @@ def processes(conn: psycopg.Connection, db_url: str) -> Iterator[list[subprocess
             proc.wait(30)
 
 
+def _writes(url: str) -> tuple[object, ...]:
+    """What changes whenever an account or a grade is written (an upsert gives a new xmin)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT (SELECT max(xmin::text::bigint) FROM grades),"
+            " (SELECT max(xmin::text::bigint) FROM account_periods)"
+        ).fetchone()
+        return tuple(row) if row else ()
+
+
+def _settled(url: str, quiet_s: float = 1.0) -> bool:
+    """No account or grade written for ``quiet_s``: the start-up cycles (and the regrade a
+    process makes after waiting for another's) are over."""
+    before = _writes(url)
+    time.sleep(quiet_s)
+    return _writes(url) == before
+
+
 def _clear(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM grades")
@@ -82,6 +100,7 @@ def test_processes_split_the_partitions_and_take_over_a_dead_ones_share(
     # every enterprise's three live accounts, each written by the process of its partition,
     # and grades over all of them (two models)
     assert wait_for(lambda: _live_accounts(db_url) == 9 and _grades(db_url) == 18, timeout=60)
+    assert wait_for(lambda: _settled(db_url), timeout=60)
     before = _held(db_url)
     _clear(db_url)
     time.sleep(1.0)  # five cycles each: nothing changed, so nothing is written again
