@@ -12,12 +12,14 @@ defined on value added only, so a revenue-based code has no level.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from importlib import resources
+from math import gcd
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -64,24 +66,47 @@ class BandSet(BaseModel):
     level: list[_Level] = []
 
     def grade_of(self, k: Fraction) -> int:
-        return _first(((b.grade, b.k_max) for b in self.grade), k)
+        return _first(self.bounds.grade, k)
 
     def colour_of(self, k: Fraction) -> str:
-        return _first(((b.colour, b.k_max) for b in self.colour), k)
+        return _first(self.bounds.colour, k)
 
     def level_of(self, value: Fraction) -> str | None:
         if not self.level:
             return None
-        return _first(((b.level, b.l_max) for b in self.level), value)
+        return _first(self.bounds.level, value)
+
+    @cached_property
+    def bounds(self) -> _Bounds:
+        """The upper bounds as Fractions, converted once (grading compares 300,000 values)."""
+
+        def exact(upper: Decimal | None) -> tuple[int, int] | None:
+            return None if upper is None else Fraction(upper).as_integer_ratio()
+
+        return _Bounds(
+            [(b.grade, exact(b.k_max)) for b in self.grade],
+            [(b.colour, exact(b.k_max)) for b in self.colour],
+            [(b.level, exact(b.l_max)) for b in self.level],
+        )
 
 
-def _first(bands: Iterable[tuple[T, Decimal | None]], value: Fraction) -> T:
-    """The first band whose upper bound (inclusive) holds ``value``; the last has none."""
-    items = list(bands)
-    for name, upper in items:
-        if upper is None or value <= Fraction(upper):
+@dataclass(frozen=True)
+class _Bounds:
+    """Upper bounds as (numerator, denominator); None: no bound (the last band)."""
+
+    grade: list[tuple[int, tuple[int, int] | None]]
+    colour: list[tuple[str, tuple[int, int] | None]]
+    level: list[tuple[str, tuple[int, int] | None]]
+
+
+def _first(bands: Sequence[tuple[T, tuple[int, int] | None]], value: Fraction) -> T:
+    """The first band whose upper bound (inclusive) holds ``value``; the last has none.
+    (Compared by cross-multiplying: denominators are positive.)"""
+    num, den = value.numerator, value.denominator
+    for name, upper in bands:
+        if upper is None or num * upper[1] <= upper[0] * den:
             return name
-    return items[-1][0]
+    return bands[-1][0]
 
 
 def band_sets() -> dict[str, BandSet]:
@@ -139,92 +164,170 @@ def grade(
     bands: BandSet,
 ) -> list[GradeRecord]:
     """Grades (or colours) of every enterprise in ``standings`` against its industry."""
-    va_sum: dict[str, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0)])
-    rev_sum: dict[str, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0)])
-    for s in standings:
-        if s.value_added:
-            va_sum[s.industry_code][0] += Fraction(s.tco2)
-            va_sum[s.industry_code][1] += Fraction(s.value_added)
-        if s.revenue:
-            rev_sum[s.industry_code][0] += Fraction(s.tco2)
-            rev_sum[s.industry_code][1] += Fraction(s.revenue)
+    return grade_models(
+        standings, period_kind=period_kind, period_start=period_start, live=live, models=[bands]
+    )
+
+
+def grade_models(
+    standings: Sequence[Standing],
+    *,
+    period_kind: str,
+    period_start: date,
+    live: bool,
+    models: Sequence[BandSet],
+) -> list[GradeRecord]:
+    """:func:`grade` for several band sets, model after model."""
+    rows = grade_rows(
+        standings, period_kind=period_kind, period_start=period_start, live=live, models=models
+    )
+    return [GradeRecord(**dict(zip(GRADE_FIELDS, row, strict=True))) for row in rows]
+
+
+# a grade row's values, in this order (the ``grades`` columns a regrade writes)
+GRADE_FIELDS = (
+    "enterprise_code", "period_kind", "period_start", "model", "model_version", "industry_code",
+    "l_value", "industry_l", "k_value", "grade", "colour", "level", "basis", "label",
+    "account_version",
+)  # fmt: skip
+GradeRow = tuple[object, ...]
+
+
+def grade_rows(
+    standings: Sequence[Standing],
+    *,
+    period_kind: str,
+    period_start: date,
+    live: bool,
+    models: Sequence[BandSet],
+) -> list[GradeRow]:
+    """The grades of :func:`grade_models` as rows of :data:`GRADE_FIELDS`, model after model.
+
+    A regrade writes 300,000 of them a province cycle: L, industry L and K do not depend on the
+    bands, so they are computed (and rounded) once for all models, and no record is validated.
+    """
     kind_label = _KIND_LABEL[period_kind]
     if period_kind == "year" and live:
         kind_label = "annual estimate (year to date)"
+    ratios = _ratios(standings, kind_label)
     return [
-        _one(
-            s,
-            va_sum if s.value_added else rev_sum,
-            bands=bands,
-            kind_label=kind_label,
-            period_kind=period_kind,
-            period_start=period_start,
-        )
-        for s in standings
+        _one(s, r, bands=b, period_kind=period_kind, period_start=period_start)
+        for b in models
+        for s, r in zip(standings, ratios, strict=True)
     ]
 
 
-def _one(
-    s: Standing,
-    sums: dict[str, list[Fraction]],
-    *,
-    bands: BandSet,
-    kind_label: str,
-    period_kind: str,
-    period_start: date,
-) -> GradeRecord:
+@dataclass(frozen=True)
+class _Ratio:
+    """The band-independent part of one enterprise's grade."""
+
+    basis: Literal["value_added", "revenue"] | None
+    notes: tuple[str, ...]
+    l_value: Fraction | None = None
+    k: Fraction | None = None
+    rounded: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
+
+
+def _exact(value: Fraction | Decimal | int) -> Fraction:
+    return value if type(value) is Fraction else Fraction(value)
+
+
+class _Sum:
+    """An industry's sums of E and of the basis: added over a common denominator (one gcd per
+    term instead of Fraction's normalising each partial sum), reduced once at the end."""
+
+    __slots__ = ("_ratio", "b_den", "b_num", "e_den", "e_num")
+
+    def __init__(self) -> None:
+        self.e_num, self.e_den, self.b_num, self.b_den = 0, 1, 0, 1
+        self._ratio: tuple[Fraction, Decimal | None] | None = None
+
+    def add(self, e: Fraction, b: Fraction) -> None:
+        self.e_num, self.e_den = _plus(self.e_num, self.e_den, e)
+        self.b_num, self.b_den = _plus(self.b_num, self.b_den, b)
+
+    def ratio(self) -> tuple[Fraction, Decimal | None]:
+        """Industry L = sum(E) / sum(basis), exact and rounded (computed once)."""
+        if self._ratio is None:
+            value = Fraction(self.e_num, self.e_den) / Fraction(self.b_num, self.b_den)
+            self._ratio = (value, dec(value))
+        return self._ratio
+
+
+def _plus(num: int, den: int, value: Fraction) -> tuple[int, int]:
+    d = value.denominator
+    if d == den:
+        return num + value.numerator, den
+    common = den // gcd(den, d) * d
+    return num * (common // den) + value.numerator * (common // d), common
+
+
+def _ratios(standings: Sequence[Standing], kind_label: str) -> list[_Ratio]:
+    sums: dict[tuple[str, str], _Sum] = defaultdict(_Sum)
+    for s in standings:
+        if s.value_added:
+            sums["value_added", s.industry_code].add(_exact(s.tco2), _exact(s.value_added))
+        if s.revenue:
+            sums["revenue", s.industry_code].add(_exact(s.tco2), _exact(s.revenue))
+    return [_ratio(s, sums, kind_label) for s in standings]
+
+
+def _ratio(s: Standing, sums: dict[tuple[str, str], _Sum], kind_label: str) -> _Ratio:
     basis: Literal["value_added", "revenue"] | None = (
         "value_added" if s.value_added else "revenue" if s.revenue else None
     )
     denominator = s.value_added or s.revenue
-    notes = [kind_label, *s.notes]
-    l_value = industry_l = k = None
+    notes = (kind_label, *s.notes)
+    if basis is None or not denominator:
+        return _Ratio(basis, (*notes, "not graded: no value added or revenue"))
+    if basis == "revenue":
+        notes += ("revenue basis (no value added): per 万元 revenue",)
+    l_value = _exact(s.tco2) / _exact(denominator)
+    industry_l, industry_rounded = sums[basis, s.industry_code].ratio()
+    if industry_l > 0:
+        k = l_value / industry_l
+        return _Ratio(basis, notes, l_value, k, (dec(l_value), industry_rounded, dec(k)))
+    notes += ("not graded: the industry emits nothing in this period",)
+    return _Ratio(basis, notes, l_value, None, (dec(l_value), industry_rounded, None))
+
+
+def _one(
+    s: Standing,
+    r: _Ratio,
+    *,
+    bands: BandSet,
+    period_kind: str,
+    period_start: date,
+) -> GradeRow:
+    notes = list(r.notes)
     grade_value: int | None = None
     colour = level = None
-    if basis is None or not denominator:
-        notes.append("not graded: no value added or revenue")
-    else:
-        if basis == "revenue":
-            notes.append("revenue basis (no value added): per 万元 revenue")
-        l_value = Fraction(s.tco2) / Fraction(denominator)
-        industry_l = sums[s.industry_code][0] / sums[s.industry_code][1]
-        if industry_l > 0:
-            k = l_value / industry_l
-            if bands.kind == "grade":
-                grade_value = bands.grade_of(k)
-            else:
-                colour = _colour(bands, k, l_value, s.previous_l, notes)
+    if r.k is not None:
+        if bands.kind == "grade":
+            grade_value = bands.grade_of(r.k)
         else:
-            notes.append("not graded: the industry emits nothing in this period")
-        if basis == "value_added" and bands.kind == "grade":
-            level = bands.level_of(l_value)
-    return GradeRecord(
-        enterprise_code=s.code,
-        period_kind=period_kind,
-        period_start=period_start,
-        model=bands.model,
-        model_version=bands.version,
-        industry_code=s.industry_code,
-        l_value=dec(l_value),
-        industry_l=dec(industry_l),
-        k_value=dec(k),
-        grade=grade_value,
-        colour=colour,
-        level=level,
-        basis=basis,
-        label="; ".join(notes),
-        account_version=s.version,
-    )
+            colour = _colour(bands, r.k, r.l_value, s.previous_l, notes)
+    if r.l_value is not None and r.basis == "value_added" and bands.kind == "grade":
+        level = bands.level_of(r.l_value)
+    l_value, industry_l, k = r.rounded
+    return (
+        s.code, period_kind, period_start, bands.model, bands.version, s.industry_code,
+        l_value, industry_l, k, grade_value, colour, level, r.basis, "; ".join(notes), s.version,
+    )  # fmt: skip
 
 
 _COLOURS = ("深绿", "浅绿", "黄", "红")
 
 
 def _colour(
-    bands: BandSet, k: Fraction, l_value: Fraction, previous: Decimal | None, notes: list[str]
+    bands: BandSet,
+    k: Fraction,
+    l_value: Fraction | None,
+    previous: Decimal | None,
+    notes: list[str],
 ) -> str:
     colour = bands.colour_of(k)
-    if previous and bands.worsening is not None:
+    if previous and l_value is not None and bands.worsening is not None:
         rise = l_value / Fraction(previous) - 1
         if rise > Fraction(bands.worsening):
             colour = _COLOURS[min(_COLOURS.index(colour) + 1, len(_COLOURS) - 1)]

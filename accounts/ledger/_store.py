@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,7 +19,6 @@ from fractions import Fraction
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from accounts.ledger._bulk import upsert
 from accounts.ledger._compute import (
@@ -29,9 +28,16 @@ from accounts.ledger._compute import (
     select_all,
     selection_for,
 )
-from accounts.ledger._grading import Standing, band_set, grade
+from accounts.ledger._grading import (
+    GRADE_FIELDS,
+    BandSet,
+    Standing,
+    band_set,
+    grade_models,
+    grade_rows,
+)
 from accounts.ledger._inputs import MonthActivity
-from accounts.ledger._model import Account, Exact, Figure, GradeRecord, Status, dec
+from accounts.ledger._model import Account, GradeRecord, Status, dec
 from accounts.ledger._period import Period, add_months
 from accounts.ledger._policy import FactorLibrary
 from accounts.ledger._read import load_library, read_enterprise, read_inputs
@@ -44,6 +50,7 @@ _ACCOUNT_COLUMNS = (
     "tco2_total", "tco2_scope1", "tco2_scope2", "tco2_own_generation_avoided", "tco2_measured",
     "tce_equivalent", "tce_equal", "value_added", "revenue", "intensity_va", "intensity_revenue",
     "coverage", "estimated_share", "offline_meters", "detail", "computed_at", "reason",
+    "industry_code", "value_added_basis", "exact_total", "exact_value_added", "exact_revenue",
 )  # fmt: skip
 _LIVE_CONFLICT = """ON CONFLICT (enterprise_code, period_kind, period_start, version) DO UPDATE SET
     period_end = excluded.period_end, as_of = excluded.as_of, tco2_total = excluded.tco2_total,
@@ -54,20 +61,23 @@ _LIVE_CONFLICT = """ON CONFLICT (enterprise_code, period_kind, period_start, ver
     revenue = excluded.revenue, intensity_va = excluded.intensity_va,
     intensity_revenue = excluded.intensity_revenue, coverage = excluded.coverage,
     estimated_share = excluded.estimated_share, offline_meters = excluded.offline_meters,
-    detail = excluded.detail, computed_at = excluded.computed_at
+    detail = excluded.detail, computed_at = excluded.computed_at,
+    industry_code = excluded.industry_code, value_added_basis = excluded.value_added_basis,
+    exact_total = excluded.exact_total, exact_value_added = excluded.exact_value_added,
+    exact_revenue = excluded.exact_revenue
 WHERE account_periods.status = 'live'
 """
-_GRADE_WRITE = (
-    "enterprise_code", "period_kind", "period_start", "model", "model_version", "industry_code",
-    "l_value", "industry_l", "k_value", "grade", "colour", "level", "basis", "label",
-    "account_version",
-)  # fmt: skip
 _GRADE_CONFLICT = """
 ON CONFLICT (enterprise_code, period_kind, period_start, model, model_version) DO UPDATE SET
     industry_code = excluded.industry_code, l_value = excluded.l_value,
     industry_l = excluded.industry_l, k_value = excluded.k_value, grade = excluded.grade,
     colour = excluded.colour, level = excluded.level, basis = excluded.basis,
     label = excluded.label, account_version = excluded.account_version, computed_at = now()
+WHERE (grades.industry_code, grades.l_value, grades.industry_l, grades.k_value, grades.grade,
+       grades.colour, grades.level, grades.basis, grades.label, grades.account_version)
+    IS DISTINCT FROM (excluded.industry_code, excluded.l_value, excluded.industry_l,
+       excluded.k_value, excluded.grade, excluded.colour, excluded.level, excluded.basis,
+       excluded.label, excluded.account_version)
 """
 _SUPERSEDE = """
 UPDATE account_periods SET status = 'superseded', superseded_at = %s
@@ -109,10 +119,27 @@ def _values(account: Account) -> tuple[object, ...]:
         q.coverage,
         q.estimated_share,
         len(q.offline_meters),
-        Jsonb(account.model_dump(mode="json", exclude={"grades"})),
+        account.model_dump_json(exclude={"grades"}),  # jsonb parses it: the same stored value
         account.computed_at,
         account.reason,
+        account.enterprise.industry_code,
+        e.value_added.basis,
+        *_graded_figures(account),
     )
+
+
+def _graded_figures(account: Account) -> tuple[str, str | None, str | None]:
+    """The total, value added and revenue that grading divides, as exact text ("a/b"): the
+    recorded exact values, or the figures of an account stored before they were recorded."""
+    exact = account.exact
+    if exact:
+        return exact.total, exact.value_added, exact.revenue
+    e = account.economics
+    return str(account.totals.total), _text(e.value_added.value), _text(e.revenue.value)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _selection_rows(
@@ -276,7 +303,7 @@ def _grade_rows(
 
 
 def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
-    exact = account.exact
+    tco2, value_added, revenue = _graded_figures(account)
     return _standing_of(
         code=account.enterprise.code,
         industry_code=account.enterprise.industry_code,
@@ -284,11 +311,9 @@ def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
         va_basis=account.economics.value_added.basis,
         coverage=account.quality.coverage,
         offline=len(account.quality.offline_meters),
-        tco2=Fraction(exact.total) if exact else Fraction(account.totals.total),
-        value_added=(
-            Exact.value(exact.value_added) if exact else _fraction(account.economics.value_added)
-        ),
-        revenue=Exact.value(exact.revenue) if exact else _fraction(account.economics.revenue),
+        tco2=Fraction(tco2),
+        value_added=_text_fraction(value_added),
+        revenue=_text_fraction(revenue),
         previous_l=previous_l,
     )
 
@@ -325,38 +350,35 @@ def _standing_of(
     )
 
 
-# what grading reads of a stored account (not the whole detail: a province has 150,000 of them)
+# what grading reads of a stored account: narrow columns (migration 0017), not the detail, which
+# the view reads only for rows written without them
 _STANDINGS = """
-SELECT enterprise_code, version, detail->'enterprise'->>'industry_code',
-       detail->'economics'->'value_added'->>'basis', detail->'quality'->>'coverage',
-       jsonb_array_length(detail->'quality'->'offline_meters'), detail->'exact'->>'total',
-       detail->'exact'->>'value_added', detail->'exact'->>'revenue', detail ? 'exact',
-       detail->'totals'->>'total', detail->'economics'->'value_added'->>'value',
-       detail->'economics'->'revenue'->>'value'
-FROM account_periods WHERE period_kind = %s AND period_start = %s AND status <> 'superseded'
+SELECT enterprise_code, version, industry_code, value_added_basis, coverage, offline_meters,
+       tco2, value_added, revenue
+FROM account_standings
+WHERE period_kind = %s AND period_start = %s AND status <> 'superseded'
 """
 
 
 def _stored_standings(conn: psycopg.Connection, period: Period) -> list[Standing]:
-    """Every stored account of the period as grading sees it, without validating the details
+    """Every stored account of the period as grading sees it, without reading the details
     (the same :class:`Standing` as ``_standing(Account.model_validate(detail))``)."""
     rows = conn.execute(_STANDINGS, (period.kind, period.start)).fetchall()
     previous = _previous_l(conn, period, [str(r[0]).strip() for r in rows])
     out = []
-    for padded, version, industry, basis, coverage, offline, total, va, rev, exact, *old in rows:
+    for padded, version, industry, basis, coverage, offline, tco2, va, rev in rows:
         code = str(padded).strip()
-        has_exact = exact and total is not None
         out.append(
             _standing_of(
                 code=code,
                 industry_code=industry,
                 version=version,
                 va_basis=basis,
-                coverage=Decimal(coverage),
+                coverage=coverage,
                 offline=offline,
-                tco2=Fraction(total if has_exact else old[0]),
-                value_added=_text_fraction(va if has_exact else old[1]),
-                revenue=_text_fraction(rev if has_exact else old[2]),
+                tco2=Fraction(tco2),
+                value_added=_text_fraction(va),
+                revenue=_text_fraction(rev),
                 previous_l=previous.get(code),
             )
         )
@@ -365,11 +387,6 @@ def _stored_standings(conn: psycopg.Connection, period: Period) -> list[Standing
 
 def _text_fraction(text: str | None) -> Fraction | None:
     return None if text is None else Fraction(text)
-
-
-def _fraction(figure: Figure) -> Fraction | None:
-    """A figure of an account stored before its exact values were recorded."""
-    return None if figure.value is None else Fraction(figure.value)
 
 
 def _grade_accounts(
@@ -386,18 +403,20 @@ def _grade_accounts(
 def _grade_standings(
     standings: Sequence[Standing], period: Period, settings: AccountsSettings
 ) -> list[GradeRecord]:
-    out: list[GradeRecord] = []
-    for version in (settings.band_version, settings.colour_version):
-        out += grade(
-            standings,
-            period_kind=period.kind,
-            period_start=period.start,
-            live=period.live,
-            bands=band_set(version),
-        )
+    out = grade_models(
+        standings,
+        period_kind=period.kind,
+        period_start=period.start,
+        live=period.live,
+        models=_models(settings),
+    )
     first = "huzhou" if settings.grading_model == "huzhou" else "quzhou-colour"
     out.sort(key=lambda r: (r.enterprise_code, r.model != first))
     return out
+
+
+def _models(settings: AccountsSettings) -> list[BandSet]:
+    return [band_set(settings.band_version), band_set(settings.colour_version)]
 
 
 def _previous_l(
@@ -414,35 +433,18 @@ def _previous_l(
     return {str(code).strip(): value for code, value in rows}
 
 
-def _store_grades(conn: psycopg.Connection, records: Iterable[GradeRecord]) -> None:
-    rows = [
-        (
-            r.enterprise_code,
-            r.period_kind,
-            r.period_start,
-            r.model,
-            r.model_version,
-            r.industry_code,
-            r.l_value,
-            r.industry_l,
-            r.k_value,
-            r.grade,
-            r.colour,
-            r.level,
-            r.basis,
-            r.label,
-            r.account_version,
-        )
-        for r in records
-    ]
-    upsert(conn, "grades", _GRADE_WRITE, rows, _GRADE_CONFLICT, now=("computed_at",))
-
-
 def _regrade(conn: psycopg.Connection, period: Period, settings: AccountsSettings) -> int:
-    """Grade every stored account of the period (industry L over all of them)."""
-    records = _grade_standings(_stored_standings(conn, period), period, settings)
-    _store_grades(conn, records)
-    return len(records)
+    """Grade every stored account of the period (industry L over all of them); only the grade
+    rows whose values changed are rewritten (a cycle changes few grades of a province)."""
+    rows = grade_rows(
+        _stored_standings(conn, period),
+        period_kind=period.kind,
+        period_start=period.start,
+        live=period.live,
+        models=_models(settings),
+    )
+    upsert(conn, "grades", GRADE_FIELDS, rows, _GRADE_CONFLICT, now=("computed_at",))
+    return len(rows)
 
 
 # --- live refresh, close, recompute -------------------------------------------------------------

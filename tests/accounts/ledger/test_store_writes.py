@@ -1,0 +1,75 @@
+"""What a live cycle writes: grading's figures as columns, only changed grades, the detail's
+compression (the province-scale write path, issue 15)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from accounts.ledger import refresh_live
+from accounts.ledger._store import regrade_live
+from carbonledger.config import AccountsSettings
+from tests.accounts.ledger.helpers import CEMENT, DYEING, PARTS, economics, local, rollup
+
+NOW = local("2026-11-20 10:00")
+_STANDINGS = (
+    "SELECT enterprise_code, period_kind, industry_code, value_added_basis, coverage,"
+    " offline_meters, tco2, value_added, revenue FROM account_standings ORDER BY 1, 2"
+)
+
+
+def _accounts(conn: psycopg.Connection) -> None:
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-02 10:00"), "2000")
+    rollup(conn, "dye-el1", "energy_import", local("2026-11-03 10:00"), "5000")
+    rollup(conn, "cem-el1", "energy_import", local("2026-11-03 10:00"), "9000")
+    economics(conn, PARTS, "2026-11-01", "10", None)
+    economics(conn, DYEING, "2026-11-01", None, "30")
+    refresh_live(conn, now=NOW)
+
+
+def test_grading_reads_the_same_figures_from_the_columns_as_from_the_detail(
+    conn: psycopg.Connection,
+) -> None:
+    _accounts(conn)
+    columns = conn.execute(_STANDINGS).fetchall()
+    assert len(columns) == 9 and all(row[6] is not None for row in columns)
+    assert {row[0].strip() for row in columns if row[7] is None} >= {CEMENT}  # no value added
+    # an account written without the columns (another writer, or before migration 0017)
+    conn.execute(
+        "UPDATE account_periods SET industry_code = NULL, value_added_basis = NULL,"
+        " exact_total = NULL, exact_value_added = NULL, exact_revenue = NULL"
+    )
+    assert conn.execute(_STANDINGS).fetchall() == columns
+
+
+def test_a_regrade_rewrites_only_the_grades_that_changed(conn: psycopg.Connection) -> None:
+    _accounts(conn)
+    written = "SELECT enterprise_code, period_kind, model, xmin::text FROM grades ORDER BY 1, 2, 3"
+    before = conn.execute(written).fetchall()
+    assert len(before) == 18  # 3 enterprises x 3 live periods x 2 models
+    assert regrade_live(conn, AccountsSettings(), NOW) == 18
+    assert conn.execute(written).fetchall() == before  # nothing changed: no row rewritten
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-20 09:30"), "1000")
+    refresh_live(conn, codes=[PARTS], now=NOW)
+    after = conn.execute(written).fetchall()
+    moved = {
+        (code.strip(), kind)
+        for (code, kind, _, old), (*_, new) in zip(before, after, strict=True)
+        if old != new
+    }
+    # PARTS alone in its industry keeps K = 1 and its grade, but its L and the label's figures
+    # changed; the others' rows stay as they were
+    assert {code for code, _ in moved} == {PARTS}
+
+
+def test_the_detail_is_compressed_as_its_column_says(conn: psycopg.Connection) -> None:
+    _accounts(conn)
+    method = conn.execute(
+        "SELECT attcompression FROM pg_attribute"
+        " WHERE attrelid = 'account_periods'::regclass AND attname = 'detail'"
+    ).fetchone()
+    assert method is not None
+    expected = {"l": "lz4", "p": "pglz", "": "pglz"}[method[0]]  # '': the server's default
+    stored = conn.execute(
+        "SELECT DISTINCT pg_column_compression(detail) FROM account_periods"
+    ).fetchall()
+    assert stored == [(expected,)]
