@@ -311,7 +311,7 @@ def _standing(account: Account, previous_l: Decimal | None = None) -> Standing:
         va_basis=account.economics.value_added.basis,
         coverage=account.quality.coverage,
         offline=len(account.quality.offline_meters),
-        tco2=Fraction(tco2),
+        tco2=_fraction(tco2),
         value_added=_text_fraction(value_added),
         revenue=_text_fraction(revenue),
         previous_l=previous_l,
@@ -376,7 +376,7 @@ def _stored_standings(conn: psycopg.Connection, period: Period) -> list[Standing
                 va_basis=basis,
                 coverage=coverage,
                 offline=offline,
-                tco2=Fraction(tco2),
+                tco2=_fraction(tco2),
                 value_added=_text_fraction(va),
                 revenue=_text_fraction(rev),
                 previous_l=previous.get(code),
@@ -386,7 +386,14 @@ def _stored_standings(conn: psycopg.Connection, period: Period) -> list[Standing
 
 
 def _text_fraction(text: str | None) -> Fraction | None:
-    return None if text is None else Fraction(text)
+    return None if text is None else _fraction(text)
+
+
+def _fraction(text: str) -> Fraction:
+    """An exact value as written ("a/b", or a decimal of an older account): "a/b" split by hand,
+    a third of the time of Fraction's own parser (a regrade reads 450,000 of them)."""
+    numerator, _, denominator = text.partition("/")
+    return Fraction(int(numerator), int(denominator)) if denominator else Fraction(text)
 
 
 def _grade_accounts(
