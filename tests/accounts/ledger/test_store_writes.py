@@ -52,13 +52,11 @@ def test_a_regrade_rewrites_only_the_grades_that_changed(conn: psycopg.Connectio
     refresh_live(conn, codes=[PARTS], now=NOW)
     after = conn.execute(written).fetchall()
     moved = {
-        (code.strip(), kind)
-        for (code, kind, _, old), (*_, new) in zip(before, after, strict=True)
-        if old != new
+        code.strip() for (code, *_, old), (*_, new) in zip(before, after, strict=True) if old != new
     }
-    # PARTS alone in its industry keeps K = 1 and its grade, but its L and the label's figures
-    # changed; the others' rows stay as they were
-    assert {code for code, _ in moved} == {PARTS}
+    # PARTS alone in its industry keeps K = 1 and its grade, but its L and industry L changed;
+    # the others' rows stay as they were
+    assert moved == {PARTS}
 
 
 def test_the_detail_is_compressed_as_its_column_says(conn: psycopg.Connection) -> None:
