@@ -127,6 +127,18 @@ def fill(url: str, args: argparse.Namespace) -> int:
     return rows
 
 
+def seal_months(url: str) -> None:
+    """Store the sums of the months ended a week before NOW: this checkout's ledger reads them,
+    the baseline's reads the buckets, and the stored accounts are compared."""
+    from analytics._months import seal, seal_due  # noqa: PLC0415
+
+    began = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        seal(conn, seal_due(_now(), 7))
+        conn.execute("ANALYZE rollup_months")
+    print(f"sealed the months before {seal_due(_now(), 7)} ({time.perf_counter() - began:.1f} s)")
+
+
 def change_everything(url: str) -> None:
     """A change row for every enterprise (its meter with readings, just before NOW), then the
     aggregator's watermark past it: the next cycle refreshes every enterprise."""
@@ -268,19 +280,48 @@ def baseline_tree(ref: str, into: Path) -> Path:
     return into
 
 
+_YEAR_ACCOUNTS = (
+    "SELECT enterprise_code, period_start, period_end, as_of, tco2_total, tco2_scope1,"
+    " tco2_scope2, tco2_own_generation_avoided, tco2_measured, tce_equivalent, tce_equal,"
+    " value_added, revenue, intensity_va, intensity_revenue, coverage, estimated_share,"
+    " offline_meters, detail::text FROM account_periods WHERE period_kind = 'year'"
+    " AND period_start = %s AND status <> 'superseded'"
+)
+
+
 def recompute_year(url: str, year: str) -> dict[str, float]:
+    """Close the year, recompute it from the 15-minute rollups, seal the past months (their
+    sums stored), recompute it again from the sums: the two recomputes' accounts must agree."""
     from accounts.ledger import Period, close, recompute  # noqa: PLC0415
+    from analytics._months import seal, seal_due  # noqa: PLC0415
 
     period = Period.parse(year, _now())
     with psycopg.connect(url, autocommit=True) as conn:
         began = time.perf_counter()
         closed = close(conn, period, now=_now())
         closing = time.perf_counter() - began
+        if conn.execute("SELECT sealed_before FROM rollup_seal").fetchone()[0] > period.start:  # type: ignore[index]
+            raise SystemExit("the year is sealed already: run without --seal for the baseline")
         began = time.perf_counter()
         recompute(conn, period, "benchmark", now=_now() + timedelta(days=1))
-        again = time.perf_counter() - began
-    return {"year_close_s": round(closing, 3), "year_recompute_s": round(again, 3),
-            "year_accounts": len(closed)}  # fmt: skip
+        buckets = time.perf_counter() - began
+        from_buckets = set(conn.execute(_YEAR_ACCOUNTS, (period.start,)).fetchall())
+        began = time.perf_counter()
+        seal(conn, seal_due(_now(), 7))
+        sealing = time.perf_counter() - began
+        began = time.perf_counter()
+        recompute(conn, period, "benchmark", now=_now() + timedelta(days=1))
+        sums = time.perf_counter() - began
+        from_sums = set(conn.execute(_YEAR_ACCOUNTS, (period.start,)).fetchall())
+    differing = len(from_buckets ^ from_sums)
+    print(f"year {year}: {len(closed)} accounts; recompute from 15-minute rollups {buckets:.2f} s,"
+          f" from sealed month sums {sums:.2f} s ({buckets / sums:.1f}x; seal {sealing:.2f} s);"
+          f" differing accounts {differing}")  # fmt: skip
+    if differing or not from_sums:
+        raise SystemExit("the year's accounts from month sums differ from the rollups'")
+    return {"year_close_s": round(closing, 3), "year_recompute_buckets_s": round(buckets, 3),
+            "year_seal_s": round(sealing, 3), "year_recompute_s": round(sums, 3),
+            "year_recompute_ratio": round(buckets / sums, 2), "year_accounts": len(closed)}  # fmt: skip
 
 
 def main() -> None:
@@ -296,6 +337,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="this checkout's processes")
     parser.add_argument("--baseline", default="main", help="git ref of the baseline, or none")
     parser.add_argument("--recompute-year", default=None, metavar="YYYY")
+    parser.add_argument(
+        "--seal", action="store_true", help="seal the past months after the fill (stored sums)"
+    )
     parser.add_argument("--db", default=None, help="use this filled database (kept)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -313,6 +357,8 @@ def main() -> None:
             rows = fill(url, args)
             print(f"{rows:,} rollup rows, {args.enterprises} enterprises, {args.months} months,"
                   f" every {args.step}. bucket ({time.perf_counter() - began:.0f} s)")  # fmt: skip
+            if args.seal:
+                seal_months(url)
         figures = run(url, args)
         figures.update(enterprises=args.enterprises, months=args.months, step=args.step,
                        rollup_rows=rows, processes=args.processes)  # fmt: skip
