@@ -300,7 +300,8 @@ def recompute_year(url: str, year: str) -> dict[str, float]:
         began = time.perf_counter()
         closed = close(conn, period, now=_now())
         closing = time.perf_counter() - began
-        if conn.execute("SELECT sealed_before FROM rollup_seal").fetchone()[0] > period.start:  # type: ignore[index]
+        sealed = conn.execute("SELECT sealed_before FROM rollup_seal").fetchone()
+        if sealed and sealed[0] > period.start:
             raise SystemExit("the year is sealed already: run without --seal for the baseline")
         began = time.perf_counter()
         recompute(conn, period, "benchmark", now=_now() + timedelta(days=1))
@@ -321,7 +322,8 @@ def recompute_year(url: str, year: str) -> dict[str, float]:
         raise SystemExit("the year's accounts from month sums differ from the rollups'")
     return {"year_close_s": round(closing, 3), "year_recompute_buckets_s": round(buckets, 3),
             "year_seal_s": round(sealing, 3), "year_recompute_s": round(sums, 3),
-            "year_recompute_ratio": round(buckets / sums, 2), "year_accounts": len(closed)}  # fmt: skip
+            "year_recompute_ratio": round(buckets / sums, 2),
+            "year_accounts": len(closed)}  # fmt: skip
 
 
 def main() -> None:
