@@ -17,6 +17,7 @@ from analytics.history import Series, write_history
 from carbonledger.config import AggregateSettings
 from carbonledger.tz import SHANGHAI
 from ingest.writer import BatchWriter, Message
+from launcher.cli import main
 from tests.analytics.test_order_independence import _Null
 from tests.helpers import ENTERPRISE_A, ENTERPRISE_B, register_sites
 
@@ -163,3 +164,16 @@ def test_months_are_sealed_to_a_month_start_after_a_grace() -> None:
     assert seal_due(local("2026-04-08 00:00"), 7) == APRIL
     with pytest.raises(SealError):
         seal(None, date(2026, 4, 2))  # type: ignore[arg-type]
+
+
+def test_the_seal_command_seals_the_months_before_its_bound(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _read(url, local("2026-03-31 22:00"), 24, "a-m00", step_s=600)  # to 2026-04-01 01:50
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["aggregate", "seal", "--before", "2026-04-01"]) == 0
+    with psycopg.connect(url) as conn:
+        assert sealed_before(conn) == APRIL
+    assert {row[0] for row in _exact(url)} == {date(2026, 3, 1)}
+    assert main(["aggregate", "seal"]) == 0  # months ended a week ago and more: April too
+    assert {row[0] for row in _exact(url)} == {date(2026, 3, 1), APRIL}
