@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from carbonledger.config import Settings, require_database_url
+from carbonledger.db.connect import connect
 from carbonledger.errors import ConfigError
 from carbonledger.metrics import serve_metrics
 from carbonledger.signals import stop_on_signals
+from carbonledger.tz import SHANGHAI
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,15 @@ def register(subparsers: Any) -> None:
     rebuild.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
     rebuild.add_argument("--enterprise", metavar="CODE", default=None)
     rebuild.set_defaults(func=_recompute)
+    sealer = sub.add_parser(
+        "seal",
+        help="store the month sums of past months (what the ledger reads for them)",
+        description="Store the sums of every local month before --before (default: the months "
+        "that ended more than --grace-days ago); later writes into them keep the sums exact.",
+    )
+    sealer.add_argument("--before", type=date.fromisoformat, default=None, metavar="YYYY-MM-01")
+    sealer.add_argument("--grace-days", type=int, default=7, metavar="DAYS")
+    sealer.set_defaults(func=_seal)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -56,6 +67,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     )
     aggregator.run(stop)
     log.info("aggregator stopped", extra={"partition": str(partition)})
+    return 0
+
+
+def _seal(args: argparse.Namespace, settings: Settings) -> int:
+    from analytics._months import seal, seal_due  # noqa: PLC0415 - numba loads lazily
+
+    before = args.before or seal_due(datetime.now(SHANGHAI), args.grace_days)
+    with connect(require_database_url(settings), application_name="carbonledger-seal") as conn:
+        previous = seal(conn, before)
+    log.info("months sealed", extra={"from": str(previous), "before": str(before)})
     return 0
 
 

@@ -17,10 +17,10 @@ from datetime import date
 import psycopg
 
 from analytics import CO2_MASS, SCALES
-from analytics.history import HistoryReport, Progress, Series, write_history
+from analytics.history import HistoryReport, Progress, Series, write_history, write_month_sums
 
 from .city import City, Meter
-from .profiles import hour_steps
+from .profiles import day_steps, hour_steps
 
 _EPOCH = date(1970, 1, 1).toordinal()
 
@@ -51,6 +51,19 @@ class CityProfile:
         assert SCALES[CO2_MASS] == 6  # noqa: S101 - the grams above are 1e-6 t
         return [round(steps * grams) for steps in self.quarters(driver, day)]
 
+    def month(self, series: Series, first: date) -> int:
+        """A month's activity_fp as its 15th day's times its days: a plausible month sum for
+        benchmarks of month sums (:func:`write_city_month_sums`), not a sum of its days."""
+        days = (date(first.year + first.month // 12, first.month % 12 + 1, 1) - first).days
+        middle = first.replace(day=15)
+        meter = self._meters[series.meter_id]
+        if meter.stack is None:
+            factor = meter.multiplier * 10 ** (SCALES[series.quantity] - meter.decimals)
+            return int(
+                day_steps(meter, self.city.seed, middle.toordinal() - _EPOCH) * factor * days
+            )
+        return sum(self(series, middle)) * days
+
     def quarters(self, meter: Meter, day: date) -> list[int]:
         """Register steps per 15-minute bucket: each hour's exact steps in four even parts."""
         out: list[int] = []
@@ -71,3 +84,17 @@ def write_city_history(
     """The rollups of the city's meters (or ``series``) over local days ``first``..``end``."""
     chosen = series_of(city) if series is None else series
     return write_history(conn, chosen, first, end, CityProfile(city), progress=progress)
+
+
+def write_city_month_sums(
+    conn: psycopg.Connection,
+    city: City,
+    first: date,
+    end: date,
+    *,
+    series: Sequence[Series] | None = None,
+) -> int:
+    """Sealed month sums of the city's series (or ``series``) over local months first..end,
+    without buckets (:func:`analytics.history.write_month_sums`); returns the rows."""
+    chosen = series_of(city) if series is None else series
+    return write_month_sums(conn, chosen, first, end, CityProfile(city).month)

@@ -46,6 +46,9 @@ OWNERS: dict[str, str] = {
     # rollups and data quality
     "rollups_15m": "analytics",
     "rollup_frontiers": "analytics",
+    "rollup_months": "analytics",
+    "rollup_months_dirty": "analytics",
+    "rollup_seal": "analytics",
     "aggregator_watermarks": "analytics",
     "quality_events": "analytics",
     # the ledger
