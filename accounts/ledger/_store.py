@@ -31,6 +31,7 @@ from accounts.ledger._compute import (
 )
 from accounts.ledger._grading import Standing, band_set, grade
 from accounts.ledger._inputs import MonthActivity
+from accounts.ledger._known import KnownMonths
 from accounts.ledger._model import Account, Exact, Figure, GradeRecord, Status, dec
 from accounts.ledger._period import Period, add_months
 from accounts.ledger._policy import FactorLibrary
@@ -478,6 +479,7 @@ def refresh_live(
     now: datetime | None = None,
     activity: dict[str, list[MonthActivity]] | None = None,
     regrade: bool = True,
+    known: KnownMonths | None = None,
 ) -> RefreshResult:
     """Recompute the live accounts (month to date, rolling 12 months, current year) of ``codes``
     (default: every enterprise), then the grades of those periods, in one transaction.
@@ -485,6 +487,7 @@ def refresh_live(
     ``activity`` (code -> month activity since the earliest live period's start) lets the
     service pass what it has cached; otherwise it is read from the rollups. ``regrade`` False
     leaves the grades to the caller (a partitioned service regrades once all partitions are in).
+    ``known``: the service's kept past months, kept with its ``activity``.
     """
     began = time.monotonic()
     settings = settings or AccountsSettings()
@@ -508,7 +511,13 @@ def refresh_live(
                 parts: Parts = {}
                 accounts = [
                     compute_account(
-                        one, period, library, as_of=now, selections=selections, parts=parts
+                        one,
+                        period,
+                        library,
+                        as_of=now,
+                        selections=selections,
+                        parts=parts,
+                        known=None if known is None else known.of(code),
                     )
                     for one, period in zip(per_period, periods, strict=True)
                 ]
