@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from copy import copy
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -89,9 +90,10 @@ class LineSum:
     months: list[MonthPart] = field(default_factory=list)
     has_factor: bool = True
     fp: int = 0
-    at_tco2: dict[Fraction, int] = field(default_factory=dict)  # factor -> signed fixed point
-    at_tce_equivalent: dict[Fraction, int] = field(default_factory=dict)
-    at_tce_equal: dict[Fraction, int] = field(default_factory=dict)
+    # factor (numerator, denominator: ints hash faster than a Fraction) -> signed fixed point
+    at_tco2: dict[tuple[int, int], int] = field(default_factory=dict)
+    at_tce_equivalent: dict[tuple[int, int], int] = field(default_factory=dict)
+    at_tce_equal: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def add(self, a: MonthActivity, sel: Selection, part: MonthPart) -> None:
         """One month of the line (months in order: the lists keep the first seen first)."""
@@ -102,9 +104,9 @@ class LineSum:
         if self.last_bucket is None or a.last_bucket > self.last_bucket:
             self.last_bucket = a.last_bucket
         signed = a.sign * a.activity_fp
-        if a.role != "measured" and sel.tco2_per_unit is not None:
-            at = self.at_tco2
-            at[sel.tco2_per_unit] = at.get(sel.tco2_per_unit, 0) + signed
+        if a.role != "measured" and (factor := sel.tco2_per_unit) is not None:
+            at, key = self.at_tco2, (factor.numerator, factor.denominator)
+            at[key] = at.get(key, 0) + signed
             for f in sel.factors:
                 self.factors[f.ref] = f
             if sel.formula not in self.formulas:
@@ -113,8 +115,10 @@ class LineSum:
             self.has_factor = False
         if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
             eq, el = self.at_tce_equivalent, self.at_tce_equal
-            eq[sel.tce_equivalent] = eq.get(sel.tce_equivalent, 0) + signed
-            el[sel.tce_equal] = el.get(sel.tce_equal, 0) + signed
+            key = (sel.tce_equivalent.numerator, sel.tce_equivalent.denominator)
+            eq[key] = eq.get(key, 0) + signed
+            key = (sel.tce_equal.numerator, sel.tce_equal.denominator)
+            el[key] = el.get(key, 0) + signed
             for f in sel.tce_factors:
                 self.tce_factors[f.ref] = f
             if sel.tce_formula not in self.tce_formulas:
@@ -122,18 +126,17 @@ class LineSum:
         self.months.append(part)
 
     def copy(self) -> LineSum:
-        """A copy to add more months to (the kept sums of past months stay as they are)."""
-        return replace(
-            self,
-            factors=dict(self.factors),
-            tce_factors=dict(self.tce_factors),
-            formulas=list(self.formulas),
-            tce_formulas=list(self.tce_formulas),
-            months=list(self.months),
-            at_tco2=dict(self.at_tco2),
-            at_tce_equivalent=dict(self.at_tce_equivalent),
-            at_tce_equal=dict(self.at_tce_equal),
-        )
+        """A copy to add more months to (the kept sums of past months stay as they are); not
+        :func:`dataclasses.replace`, which runs ``__init__`` (a live cycle copies every line)."""
+        out = copy(self)
+        out.factors, out.tce_factors = dict(self.factors), dict(self.tce_factors)
+        out.formulas, out.tce_formulas = list(self.formulas), list(self.tce_formulas)
+        out.months = list(self.months)
+        out.at_tco2 = dict(self.at_tco2)
+        out.at_tce_equivalent, out.at_tce_equal = (
+            dict(self.at_tce_equivalent), dict(self.at_tce_equal),
+        )  # fmt: skip
+        return out
 
     def finish(self) -> None:
         scale = 10**self.first.scale
@@ -143,17 +146,17 @@ class LineSum:
         self.tce_equal = _booked(self.at_tce_equal, scale)
 
 
-def _booked(at: dict[Fraction, int], scale: int) -> Exactly:
+def _booked(at: dict[tuple[int, int], int], scale: int) -> Exactly:
     """sum(fixed point x factor) / scale, exactly, over the factors' common denominator."""
     if not at:
         return _NOTHING
     common = 1
-    for factor in at:
-        if common % factor.denominator:
-            common = lcm(common, factor.denominator)
+    for _, denominator in at:
+        if common % denominator:
+            common = lcm(common, denominator)
     total = 0
-    for factor, fp in at.items():
-        total += fp * factor.numerator * (common // factor.denominator)
+    for (numerator, denominator), fp in at.items():
+        total += fp * numerator * (common // denominator)
     return total, common * scale
 
 
@@ -179,7 +182,11 @@ def _exact(value: Fraction) -> Exactly:
     return value.numerator, value.denominator
 
 
+@lru_cache(maxsize=1 << 16)
 def _d(value: Exactly) -> Decimal:
+    """Rounded once per value: an account shows many exact values more than once (a carrier of
+    one meter is its line, a total of one kind its part), and the same values come back in the
+    next cycle's year and rolling 12 months."""
     return dec_ratio(*value)
 
 
@@ -285,13 +292,22 @@ def select_all(
     measured: Sequence[MeasuredNcv],
     activity: Iterable[MonthActivity],
     as_of: date,
+    *,
+    kept: Selections | None = None,
 ) -> Selections:
-    """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only."""
+    """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only.
+
+    ``kept``: selections made for the enterprise on the same day with a library of the same
+    content (the live service's kept months), taken as they are; what is selected is added.
+    """
     out: Selections = {}
     guideline = guideline_for(enterprise.info.industry_code, library.settings)
     for a in activity:
         key = (a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")
         if key in out:
+            continue
+        if kept is not None and (chosen := kept.get(key)) is not None:
+            out[key] = chosen
             continue
         # what select() depends on: enterprises of one guideline share the fuels' factors
         fuel = a.carrier in FUELS
@@ -313,6 +329,8 @@ def select_all(
                 meter_id=a.meter_id,
             )
         out[key] = found
+        if kept is not None:
+            kept[key] = found
     return out
 
 

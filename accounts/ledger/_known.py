@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from accounts.ledger._compute import EconomicsKept, LineKey, LineSum, Parts
+from accounts.ledger._compute import EconomicsKept, LineKey, LineSum, Parts, Selections
 from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._period import Period
 
@@ -30,6 +30,7 @@ class Known:
 
     rows: Sequence[MonthActivity]
     ids: frozenset[int]
+    selections: Selections = field(default_factory=dict)  # every month's, the current one too
     parts: Parts = field(default_factory=dict)  # the rows' month parts
     # per period: how many of its rows are kept ones, and their lines' sums
     lines: dict[Period, tuple[int, dict[LineKey, LineSum]]] = field(default_factory=dict)

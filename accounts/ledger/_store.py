@@ -504,10 +504,12 @@ def refresh_live(
         for code in codes:
             per_period = [inputs.of(code, period) for period in periods]
             months = inputs.activity[code]
+            kept = None if known is None else known.of(code)
             try:
                 selections = select_all(
-                    library, per_period[0].enterprise, per_period[0].measured_ncv, months, today
-                )
+                    library, per_period[0].enterprise, per_period[0].measured_ncv, months, today,
+                    kept=None if kept is None else kept.selections,
+                )  # fmt: skip
                 parts: Parts = {}
                 accounts = [
                     compute_account(
@@ -517,7 +519,7 @@ def refresh_live(
                         as_of=now,
                         selections=selections,
                         parts=parts,
-                        known=None if known is None else known.of(code),
+                        known=kept,
                     )
                     for one, period in zip(per_period, periods, strict=True)
                 ]
