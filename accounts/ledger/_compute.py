@@ -651,7 +651,7 @@ class _Added:
 
     numerator: int = 0
     denominator: int = 1
-    partial: Fraction = Fraction(0)
+    partial: Exactly = _NOTHING
     notes: tuple[str, ...] = ()
     missing: str | None = None
 
@@ -741,8 +741,8 @@ def _by_month(
     """Whole months are added as integers over a common denominator and the month in progress
     as a rational: the same exact sum as adding month by month, with one normalisation. The
     leading whole months' sum is kept (``kept``) for the next call."""
-    whole, rest = _split(period, lo, hi)
-    key = (index, tuple(month for month, _ in whole))
+    months, whole, rest = _split(period, lo, hi)
+    key = (index, months)
     done = kept.get(key)
     if done is None:
         done = kept[key] = _add(_Added(), whole, index, reported)
@@ -751,29 +751,32 @@ def _by_month(
         return Figure(value=None, basis=done.missing), None
     if not done.notes:
         return Figure(value=None, basis="missing"), None
-    total = Fraction(done.numerator, done.denominator) + done.partial
+    total = _plus((done.numerator, done.denominator), done.partial)
     if all(n == "reported" for n in done.notes):
-        return Figure(value=dec(total), basis="reported"), total
+        return Figure(value=_d(total), basis="reported"), Fraction(*total)
     kinds = sorted(set(done.notes))
-    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds)), total
+    return Figure(value=_d(total), basis="estimated: " + "; ".join(kinds)), Fraction(*total)
 
 
-def _add(
-    added: _Added, shares: Iterable[tuple[date, Fraction]], index: int, reported: _Reported
-) -> _Added:
+# a month of a period: the month, its elapsed and whole seconds, and the note of a month in
+# progress (see _shares)
+_Share = tuple[date, int, int, str]
+
+
+def _add(added: _Added, shares: Iterable[_Share], index: int, reported: _Reported) -> _Added:
     """``added`` and the months of ``shares`` (each for its share)."""
     if added.missing is not None:
         return added
     numerator, denominator, partial = added.numerator, added.denominator, added.partial
     notes = list(added.notes)
-    for month, share in shares:
+    for month, elapsed, seconds, elapsed_note in shares:
         found = _month_value(month, index, reported.monthly, reported.yearly)
         if found is None:
             return _Added(missing=f"missing for {month:%Y-%m}")
         (n, d), how = found
-        if share != 1:
-            how += f" x {float(share):.3f} of the month elapsed"
-            partial += Fraction(n, d) * share
+        if elapsed != seconds:
+            how += elapsed_note
+            partial = _plus(partial, (n * elapsed, d * seconds))
         elif denominator % d == 0:
             numerator += n * (denominator // d)
         else:
@@ -787,26 +790,24 @@ def _add(
 @lru_cache(maxsize=256)
 def _split(
     period: Period, lo: datetime, hi: datetime
-) -> tuple[tuple[tuple[date, Fraction], ...], tuple[tuple[date, Fraction], ...]]:
-    """:func:`_shares` as the leading whole months and the rest."""
+) -> tuple[tuple[date, ...], tuple[_Share, ...], tuple[_Share, ...]]:
+    """:func:`_shares` as the leading whole months (and their months) and the rest."""
     shares = _shares(period, lo, hi)
-    cut = next((i for i, (_, share) in enumerate(shares) if share != 1), len(shares))
-    return shares[:cut], shares[cut:]
+    cut = next((i for i, s in enumerate(shares) if s[1] != s[2]), len(shares))
+    return tuple(s[0] for s in shares[:cut]), shares[:cut], shares[cut:]
 
 
-@lru_cache(maxsize=256)
-def _shares(period: Period, lo: datetime, hi: datetime) -> tuple[tuple[date, Fraction], ...]:
-    """The months of the period with the elapsed share of each in [lo, hi) (none: skipped);
-    the same for every enterprise of a cycle, so computed once."""
+def _shares(period: Period, lo: datetime, hi: datetime) -> tuple[_Share, ...]:
+    """The months of the period with the elapsed share of each in [lo, hi) (none: skipped)."""
     out = []
     for month in period.months():
         start, end = local_midnight(month), local_midnight(add_months(month, 1))
-        elapsed = min(end, hi) - max(start, lo)
-        if elapsed.total_seconds() <= 0:
+        elapsed_s = (min(end, hi) - max(start, lo)).total_seconds()
+        if elapsed_s <= 0:
             continue
-        out.append(
-            (month, Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds())))
-        )
+        elapsed = int(elapsed_s)  # a month begun less than a second ago counts for 0
+        seconds = int((end - start).total_seconds())
+        out.append((month, elapsed, seconds, f" x {elapsed / seconds:.3f} of the month elapsed"))
     return tuple(out)
 
 

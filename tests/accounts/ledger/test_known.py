@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from accounts.ledger._compute import compute_account, select_all
 from accounts.ledger._inputs import AccountInputs, EconomicRow, MonthActivity
 from accounts.ledger._known import KnownMonths
-from accounts.ledger._model import Account
+from accounts.ledger._model import Account, dec_reference
 from accounts.ledger._store import live_periods
 from tests.accounts.ledger.helpers import (
     DYEING,
@@ -113,3 +114,21 @@ def test_rows_other_than_the_kept_ones_are_computed_in_full() -> None:
     _same(past + _current(now, "10"), now, known)
     # a caller passing some of the kept rows only (not what they were kept for)
     _same(past[4:] + _current(now, "10"), now, known)
+
+
+def test_the_month_in_progress_counts_for_its_elapsed_share() -> None:
+    now = local("2026-11-20 10:00")
+    known = KnownMonths()
+    known.remember(DYEING, _past())
+    mtd, rolling, _ = _accounts(_past() + _current(now, "10"), now, known)
+    share = Fraction(19 * 86_400 + 10 * 3600, 30 * 86_400)  # 1 November 00:00 to now
+    assert mtd.economics.value_added.basis == "estimated: reported x 0.647 of the month elapsed"
+    assert mtd.economics.value_added.value == dec_reference(Fraction("97.3") * share)
+    # December 2025 from the year's figure, the months of 2026 reported, November in part
+    twelfth = Fraction("1200.5") / 12
+    assert rolling.exact is not None
+    assert rolling.exact.value_added == str(twelfth + Fraction("97.3") * (10 + share))
+    # April without revenue: the previous year's figure / 12, as December's
+    assert rolling.economics.revenue.basis == (
+        "estimated: 2025 annual / 12; reported; reported x 0.647 of the month elapsed"
+    )
