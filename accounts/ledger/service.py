@@ -20,6 +20,9 @@ written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, 
 
 The current month is kept the same way up to a frontier 75 minutes back
 (:mod:`accounts.ledger._month_cache`): a cycle reads the rollups since the frontier only.
+What the accounts take from the cached past months (month parts, the lines' exact sums, whole
+months' economic figures, factor selections) is kept with them (:mod:`accounts.ledger._known`)
+and dropped with them, or all of it when the registry, economic data, factors or day change.
 
 With ``accounts.partitions`` > 1 several processes split the enterprises
 (:mod:`accounts.ledger._partitions`); each writes its accounts, then grades all of them.
