@@ -18,6 +18,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from math import lcm
+from typing import TYPE_CHECKING
 
 from accounts.ledger._inputs import AccountInputs, EconomicRow, Enterprise, MonthActivity
 from accounts.ledger._model import (
@@ -35,6 +36,7 @@ from accounts.ledger._model import (
     Status,
     Totals,
     dec,
+    dec_ratio,
 )
 from accounts.ledger._period import Period, add_months, local_midnight, local_today
 from accounts.ledger._policy import (
@@ -47,25 +49,35 @@ from accounts.ledger._policy import (
     select,
 )
 
+if TYPE_CHECKING:
+    from accounts.ledger._known import Known
+
 BUCKET = timedelta(minutes=15)
 Selections = dict[tuple[str, date, str], Selection]  # see select_all
 
 
+LineKey = tuple[str, str, str]  # meter, quantity, role
+# an exact value as (numerator, denominator > 0), not reduced: sums over a common denominator
+# cost integer operations; dec_ratio rounds it as dec() rounds the Fraction
+Exactly = tuple[int, int]
+_NOTHING: Exactly = (0, 1)
+
+
 @dataclass
-class _LineSum:
+class LineSum:
     """Exact running sums for one line across months.
 
     Activity is summed in fixed-point integers (one scale per line: its quantity's) and each
     factor's share as the integer activity booked at it, so the months cost integer additions;
-    :meth:`finish` turns them into the exact rationals (the same values as adding month by
-    month).
+    :meth:`finish` turns them into exact ratios over a common denominator (the same values as
+    adding month by month).
     """
 
     first: MonthActivity
-    activity: Fraction = Fraction(0)
-    tco2: Fraction = Fraction(0)
-    tce_equivalent: Fraction = Fraction(0)
-    tce_equal: Fraction = Fraction(0)
+    activity: Exactly = _NOTHING
+    tco2: Exactly = _NOTHING
+    tce_equivalent: Exactly = _NOTHING
+    tce_equal: Exactly = _NOTHING
     covered_ms: int = 0
     estimated_ms: int = 0
     buckets: int = 0
@@ -77,24 +89,110 @@ class _LineSum:
     months: list[MonthPart] = field(default_factory=list)
     has_factor: bool = True
     fp: int = 0
-    at_tco2: dict[Fraction, int] = field(default_factory=dict)  # factor -> signed fixed point
-    at_tce_equivalent: dict[Fraction, int] = field(default_factory=dict)
-    at_tce_equal: dict[Fraction, int] = field(default_factory=dict)
+    # factor (numerator, denominator: ints hash faster than a Fraction) -> signed fixed point
+    at_tco2: dict[tuple[int, int], int] = field(default_factory=dict)
+    at_tce_equivalent: dict[tuple[int, int], int] = field(default_factory=dict)
+    at_tce_equal: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def add(self, a: MonthActivity, sel: Selection, part: MonthPart) -> None:
+        """One month of the line (months in order: the lists keep the first seen first)."""
+        self.fp += a.activity_fp
+        self.covered_ms += a.covered_ms
+        self.estimated_ms += a.estimated_ms
+        self.buckets += a.buckets
+        if self.last_bucket is None or a.last_bucket > self.last_bucket:
+            self.last_bucket = a.last_bucket
+        signed = a.sign * a.activity_fp
+        if a.role != "measured" and (factor := sel.tco2_per_unit) is not None:
+            at, key = self.at_tco2, (factor.numerator, factor.denominator)
+            at[key] = at.get(key, 0) + signed
+            for f in sel.factors:
+                self.factors[f.ref] = f
+            if sel.formula not in self.formulas:
+                self.formulas.append(sel.formula)
+        elif a.role != "measured":
+            self.has_factor = False
+        if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
+            eq, el = self.at_tce_equivalent, self.at_tce_equal
+            key = (sel.tce_equivalent.numerator, sel.tce_equivalent.denominator)
+            eq[key] = eq.get(key, 0) + signed
+            key = (sel.tce_equal.numerator, sel.tce_equal.denominator)
+            el[key] = el.get(key, 0) + signed
+            for f in sel.tce_factors:
+                self.tce_factors[f.ref] = f
+            if sel.tce_formula not in self.tce_formulas:
+                self.tce_formulas.append(sel.tce_formula)
+        self.months.append(part)
+
+    def copy(self) -> LineSum:
+        """A copy to add more months to (the kept sums of past months stay as they are); not
+        :func:`dataclasses.replace` or :func:`copy.copy`, which cost twice as much (a live cycle
+        copies every line)."""
+        out = LineSum.__new__(LineSum)
+        out.__dict__.update(self.__dict__)
+        out.factors, out.tce_factors = dict(self.factors), dict(self.tce_factors)
+        out.formulas, out.tce_formulas = list(self.formulas), list(self.tce_formulas)
+        out.months = list(self.months)
+        out.at_tco2 = dict(self.at_tco2)
+        out.at_tce_equivalent, out.at_tce_equal = (
+            dict(self.at_tce_equivalent), dict(self.at_tce_equal),
+        )  # fmt: skip
+        return out
 
     def finish(self) -> None:
         scale = 10**self.first.scale
-        self.activity = Fraction(self.fp, scale)
+        self.activity = (self.fp, scale)
         self.tco2 = _booked(self.at_tco2, scale)
         self.tce_equivalent = _booked(self.at_tce_equivalent, scale)
         self.tce_equal = _booked(self.at_tce_equal, scale)
 
 
-def _booked(at: dict[Fraction, int], scale: int) -> Fraction:
-    """sum(fixed point x factor) / scale, exactly."""
-    total = Fraction(0)
-    for factor, fp in at.items():
-        total += Fraction(fp * factor.numerator, factor.denominator * scale)
-    return total
+def _booked(at: dict[tuple[int, int], int], scale: int) -> Exactly:
+    """sum(fixed point x factor) / scale, exactly, over the factors' common denominator."""
+    if not at:
+        return _NOTHING
+    common = 1
+    for _, denominator in at:
+        if common % denominator:
+            common = lcm(common, denominator)
+    total = 0
+    for (numerator, denominator), fp in at.items():
+        total += fp * numerator * (common // denominator)
+    return total, common * scale
+
+
+def _plus(x: Exactly, y: Exactly) -> Exactly:
+    if not y[0]:
+        return x
+    if not x[0]:
+        return y
+    if x[1] == y[1]:
+        return x[0] + y[0], x[1]
+    common = lcm(x[1], y[1])
+    return x[0] * (common // x[1]) + y[0] * (common // y[1]), common
+
+
+def _total(values: Iterable[Exactly]) -> Exactly:
+    out = _NOTHING
+    for value in values:
+        out = _plus(out, value)
+    return out
+
+
+def _exact(value: Fraction) -> Exactly:
+    return value.numerator, value.denominator
+
+
+@lru_cache(maxsize=1 << 16)
+def _d(value: Exactly) -> Decimal:
+    """Rounded once per value: an account shows many exact values more than once (a carrier of
+    one meter is its line, a total of one kind its part), and the same values come back in the
+    next cycle's year and rolling 12 months."""
+    return dec_ratio(*value)
+
+
+def _negated(value: Exactly) -> Exactly:
+    return -value[0], value[1]
 
 
 # one month of one line as every period of an enterprise's refresh shows it (see _month_part)
@@ -114,12 +212,14 @@ def compute_account(
     selections: Selections | None = None,
     offline_after_s: int = 900,
     parts: Parts | None = None,
+    known: Known | None = None,
 ) -> Account:
     """The account of ``inputs``' enterprise for ``period`` with data up to ``as_of``.
 
     ``selections`` may be given (the live refresh selects once for its three periods), and
     ``parts``: a dict kept across the periods of one enterprise and one ``selections`` (a month's
-    part of a line is computed once for them).
+    part of a line is computed once for them); ``known``: the enterprise's kept past months
+    (:mod:`accounts.ledger._known`), kept with ``selections`` of the same value.
     """
     enterprise, activity = inputs.enterprise, inputs.activity
     lo, hi = period.bounds(as_of)
@@ -127,7 +227,7 @@ def compute_account(
         selections = select_all(
             library, enterprise, inputs.measured_ncv, activity, local_today(as_of)
         )
-    sums = _lines(activity, selections, parts)
+    sums = _sums(activity, period, selections, parts, known)
     period_ms = int((hi - lo).total_seconds() * 1000)
     lines = [_line(s, period_ms) for s in sums.values()]
     green = _green_power(inputs, library, activity, selections)
@@ -135,7 +235,8 @@ def compute_account(
         lines.append(green[0])
     lines.sort(key=lambda line: (line.scope or 9, line.carrier, line.meter_id, line.quantity))
     totals, total, tce = _totals(sums.values(), green[1] if green else Fraction(0))
-    economics, figures = economics_of(inputs.economics, period, lo, hi)
+    kept = None if known is None else known.economics
+    economics, figures = economics_of(inputs.economics, period, lo, hi, kept)
     intensity = _intensity(total, tce, figures, economics.output_unit)
     quality = _quality(
         enterprise,
@@ -158,8 +259,8 @@ def compute_account(
             kind=period.kind,
             start=period.start,
             end=period.end,
-            label=period.label,
-            text=period.text,
+            label=_named(period)[0],
+            text=_named(period)[1],
             as_of=hi,
             live=period.live,
         ),
@@ -186,19 +287,34 @@ def compute_account(
     )
 
 
+@lru_cache(maxsize=64)
+def _named(period: Period) -> tuple[str, str]:
+    """The period's label and text: formatted once for every enterprise of a cycle."""
+    return period.label, period.text
+
+
 def select_all(
     library: FactorLibrary,
     enterprise: Enterprise,
     measured: Sequence[MeasuredNcv],
     activity: Iterable[MonthActivity],
     as_of: date,
+    *,
+    kept: Selections | None = None,
 ) -> Selections:
-    """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only."""
+    """(carrier, month, meter) -> factors; the meter matters for steam (its enthalpy) only.
+
+    ``kept``: selections made for the enterprise on the same day with a library of the same
+    content (the live service's kept months), taken as they are; what is selected is added.
+    """
     out: Selections = {}
     guideline = guideline_for(enterprise.info.industry_code, library.settings)
     for a in activity:
         key = (a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")
         if key in out:
+            continue
+        if kept is not None and (chosen := kept.get(key)) is not None:
+            out[key] = chosen
             continue
         # what select() depends on: enterprises of one guideline share the fuels' factors
         fuel = a.carrier in FUELS
@@ -220,6 +336,8 @@ def select_all(
                 meter_id=a.meter_id,
             )
         out[key] = found
+        if kept is not None:
+            kept[key] = found
     return out
 
 
@@ -227,42 +345,50 @@ def selection_for(selections: Selections, a: MonthActivity) -> Selection:
     return selections[(a.carrier, a.month, a.meter_id if a.carrier == "steam" else "")]
 
 
+def _sums(
+    activity: Sequence[MonthActivity],
+    period: Period,
+    selections: Selections,
+    parts: Parts | None,
+    known: Known | None,
+) -> dict[LineKey, LineSum]:
+    """The lines' sums: ``known``'s kept sums of the past months (computed on first use) and the
+    other rows added to them."""
+    if known is None:
+        return _lines(activity, selections, parts)
+    ids = known.ids
+    fresh = [a for a in activity if id(a) not in ids]
+    kept = known.lines.get(period)
+    if kept is None:
+        past = [a for a in activity if id(a) in ids]
+        kept = known.lines[period] = (len(past), _lines(past, selections, known.parts))
+    if len(activity) - len(fresh) != kept[0]:  # not the rows the sums were kept for
+        return _lines(activity, selections, parts)
+    return _lines(fresh, selections, parts, past=kept[1])
+
+
 def _lines(
-    activity: Sequence[MonthActivity], selections: Selections, parts: Parts | None = None
-) -> dict[tuple[str, str, str], _LineSum]:
-    """The lines' sums; ``parts`` keeps each month's part for the enterprise's other periods."""
-    sums: dict[tuple[str, str, str], _LineSum] = {}
+    activity: Sequence[MonthActivity],
+    selections: Selections,
+    parts: Parts | None = None,
+    past: Mapping[LineKey, LineSum] | None = None,
+) -> dict[LineKey, LineSum]:
+    """The lines' sums; ``parts`` keeps each month's part for the enterprise's other periods;
+    ``past``: the sums of earlier months of the lines, which ``activity`` does not hold."""
+    sums = {key: s.copy() for key, s in past.items()} if past else {}
     parts = {} if parts is None else parts
     for a in sorted(activity, key=lambda a: (a.meter_id, a.quantity, a.role, a.month)):
-        s = sums.setdefault((a.meter_id, a.quantity, a.role), _LineSum(a))
+        key = (a.meter_id, a.quantity, a.role)
+        s = sums.get(key)
+        if s is None:
+            s = sums[key] = LineSum(a)
         sel = selection_for(selections, a)
-        s.fp += a.activity_fp
-        s.covered_ms += a.covered_ms
-        s.estimated_ms += a.estimated_ms
-        s.buckets += a.buckets
-        s.last_bucket = max(filter(None, (s.last_bucket, a.last_bucket)))
-        signed = a.sign * a.activity_fp
-        if a.role != "measured" and sel.tco2_per_unit is not None:
-            at = s.at_tco2
-            at[sel.tco2_per_unit] = at.get(sel.tco2_per_unit, 0) + signed
-            for f in sel.factors:
-                s.factors[f.ref] = f
-            if sel.formula not in s.formulas:
-                s.formulas.append(sel.formula)
-        elif a.role != "measured":
-            s.has_factor = False
-        if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
-            eq, el = s.at_tce_equivalent, s.at_tce_equal
-            eq[sel.tce_equivalent] = eq.get(sel.tce_equivalent, 0) + signed
-            el[sel.tce_equal] = el.get(sel.tce_equal, 0) + signed
-            for f in sel.tce_factors:
-                s.tce_factors[f.ref] = f
-            if sel.tce_formula not in s.tce_formulas:
-                s.tce_formulas.append(sel.tce_formula)
         part = parts.get(id(a))
         if part is None:
             part = parts[id(a)] = (a, _month_part(a, sel))
-        s.months.append(part[1])
+        s.add(a, sel, part[1])
+    if past:
+        sums = dict(sorted(sums.items()))  # the order of one pass over every month
     for s in sums.values():
         s.finish()
     return sums
@@ -270,33 +396,29 @@ def _lines(
 
 def _month_part(a: MonthActivity, sel: Selection) -> MonthPart:
     """The month's part of its line (the same in every period that holds the month)."""
-    amount = a.activity
+    scale = 10**a.scale
+    signed = a.sign * a.activity_fp
     tco2 = tce_eq = tce_el = None
-    if a.role != "measured" and sel.tco2_per_unit is not None:
-        tco2 = a.sign * amount * sel.tco2_per_unit
+    if a.role != "measured" and (factor := sel.tco2_per_unit) is not None:
+        tco2 = dec_ratio(signed * factor.numerator, factor.denominator * scale)
     if a.scope is not None and sel.tce_equivalent is not None and sel.tce_equal is not None:
-        tce_eq = a.sign * amount * sel.tce_equivalent
-        tce_el = a.sign * amount * sel.tce_equal
+        eq, el = sel.tce_equivalent, sel.tce_equal
+        tce_eq = dec_ratio(signed * eq.numerator, eq.denominator * scale)
+        tce_el = dec_ratio(signed * el.numerator, el.denominator * scale)
     return MonthPart(
         month=a.month,
-        activity=_d(amount),
-        tco2=dec(tco2) if a.scope is not None else None,
+        activity=dec_ratio(a.activity_fp, scale),
+        tco2=tco2 if a.scope is not None else None,
         factor_id=sel.factor_id if a.role != "measured" else None,
-        tce_equivalent=dec(tce_eq),
-        tce_equal=dec(tce_el),
-        tco2_avoided=dec(tco2) if a.role == "own_generation" else None,
+        tce_equivalent=tce_eq,
+        tce_equal=tce_el,
+        tco2_avoided=tco2 if a.role == "own_generation" else None,
         buckets=a.buckets,
         covered_ms=a.covered_ms,
     )
 
 
-def _d(value: Fraction) -> Decimal:
-    out = dec(value)
-    assert out is not None  # noqa: S101 - dec(None) only
-    return out
-
-
-def _line(s: _LineSum, period_ms: int) -> Line:
+def _line(s: LineSum, period_ms: int) -> Line:
     a = s.first
     booked = a.scope is not None
     return Line(
@@ -308,26 +430,26 @@ def _line(s: _LineSum, period_ms: int) -> Line:
         scope=a.scope,
         unit=a.unit,
         activity=_d(s.activity),
-        tco2=dec(s.tco2) if booked and s.has_factor else None,
-        tco2_avoided=dec(s.tco2) if a.role == "own_generation" else None,
+        tco2=_d(s.tco2) if booked and s.has_factor else None,
+        tco2_avoided=_d(s.tco2) if a.role == "own_generation" else None,
         tco2_measured=_d(s.activity) if a.role == "measured" else None,
-        tce_equivalent=dec(s.tce_equivalent) if booked else None,
-        tce_equal=dec(s.tce_equal) if booked else None,
+        tce_equivalent=_d(s.tce_equivalent) if booked else None,
+        tce_equal=_d(s.tce_equal) if booked else None,
         factors=list(s.factors.values()),
         formula="; ".join(s.formulas),
         tce_factors=list(s.tce_factors.values()),
         tce_formula="; ".join(s.tce_formulas),
         covered_ms=s.covered_ms,
         estimated_ms=s.estimated_ms,
-        coverage=_d(Fraction(s.covered_ms, period_ms)) if period_ms else Decimal(0),
+        coverage=dec_ratio(s.covered_ms, period_ms) if period_ms else Decimal(0),
         buckets=s.buckets,
         last_bucket=s.last_bucket,
         months=s.months,
     )
 
 
-def _by_carrier(sums: Iterable[_LineSum]) -> list[CarrierTotal]:
-    groups: dict[tuple[str, str, str], list[_LineSum]] = defaultdict(list)
+def _by_carrier(sums: Iterable[LineSum]) -> list[CarrierTotal]:
+    groups: dict[tuple[str, str, str], list[LineSum]] = defaultdict(list)
     for s in sums:
         groups[(s.first.carrier, s.first.role, s.first.unit)].append(s)
     out = []
@@ -339,11 +461,9 @@ def _by_carrier(sums: Iterable[_LineSum]) -> list[CarrierTotal]:
                 role=role,
                 unit=unit,
                 meters=len({m.first.meter_id for m in members}),
-                activity=_d(sum((m.activity for m in members), Fraction(0))),
-                tco2=dec(sum((m.tco2 for m in members), Fraction(0))) if booked else None,
-                tce_equivalent=(
-                    dec(sum((m.tce_equivalent for m in members), Fraction(0))) if booked else None
-                ),
+                activity=_d(_total(m.activity for m in members)),
+                tco2=_d(_total(m.tco2 for m in members)) if booked else None,
+                tce_equivalent=_d(_total(m.tce_equivalent for m in members)) if booked else None,
             )
         )
     return out
@@ -380,7 +500,7 @@ def _green_power(
         parts.append(
             MonthPart(
                 month=month,
-                activity=_d(-green),
+                activity=dec_ratio(-green.numerator, green.denominator),
                 tco2=dec(-green * sel.tco2_per_unit),
                 factor_id=sel.factor_id,
                 tce_equivalent=None,
@@ -395,7 +515,7 @@ def _green_power(
         source=f"绿电 certificates {'; '.join(certificates)}",
         scope=2,
         unit="kWh",
-        activity=_d(kwh),
+        activity=_d(_exact(kwh)),
         tco2=dec(tco2),
         factors=list(refs.values()),
         formula="green kWh (up to the month's purchases) zero-rated: - kWh x factor / 1000",
@@ -404,18 +524,18 @@ def _green_power(
     return line, tco2
 
 
-def _totals(sums: Iterable[_LineSum], green: Fraction) -> tuple[Totals, Fraction, Fraction]:
+def _totals(sums: Iterable[LineSum], green: Fraction) -> tuple[Totals, Fraction, Fraction]:
     """The totals, and the exact total tCO2 and tce (当量值) that intensities divide."""
-    by: dict[str, Fraction] = defaultdict(Fraction)
-    tce_eq, tce_el = Fraction(0), Fraction(0)
-    measured: Fraction | None = None
+    by: dict[str, Exactly] = defaultdict(lambda: _NOTHING)
+    tce_eq, tce_el = _NOTHING, _NOTHING
+    measured: Exactly | None = None
     for s in sums:
         a = s.first
         if a.role == "measured":
-            measured = (measured or Fraction(0)) + s.activity
+            measured = _plus(measured or _NOTHING, s.activity)
             continue
         if a.role == "own_generation":
-            by["avoided"] += s.tco2
+            by["avoided"] = _plus(by["avoided"], s.tco2)
             continue
         if a.role in ("combustion", "process"):
             key = a.role
@@ -423,30 +543,31 @@ def _totals(sums: Iterable[_LineSum], green: Fraction) -> tuple[Totals, Fraction
             key = "combustion"  # a fuel is burnt here whatever the registry calls it
         else:
             key = f"{a.role}_{'heat' if a.carrier in ('steam', 'heat') else 'electricity'}"
-        by[key] += s.tco2
-        tce_eq += s.tce_equivalent
-        tce_el += s.tce_equal
-    scope1 = by["combustion"] + by["process"]
-    exported = by["exported_electricity"] + by["exported_heat"]  # already negative
-    scope2 = by["purchased_electricity"] + by["purchased_heat"] + exported + green
+        by[key] = _plus(by[key], s.tco2)
+        tce_eq = _plus(tce_eq, s.tce_equivalent)
+        tce_el = _plus(tce_el, s.tce_equal)
+    scope1 = _plus(by["combustion"], by["process"])
+    exported = _plus(by["exported_electricity"], by["exported_heat"])  # already negative
+    scope2 = _total((by["purchased_electricity"], by["purchased_heat"], exported, _exact(green)))
+    total = _plus(scope1, scope2)
     totals = Totals(
         combustion=_d(by["combustion"]),
         process=_d(by["process"]),
         purchased_electricity=_d(by["purchased_electricity"]),
         purchased_heat=_d(by["purchased_heat"]),
-        exported_electricity=_d(-by["exported_electricity"]),
-        exported_heat=_d(-by["exported_heat"]),
+        exported_electricity=_d(_negated(by["exported_electricity"])),
+        exported_heat=_d(_negated(by["exported_heat"])),
         recovered=Decimal(0),
-        green_power=_d(green),
-        total=_d(scope1 + scope2),
+        green_power=_d(_exact(green)),
+        total=_d(total),
         scope1=_d(scope1),
         scope2=_d(scope2),
         own_generation_avoided=_d(by["avoided"]),
-        measured=dec(measured),
+        measured=None if measured is None else _d(measured),
         tce_equivalent=_d(tce_eq),
         tce_equal=_d(tce_el),
     )
-    return totals, scope1 + scope2, tce_eq
+    return totals, Fraction(*total), Fraction(*tce_eq)
 
 
 def _intensity(
@@ -456,7 +577,13 @@ def _intensity(
 
     def ratio(numerator: Fraction, name: str) -> Decimal | None:
         denominator = figures[name]
-        return None if not denominator else dec(numerator / denominator)
+        if not denominator:
+            return None
+        flip = -1 if denominator < 0 else 1
+        return dec_ratio(
+            flip * numerator.numerator * denominator.denominator,
+            flip * numerator.denominator * denominator.numerator,
+        )
 
     return Intensity(
         per_value_added=ratio(total, "value_added"),
@@ -470,7 +597,7 @@ def _intensity(
 def _quality(
     enterprise: Enterprise,
     events: Mapping[str, int],
-    sums: Iterable[_LineSum],
+    sums: Iterable[LineSum],
     *,
     hi: datetime,
     period_ms: int,
@@ -488,8 +615,8 @@ def _quality(
     denominator = len(meters) * period_ms
     return Quality(
         meters=len(meters),
-        coverage=_d(Fraction(covered, denominator)) if denominator else Decimal(0),
-        estimated_share=_d(Fraction(estimated, covered)) if covered else Decimal(0),
+        coverage=dec_ratio(covered, denominator) if denominator else Decimal(0),
+        estimated_share=dec_ratio(estimated, covered) if covered else Decimal(0),
         offline_meters=offline,
         events=dict(sorted(events.items())),
         period_ms=period_ms,
@@ -515,15 +642,80 @@ def _cross_check(lines: Sequence[Line], totals: Totals) -> CrossCheck | None:
 _FIELDS = ("value_added", "revenue", "output_quantity")
 
 
+@dataclass(frozen=True)
+class _Reported:
+    """A period's economic rows by month and by year, and its one output unit (else None)."""
+
+    monthly: dict[date, list[Decimal | None]]
+    yearly: dict[int, list[Decimal | None]]
+    unit: str | None
+
+
+@dataclass(frozen=True)
+class _Added:
+    """Months of one economic figure added so far: whole months as integers over a common
+    denominator, months in progress as a rational; ``missing``: the basis once one is missing."""
+
+    numerator: int = 0
+    denominator: int = 1
+    partial: Exactly = _NOTHING
+    notes: tuple[str, ...] = ()
+    missing: str | None = None
+
+
+# per period: its rows, and (field index, whole months) -> those months added (see _known)
+EconomicsKept = dict[Period, tuple[_Reported, dict[tuple[int, tuple[date, ...]], _Added]]]
+
+
 def economics_of(
-    rows: Iterable[EconomicRow], period: Period, lo: datetime, hi: datetime
+    rows: Iterable[EconomicRow],
+    period: Period,
+    lo: datetime,
+    hi: datetime,
+    kept: EconomicsKept | None = None,
 ) -> tuple[Economics, dict[str, Fraction | None]]:
     """Value added, revenue and output for the period, from the monthly or annual figures.
 
     A month uses its own figure, else its year's / 12, else the previous year's / 12
     (estimated); the month in progress counts for the elapsed share of it. A whole past year with
-    an annual figure uses it as is. Also the exact values, by field name.
+    an annual figure uses it as is. Also the exact values, by field name. ``kept``: what earlier
+    calls with the same rows computed (the whole months do not change between live cycles).
     """
+    entry = None if kept is None else kept.get(period)
+    if entry is None:
+        entry = (_reported(rows, period), {})
+        if kept is not None:
+            kept[period] = entry
+    reported, added = entry
+    figures: dict[str, Figure] = {}
+    exact: dict[str, Fraction | None] = {}
+    yearly, unit = reported.yearly, reported.unit
+    for index, name in enumerate(_FIELDS):
+        whole = yearly.get(period.start.year) if period.kind == "year" and period.closed else None
+        if name == "output_quantity" and unit is None:
+            figures[name], exact[name] = Figure(value=None, basis="missing"), None
+        elif (
+            period.kind == "year"
+            and period.closed
+            and whole
+            and (value := whole[index]) is not None
+        ):
+            figures[name] = Figure(value=value, basis="reported (annual)")
+            exact[name] = Fraction(value)
+        else:
+            figures[name], exact[name] = _by_month(
+                period, lo, hi, index=index, reported=reported, kept=added
+            )
+    economics = Economics(
+        value_added=figures["value_added"],
+        revenue=figures["revenue"],
+        output_quantity=figures["output_quantity"],
+        output_unit=unit,
+    )
+    return economics, exact
+
+
+def _reported(rows: Iterable[EconomicRow], period: Period) -> _Reported:
     first = date(period.start.year - 1, 1, 1)
     monthly: dict[date, list[Decimal | None]] = {}
     yearly: dict[int, list[Decimal | None]] = {}
@@ -541,32 +733,7 @@ def economics_of(
             yearly[start.year] = [va, revenue, output]
         if output_unit is not None:
             units.add(output_unit)
-    unit = units.pop() if len(units) == 1 else None
-    figures: dict[str, Figure] = {}
-    exact: dict[str, Fraction | None] = {}
-    for index, name in enumerate(_FIELDS):
-        whole = yearly.get(period.start.year) if period.kind == "year" and period.closed else None
-        if name == "output_quantity" and unit is None:
-            figures[name], exact[name] = Figure(value=None, basis="missing"), None
-        elif (
-            period.kind == "year"
-            and period.closed
-            and whole
-            and (value := whole[index]) is not None
-        ):
-            figures[name] = Figure(value=value, basis="reported (annual)")
-            exact[name] = Fraction(value)
-        else:
-            figures[name], exact[name] = _by_month(
-                period, lo, hi, index=index, monthly=monthly, yearly=yearly
-            )
-    economics = Economics(
-        value_added=figures["value_added"],
-        revenue=figures["revenue"],
-        output_quantity=figures["output_quantity"],
-        output_unit=unit,
-    )
-    return economics, exact
+    return _Reported(monthly, yearly, units.pop() if len(units) == 1 else None)
 
 
 def _by_month(
@@ -575,20 +742,48 @@ def _by_month(
     hi: datetime,
     *,
     index: int,
-    monthly: dict[date, list[Decimal | None]],
-    yearly: dict[int, list[Decimal | None]],
+    reported: _Reported,
+    kept: dict[tuple[int, tuple[date, ...]], _Added],
 ) -> tuple[Figure, Fraction | None]:
     """Whole months are added as integers over a common denominator and the month in progress
-    as a rational: the same exact sum as adding month by month, with one normalisation."""
-    numerator, denominator, partial, notes = 0, 1, Fraction(0), []
-    for month, share in _shares(period, lo, hi):
-        found = _month_value(month, index, monthly, yearly)
+    as a rational: the same exact sum as adding month by month, with one normalisation. The
+    leading whole months' sum is kept (``kept``) for the next call."""
+    months, whole, rest = _split(period, lo, hi)
+    key = (index, months)
+    done = kept.get(key)
+    if done is None:
+        done = kept[key] = _add(_Added(), whole, index, reported)
+    done = _add(done, rest, index, reported)
+    if done.missing is not None:
+        return Figure(value=None, basis=done.missing), None
+    if not done.notes:
+        return Figure(value=None, basis="missing"), None
+    total = _plus((done.numerator, done.denominator), done.partial)
+    if all(n == "reported" for n in done.notes):
+        return Figure(value=_d(total), basis="reported"), Fraction(*total)
+    kinds = sorted(set(done.notes))
+    return Figure(value=_d(total), basis="estimated: " + "; ".join(kinds)), Fraction(*total)
+
+
+# a month of a period: the month, its elapsed and whole seconds, and the note of a month in
+# progress (see _shares)
+_Share = tuple[date, int, int, str]
+
+
+def _add(added: _Added, shares: Iterable[_Share], index: int, reported: _Reported) -> _Added:
+    """``added`` and the months of ``shares`` (each for its share)."""
+    if added.missing is not None:
+        return added
+    numerator, denominator, partial = added.numerator, added.denominator, added.partial
+    notes = list(added.notes)
+    for month, elapsed, seconds, elapsed_note in shares:
+        found = _month_value(month, index, reported.monthly, reported.yearly)
         if found is None:
-            return Figure(value=None, basis=f"missing for {month:%Y-%m}"), None
+            return _Added(missing=f"missing for {month:%Y-%m}")
         (n, d), how = found
-        if share != 1:
-            how += f" x {float(share):.3f} of the month elapsed"
-            partial += Fraction(n, d) * share
+        if elapsed != seconds:
+            how += elapsed_note
+            partial = _plus(partial, (n * elapsed, d * seconds))
         elif denominator % d == 0:
             numerator += n * (denominator // d)
         else:
@@ -596,28 +791,30 @@ def _by_month(
             numerator = numerator * (common // denominator) + n * (common // d)
             denominator = common
         notes.append(how)
-    if not notes:
-        return Figure(value=None, basis="missing"), None
-    total = Fraction(numerator, denominator) + partial
-    if all(n == "reported" for n in notes):
-        return Figure(value=dec(total), basis="reported"), total
-    kinds = sorted(set(notes))
-    return Figure(value=dec(total), basis="estimated: " + "; ".join(kinds)), total
+    return _Added(numerator, denominator, partial, tuple(notes))
 
 
 @lru_cache(maxsize=256)
-def _shares(period: Period, lo: datetime, hi: datetime) -> tuple[tuple[date, Fraction], ...]:
-    """The months of the period with the elapsed share of each in [lo, hi) (none: skipped);
-    the same for every enterprise of a cycle, so computed once."""
+def _split(
+    period: Period, lo: datetime, hi: datetime
+) -> tuple[tuple[date, ...], tuple[_Share, ...], tuple[_Share, ...]]:
+    """:func:`_shares` as the leading whole months (and their months) and the rest."""
+    shares = _shares(period, lo, hi)
+    cut = next((i for i, s in enumerate(shares) if s[1] != s[2]), len(shares))
+    return tuple(s[0] for s in shares[:cut]), shares[:cut], shares[cut:]
+
+
+def _shares(period: Period, lo: datetime, hi: datetime) -> tuple[_Share, ...]:
+    """The months of the period with the elapsed share of each in [lo, hi) (none: skipped)."""
     out = []
     for month in period.months():
         start, end = local_midnight(month), local_midnight(add_months(month, 1))
-        elapsed = min(end, hi) - max(start, lo)
-        if elapsed.total_seconds() <= 0:
+        elapsed_s = (min(end, hi) - max(start, lo)).total_seconds()
+        if elapsed_s <= 0:
             continue
-        out.append(
-            (month, Fraction(int(elapsed.total_seconds()), int((end - start).total_seconds())))
-        )
+        elapsed = int(elapsed_s)  # a month begun less than a second ago counts for 0
+        seconds = int((end - start).total_seconds())
+        out.append((month, elapsed, seconds, f" x {elapsed / seconds:.3f} of the month elapsed"))
     return tuple(out)
 
 

@@ -24,31 +24,58 @@ Status = Literal["live", "provisional", "closed", "superseded"]
 
 
 def dec(value: Fraction | int | None) -> Decimal | None:
-    """An exact rational as a Decimal with :data:`PLACES` decimals.
-
-    Divided in a 60-digit context, quantized half-even, then :func:`plain` (as
-    :func:`dec_reference` does in a local context): a module-level context instead of entering
-    one per call, since this runs hundreds of thousands of times per live cycle.
-    """
+    """An exact rational as a Decimal with :data:`PLACES` decimals (see :func:`dec_ratio`)."""
     if value is None:
         return None
     if type(value) is not Fraction:
         value = Fraction(value)
-    if not value.numerator:
+    return dec_ratio(value.numerator, value.denominator)
+
+
+def dec_ratio(numerator: int, denominator: int) -> Decimal:
+    """``numerator / denominator`` (denominator > 0, not necessarily in lowest terms) as
+    :func:`dec_reference` rounds it, in integer arithmetic: this runs hundreds of thousands of
+    times per live cycle, and the Decimal divisions cost more than one integer division.
+
+    The reference divides to 60 significant digits, then rounds to :data:`PLACES` decimals
+    (half-even). The first rounding moves the value by at most half a unit of the 60th digit,
+    so it changes the second only when the remainder lies that close to a half: those values
+    (and quotients of 48 or more integer digits) go to the reference itself.
+    """
+    if not numerator:
         return _ZERO  # what the division gives for 0 (never -0: a Fraction's 0 has no sign)
-    ctx = _CONTEXT
-    rounded = ctx.quantize(
-        ctx.divide(Decimal(value.numerator), Decimal(value.denominator)), _QUANTUM
-    )
-    out = ctx.normalize(rounded)
-    return ctx.quantize(out, _ONE) if out.as_tuple().exponent > 0 else out  # type: ignore[operator]
+    size = -numerator if numerator < 0 else numerator
+    # an upper bound of the quotient's integer digits: size / denominator < 10**digits
+    digits = (size.bit_length() - denominator.bit_length() + 1) * 30103 // 100_000 + 1
+    if digits >= _FINE:
+        return _reference(numerator, denominator)
+    scaled, rest = divmod(size * _SCALE, denominator)
+    off_half = 2 * rest - denominator
+    if (-off_half if off_half < 0 else off_half) * 10 ** (_FINE - digits) <= denominator:
+        return _reference(numerator, denominator)
+    if off_half > 0:
+        scaled += 1
+    if not scaled:
+        return _NEGATIVE_ZERO if numerator < 0 else _ZERO  # as the reference shows it
+    if numerator < 0:
+        scaled = -scaled
+    if not scaled % _SCALE:
+        return Decimal(scaled // _SCALE)
+    return _CONTEXT.normalize(Decimal(scaled).scaleb(-PLACES, _CONTEXT))
+
+
+def _reference(numerator: int, denominator: int) -> Decimal:
+    out = dec_reference(Fraction(numerator, denominator))
+    assert out is not None  # noqa: S101 - dec_reference(None) only
+    return out
 
 
 _PRECISION = 60  # the Decimal context the figures were always divided in
+_FINE = _PRECISION - PLACES  # quotients below 10**_FINE keep digits past the 12th decimal
 _CONTEXT = Context(prec=_PRECISION, rounding=ROUND_HALF_EVEN)
-_QUANTUM = Decimal(1).scaleb(-PLACES)
-_ONE = Decimal(1)
+_SCALE = 10**PLACES
 _ZERO = Decimal(0)
+_NEGATIVE_ZERO = Decimal("-0")
 
 
 def dec_reference(value: Fraction | int | None) -> Decimal | None:

@@ -37,6 +37,7 @@ from accounts.ledger._grading import (
     grade_rows,
 )
 from accounts.ledger._inputs import MonthActivity
+from accounts.ledger._known import KnownMonths
 from accounts.ledger._model import Account, GradeRecord, Status, dec
 from accounts.ledger._period import Period, add_months
 from accounts.ledger._policy import FactorLibrary
@@ -487,6 +488,7 @@ def refresh_live(
     now: datetime | None = None,
     activity: dict[str, list[MonthActivity]] | None = None,
     regrade: bool = True,
+    known: KnownMonths | None = None,
 ) -> RefreshResult:
     """Recompute the live accounts (month to date, rolling 12 months, current year) of ``codes``
     (default: every enterprise), then the grades of those periods, in one transaction.
@@ -494,6 +496,7 @@ def refresh_live(
     ``activity`` (code -> month activity since the earliest live period's start) lets the
     service pass what it has cached; otherwise it is read from the rollups. ``regrade`` False
     leaves the grades to the caller (a partitioned service regrades once all partitions are in).
+    ``known``: the service's kept past months, kept with its ``activity``.
     """
     began = time.monotonic()
     settings = settings or AccountsSettings()
@@ -510,14 +513,22 @@ def refresh_live(
         for code in codes:
             per_period = [inputs.of(code, period) for period in periods]
             months = inputs.activity[code]
+            kept = None if known is None else known.of(code)
             try:
                 selections = select_all(
-                    library, per_period[0].enterprise, per_period[0].measured_ncv, months, today
-                )
+                    library, per_period[0].enterprise, per_period[0].measured_ncv, months, today,
+                    kept=None if kept is None else kept.selections,
+                )  # fmt: skip
                 parts: Parts = {}
                 accounts = [
                     compute_account(
-                        one, period, library, as_of=now, selections=selections, parts=parts
+                        one,
+                        period,
+                        library,
+                        as_of=now,
+                        selections=selections,
+                        parts=parts,
+                        known=kept,
                     )
                     for one, period in zip(per_period, periods, strict=True)
                 ]

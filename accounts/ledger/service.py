@@ -20,6 +20,9 @@ written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, 
 
 The current month is kept the same way up to a frontier 75 minutes back
 (:mod:`accounts.ledger._month_cache`): a cycle reads the rollups since the frontier only.
+What the accounts take from the cached past months (month parts, the lines' exact sums, whole
+months' economic figures, factor selections) is kept with them (:mod:`accounts.ledger._known`)
+and dropped with them, or all of it when the registry, economic data, factors or day change.
 
 With ``accounts.partitions`` > 1 several processes split the enterprises
 (:mod:`accounts.ledger._partitions`); each writes its accounts, then grades all of them.
@@ -40,6 +43,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from accounts.ledger._grading import band_set
 from accounts.ledger._inputs import MonthActivity
+from accounts.ledger._known import KnownMonths
 from accounts.ledger._month_cache import REACHES_BACK, MonthToDate, frontier
 from accounts.ledger._partitions import PART_OF, Partitions
 from accounts.ledger._period import local_midnight, month_start
@@ -149,6 +153,7 @@ class LiveAccounts:
         self._meters: object | None = None
         self._full_at = 0.0
         self._past: dict[str, _Cache] = {}
+        self._known = KnownMonths()  # what the accounts take from the cached months
         self._month = MonthToDate()  # the current month's sums up to a frontier
         # accounts.partitions > 1: this process refreshes the partitions it holds
         self.partitions = Partitions(settings.partitions) if settings.partitions > 1 else None
@@ -250,6 +255,8 @@ class LiveAccounts:
             # roles, sources or meters changed: booked activity differs; no aggregator: the
             # rollups may be written without change rows, so nothing can be cached
             self._forget()
+        if (meters, context, now.date()) != (self._meters, self._context, self._day):
+            self._known.clear()  # the factors chosen or the economic figures may differ
         changed = self._changed(conn, aggregator, now, current)
         for code, (this_month, back) in changed.items():
             if not this_month:  # the change reaches back into a past month
@@ -281,6 +288,7 @@ class LiveAccounts:
             now=now,
             activity=activity,
             regrade=self.partitions is None,
+            known=self._known,
         )
         return CycleResult(len(ordered), full, result)
 
@@ -309,6 +317,7 @@ class LiveAccounts:
     def _forget(self) -> None:
         self._past.clear()
         self._month.clear()
+        self._known.clear()
 
     def _expire_one(self) -> set[str]:
         """Drop the oldest cache once it is ``cache_ttl_s`` old (one per cycle, so the cost of
@@ -354,6 +363,8 @@ class LiveAccounts:
                 kept = [a for a in cache.rows if a.month >= earliest]
                 cache.rows, cache.through = kept + ended[code], current
         now_month = self._month.activity(conn, codes, now, current, work_mem=mem)
+        for code in codes:
+            self._known.remember(code, self._past[code].rows)
         return {code: self._past[code].rows + now_month[code] for code in codes}
 
     def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:
