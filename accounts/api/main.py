@@ -60,6 +60,9 @@ its consent; errors are `application/problem+json`; lists are cursor-paginated. 
 
 
 _IDLE_CHECK_S = 5.0
+_AUDIT_CONNECTIONS = 3
+"""audit batches in flight per worker: enough to keep the database's cores busy while one
+batch waits for its commit, few enough that batches stay large under load"""
 
 
 class _IdleCheck:
@@ -97,9 +100,15 @@ def create_app(settings: Settings) -> FastAPI:
             name="api",
             open=False,
         )
-        # the audit writer has its own connection: requests wait for it while holding theirs
+        # the audit writer has its own connections (one per batch in flight): requests wait
+        # for it while holding theirs
         audit_pool = AsyncConnectionPool(
-            url, min_size=1, max_size=1, kwargs=_SESSION, name="api-audit", open=False
+            url,
+            min_size=_AUDIT_CONNECTIONS,
+            max_size=_AUDIT_CONNECTIONS,
+            kwargs=_SESSION,
+            name="api-audit",
+            open=False,
         )
         ledger_pool = ConnectionPool(
             url, min_size=1, max_size=4, kwargs=_SESSION, name="api-ledger", open=False
