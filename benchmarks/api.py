@@ -10,7 +10,8 @@ simulator's registry and economic data), the day before today of its rollup hist
 directly (``analytics.history``, COPY, as ``benchmarks/province.py`` does), the live accounts and
 grades stored by the ledger (``refresh_live``), and a bank with consent for every enterprise.
 With ``--database NAME`` that database is kept and reused when it already holds N enterprises
-(a province takes 10-20 minutes to fill on the 2-core machine).
+(a province took 20 minutes to fill, and 4 more for the consents, on the shared 2-core
+machine).
 
 Then, ``--rounds`` times, for the baseline (``git archive`` of ``--baseline``, default main; its
 packages first on the server's path) and for this checkout in turn: ``carbonledger api`` with
@@ -318,11 +319,12 @@ def _backends(url: str) -> list[psutil.Process]:
     return [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
 
 
-def measure(url: str, server: psutil.Process, paths: str, key: str,
+def measure(url: str, server: psutil.Process, tmp: str, key: str,
             args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
-    """A warm-up, then the phase at the rate, with the CPU of the workers and backends."""
-    base = f"http://127.0.0.1:{args.port}"
-    run_phase(base, paths, key, args.rate, seconds=3, connections=args.connections)
+    """A warm-up (on other enterprises: the phase finds none of its accounts cached), then the
+    phase at the rate, with the CPU of the workers and backends."""
+    base, paths = f"http://127.0.0.1:{args.port}", f"@{tmp}/paths"
+    run_phase(base, f"@{tmp}/warm", key, args.rate, seconds=3, connections=args.connections)
     workers, backends = [server, *server.children(recursive=True)], _backends(url)
     api_cpu, db_cpu = _cpu_s(workers), _cpu_s(backends)
     r = run_phase(base, paths, key, args.rate, seconds=args.seconds, connections=args.connections)
@@ -354,6 +356,8 @@ def compare(
     with tempfile.TemporaryDirectory(prefix="clbench-api-") as tmp:
         with open(f"{tmp}/paths", "w", encoding="utf-8") as f:
             f.write("\n".join(paths))
+        with open(f"{tmp}/warm", "w", encoding="utf-8") as f:
+            f.write("\n".join(reversed(paths)))
         sides = {"new": ROOT}
         if args.baseline != "none":
             sides = {"base": baseline_tree(args.baseline, Path(tmp) / "base"), **sides}
@@ -366,7 +370,7 @@ def compare(
             for side, tree in sides.items():
                 with serving(url, tree, args.port, args.workers) as server:
                     seen[side] = bodies(args.port, key, sample)
-                    r = measure(url, server, f"@{tmp}/paths", key, args)
+                    r = measure(url, server, tmp, key, args)
                 runs[side].append(r)
                 print(f"round {round_ + 1} {side:<4}: {r['rps']:6,.0f} req/s  p50"
                       f" {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  max"
