@@ -60,9 +60,10 @@ its consent; errors are `application/problem+json`; lists are cursor-paginated. 
 
 
 _IDLE_CHECK_S = 5.0
-_AUDIT_CONNECTIONS = 3
-"""audit batches in flight per worker: enough to keep the database's cores busy while one
-batch waits for its commit, few enough that batches stay large under load"""
+_AUDIT_CONNECTIONS = 8
+"""audit batches in flight per worker (each also reads the accounts its requests serve): with
+3, a province-wide load on the shared 2-core machine served about 10 % fewer requests a second
+than with 8 (benchmarks/api.py); under load batches still hold several entries each"""
 
 
 class _IdleCheck:
