@@ -1,18 +1,28 @@
-"""Benchmark: the account endpoint under concurrent load, against /healthz on the same server.
+"""Benchmark: the account endpoint at a fixed rate over every enterprise of a simulated province,
+a baseline git ref's API against this checkout's on the same database.
 
-    .venv/bin/python benchmarks/api.py                       # 1,000 req/s for 10 s, then max
-    .venv/bin/python benchmarks/api.py --rate 500 --seconds 5 --workers 1
+    .venv/bin/python benchmarks/api.py                                   # 50,000 enterprises
+    .venv/bin/python benchmarks/api.py --database clbench_api_keep       # fill once, reuse after
+    .venv/bin/python benchmarks/api.py --enterprises 2000 --seconds 10 --baseline none
 
-A scratch database gets ``--enterprises`` enterprises with a month of rollups, their live
-accounts stored by the ledger (``refresh_live``), a bank key with consent for all of them, and
-``carbonledger api`` serves it (``--workers`` uvicorn processes). The load generator runs in
-another process (this file with ``--generate``): keep-alive HTTP/1.1 connections on asyncio,
-open loop at a fixed rate (each connection sends at its share of the schedule; latency counts
-from the scheduled time, so a stall is not hidden) or closed loop as fast as the connections go
-(max). Each phase is run for /healthz
-(the baseline: routing only) and for ``GET /v1/enterprises/{code}/account?period=mtd`` as the
-bank (key lookup, consent check, audit log commit, version stamp, cached body). The last line
-is one JSON object with ``account_rps`` (max) and ``account_p99_ms`` (at the fixed rate).
+The database gets the province of ``simulate register --enterprises N --region zhejiang`` (the
+simulator's registry and economic data), the day before today of its rollup history written
+directly (``analytics.history``, COPY, as ``benchmarks/province.py`` does), the live accounts and
+grades stored by the ledger (``refresh_live``), and a bank with consent for every enterprise.
+With ``--database NAME`` that database is kept and reused when it already holds N enterprises
+(a province took 20 minutes to fill, and 4 more for the consents, on the shared 2-core
+machine).
+
+Then, ``--rounds`` times, for the baseline (``git archive`` of ``--baseline``, default main; its
+packages first on the server's path) and for this checkout in turn: ``carbonledger api`` with
+``--workers`` uvicorn processes starts on an empty body cache, a few account bodies are compared
+byte for byte between the two, and the load generator (this file with ``--generate``, its own
+process) requests ``GET /v1/enterprises/{code}/account?period=mtd`` as the bank over every
+enterprise in a shuffled order: keep-alive HTTP/1.1 connections on asyncio, open loop at
+``--rate`` (request k of a connection is due at a fixed time and its latency counts from then,
+so a stall is not hidden). So nearly every request misses the per-worker body cache, as a
+province's banks would. The CPU the API workers and the database's backends spent per request
+is read from ``/proc`` (psutil). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -22,20 +32,32 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psutil
 import psycopg
 from psycopg import sql
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SEED = 2026
+REGION = "zhejiang"
+BANK = "bench-bank"
+ACCOUNT_CHUNK = 5_000  # enterprises per refresh_live: a province at once holds gigabytes
 
 
 # --- the load generator (its own process) -------------------------------------------------------
@@ -142,80 +164,222 @@ def _generator_main(args: argparse.Namespace) -> None:
 
 
 def run_phase(
-    url: str, paths: list[str], key: str, rate: float, *, seconds: float, connections: int
+    url: str, paths: str, key: str, rate: float, *, seconds: float, connections: int
 ) -> dict[str, Any]:
+    """The generator in its own process (``paths``: ``@FILE``, one path a line)."""
     out = subprocess.run(
-        [sys.executable, __file__, "--generate", "--url", url, "--paths", ",".join(paths),
-         "--key", key, "--rate", str(rate), "--seconds", str(seconds),
-         "--connections", str(connections)],
+        [sys.executable, __file__, "--generate", "--url", url, "--paths", paths, "--key", key,
+         "--rate", str(rate), "--seconds", str(seconds), "--connections", str(connections)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-# --- the server and its data --------------------------------------------------------------------
+# --- the province and its accounts --------------------------------------------------------------
 
 
 def _db_url(name: str) -> str:
     return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
 
 
-def prepare(url: str, enterprises: int) -> tuple[str, list[str]]:
-    """Registry, a month of rollups, stored live accounts, a bank key and its consents."""
-    from accounts.api import Role, Scope, create_key, grant_consent  # noqa: PLC0415
+def _create(name: str) -> bool:
+    """Create the database unless it exists; whether it was created."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return True
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _codes(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0].strip() for r in conn.execute("SELECT code FROM enterprises ORDER BY code")]
+
+
+def _analyze(url: str) -> None:
+    """Statistics after a bulk load, as an operator runs them (docs/scale.md)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+def prepare(url: str, enterprises: int) -> None:
+    """The province's registry, yesterday's rollups, its stored live accounts and grades."""
     from accounts.ledger import load_factors, refresh_live  # noqa: PLC0415 - after sys.path is set
     from carbonledger.db import migrate  # noqa: PLC0415
-    from carbonledger.uscc import make_code  # noqa: PLC0415
+    from carbonledger.tz import SHANGHAI  # noqa: PLC0415
+    from simulator.city import build_city  # noqa: PLC0415
+    from simulator.history import write_city_history  # noqa: PLC0415
+    from simulator.registry import register_city, register_economics  # noqa: PLC0415
 
     migrate(url, timescaledb="off")
-    codes = [make_code(f"91331102MA2B{i:05d}") for i in range(enterprises)]
-    now = datetime.now(UTC)
-    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=8)
+    began, today = time.perf_counter(), datetime.now(SHANGHAI).date()
+    city = build_city(enterprises, SEED, REGION)
     with psycopg.connect(url) as conn:
         load_factors(conn)
-        for i, code in enumerate(codes):
-            conn.execute(
-                "INSERT INTO enterprises (code, name, industry_code, district)"
-                " VALUES (%s, %s, %s, %s)",
-                (code, f"企业{i}", "3011" if i % 2 else "1713", "莲都区"),
-            )
-            conn.execute(
-                "INSERT INTO gateways (id, enterprise_code) VALUES (%s, %s)", (f"gw{i}", code)
-            )
-            for carrier, quantity, unit in (("electricity", "energy_import", "kWh"),
-                                            ("natural_gas", "gas_volume", "Nm3")):  # fmt: skip
-                conn.execute(
-                    "INSERT INTO meters (id, enterprise_code, gateway_id, carrier, quantity, unit)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    (f"m{i}-{carrier}", code, f"gw{i}", carrier, quantity, unit),
-                )
-            conn.execute(
-                "INSERT INTO economic_data (enterprise_code, period_kind, period_start,"
-                " value_added) VALUES (%s, 'month', %s, %s)",
-                (code, (now + timedelta(hours=8)).date().replace(day=1), 100 + i),
-            )
-        conn.execute(
-            "INSERT INTO rollups_15m (bucket, enterprise_code, meter_id, quantity, activity_fp,"
-            " covered_ms, estimated_ms)"
-            " SELECT b, m.enterprise_code, m.id, m.quantity,"
-            " 250000 + (extract(epoch FROM b)::bigint %% 977), 900000, 0 FROM meters m,"
-            " generate_series(%s::timestamptz, %s::timestamptz - interval '15 min',"
-            " interval '15 min') b",
-            (month, now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)),
+        register_city(conn, city)
+        register_economics(conn, city, today)
+        conn.commit()
+        rows = write_city_history(conn, city, today - timedelta(days=1), today).rows
+    print(f"   registry and {rows:,} rollup rows: {time.perf_counter() - began:.0f} s", flush=True)
+    _analyze(url)
+    codes = [e.code for e in city.enterprises]
+    with psycopg.connect(url) as conn:
+        for i in range(0, len(codes), ACCOUNT_CHUNK):  # bounded memory; grades once, at the end
+            last = i + ACCOUNT_CHUNK >= len(codes)
+            refresh_live(conn, codes=codes[i : i + ACCOUNT_CHUNK], regrade=last)
+            print(f"   accounts of {min(len(codes), i + ACCOUNT_CHUNK):,} enterprises:"
+                  f" {time.perf_counter() - began:.0f} s", flush=True)  # fmt: skip
+    _analyze(url)
+
+
+async def bank_key(url: str, codes: list[str]) -> str:
+    """A new key of the bench bank, and its consent for every enterprise not consented yet."""
+    from accounts.api import Role, Scope, create_key, grant_consent  # noqa: PLC0415
+
+    expires = datetime.now(UTC) + timedelta(days=30)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        key = await create_key(conn, Role.BANK, "bench", bank_id=BANK, rate_per_s=1e6,
+                               burst=1_000_000)  # fmt: skip
+        cur = await conn.execute(
+            "SELECT enterprise_code FROM consents WHERE bank_id = %s AND revoked_at IS NULL"
+            " AND expires_at > now() + interval '1 day'",
+            (BANK,),
         )
-        refresh_live(conn, codes=codes)
+        consented = {r[0].strip() for r in await cur.fetchall()}
+    missing = [c for c in codes if c not in consented]
 
-    async def keys() -> str:
+    async def grant(part: list[str]) -> None:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            key = await create_key(conn, Role.BANK, "bench", bank_id="bench-bank", rate_per_s=1e6,
-                                   burst=1_000_000)  # fmt: skip
-            for code in codes:
-                await grant_consent(conn, code, "bench-bank", [Scope.ACCOUNT],
-                                    now + timedelta(days=1), by="bench")  # fmt: skip
-            return key.key
+            for code in part:
+                await grant_consent(conn, code, BANK, [Scope.ACCOUNT], expires, by="bench")
 
-    return asyncio.run(keys()), codes
+    await asyncio.gather(*(grant(missing[i::4]) for i in range(4)))
+    if missing:  # the planner must know one bank has consents for every enterprise
+        _analyze(url)
+    return key.key
+
+
+# --- the servers ----------------------------------------------------------------------------------
+
+
+def baseline_tree(ref: str, into: Path) -> Path:
+    """``ref``'s code (git archive), whose packages go first on the baseline server's path."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True,
+                             check=True).stdout  # fmt: skip
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+@contextlib.contextmanager
+def serving(url: str, tree: Path, port: int, workers: int) -> Iterator[psutil.Process]:
+    """``carbonledger api`` of the code in ``tree``, until the block ends."""
+    env = {**os.environ, "DATABASE_URL": url, "CARBONLEDGER_LOG_LEVEL": "WARNING",
+           "PYTHONPATH": str(tree)}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "api", "--port", str(port), "--workers", str(workers),
+         "--no-watch"],
+        env=env, cwd=tree,
+    )  # fmt: skip
+    try:
+        for _ in range(600):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield psutil.Process(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _cpu_s(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in processes:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _backends(url: str) -> list[psutil.Process]:
+    """The database's server processes of this database's connections (the API's pools)."""
+    with psycopg.connect(url) as conn:
+        pids = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()")]  # fmt: skip
+    return [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
+
+
+def measure(url: str, server: psutil.Process, tmp: str, key: str,
+            args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    """A warm-up (on other enterprises: the phase finds none of its accounts cached), then the
+    phase at the rate, with the CPU of the workers and backends."""
+    base, paths = f"http://127.0.0.1:{args.port}", f"@{tmp}/paths"
+    run_phase(base, f"@{tmp}/warm", key, args.rate, seconds=3, connections=args.connections)
+    workers, backends = [server, *server.children(recursive=True)], _backends(url)
+    api_cpu, db_cpu = _cpu_s(workers), _cpu_s(backends)
+    r = run_phase(base, paths, key, args.rate, seconds=args.seconds, connections=args.connections)
+    r["api_cpu_ms"] = (_cpu_s(workers) - api_cpu) * 1000 / r["requests"]
+    r["db_cpu_ms"] = (_cpu_s(backends) - db_cpu) * 1000 / r["requests"]
+    return r
+
+
+def bodies(port: int, key: str, codes: list[str]) -> list[bytes]:
+    headers = {"Authorization": f"Bearer {key}"}
+    out = []
+    for code in codes:
+        response = httpx.get(f"http://127.0.0.1:{port}/v1/enterprises/{code}/account?period=mtd",
+                             headers=headers)  # fmt: skip
+        if response.status_code != 200:
+            raise SystemExit(f"{code}: {response.status_code} {response.text}")
+        out.append(response.content)
+    return out
+
+
+def compare(
+    url: str, codes: list[str], args: argparse.Namespace
+) -> dict[str, list[dict[str, Any]]]:
+    """The rounds of the baseline's server and this checkout's, alternately, on ``url``."""
+    key = asyncio.run(bank_key(url, codes))
+    paths = [f"/v1/enterprises/{c}/account?period=mtd" for c in codes]
+    random.Random(SEED).shuffle(paths)
+    sample = random.Random(SEED).sample(codes, 20)
+    with tempfile.TemporaryDirectory(prefix="clbench-api-") as tmp:
+        with open(f"{tmp}/paths", "w", encoding="utf-8") as f:
+            f.write("\n".join(paths))
+        with open(f"{tmp}/warm", "w", encoding="utf-8") as f:
+            f.write("\n".join(reversed(paths)))
+        sides = {"new": ROOT}
+        if args.baseline != "none":
+            sides = {"base": baseline_tree(args.baseline, Path(tmp) / "base"), **sides}
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        seen: dict[str, list[bytes]] = {}
+        print(f"{len(codes):,} enterprises, {args.workers} workers, {args.connections}"
+              f" connections, {args.rate:,.0f} req/s for {args.seconds:.0f} s;"
+              f" load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+        for round_ in range(args.rounds):
+            for side, tree in sides.items():
+                with serving(url, tree, args.port, args.workers) as server:
+                    seen[side] = bodies(args.port, key, sample)
+                    r = measure(url, server, tmp, key, args)
+                runs[side].append(r)
+                print(f"round {round_ + 1} {side:<4}: {r['rps']:6,.0f} req/s  p50"
+                      f" {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  max"
+                      f" {r['max_ms']:7.1f} ms  errors {r['errors']}  CPU/request: API"
+                      f" {r['api_cpu_ms']:.2f} ms, database {r['db_cpu_ms']:.2f} ms;"
+                      f" load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+        if "base" in seen and seen["base"] != seen["new"]:
+            raise SystemExit("the account bodies differ from the baseline's")
+    return runs
 
 
 def main() -> None:
@@ -226,81 +390,58 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--paths", help=argparse.SUPPRESS)
     parser.add_argument("--key", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--rate", type=float, default=1000.0, help="fixed-rate phase, req/s")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=1000.0, help="req/s (open loop)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--enterprises", type=int, default=20)
+    parser.add_argument("--enterprises", type=int, default=50_000)
+    parser.add_argument("--database", help="keep this database, and reuse it if already filled")
+    parser.add_argument("--baseline", default="main", help="git ref of the baseline, or none")
+    parser.add_argument("--rounds", type=int, default=2, help="baseline/new alternations")
     parser.add_argument("--port", type=int, default=18080)
     args = parser.parse_args()
     if args.generate:
         _generator_main(args)
         return
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    name = f"clbench_api_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    name = args.database or f"clbench_api_{uuid.uuid4().hex[:8]}"
     url = _db_url(name)
-    server = None
+    created = _create(name)
     try:
-        print(f"preparing {args.enterprises} enterprises with a month of rollups …", flush=True)
-        key, codes = prepare(url, args.enterprises)
-        env = {**os.environ, "DATABASE_URL": url, "CARBONLEDGER_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "launcher", "api", "--port", str(args.port),
-             "--workers", str(args.workers), "--no-watch"],
-            env=env,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{args.port}"
-        for _ in range(300):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        account = [f"/v1/enterprises/{c}/account?period=mtd" for c in codes]
-        probe = httpx.get(base + account[0], headers={"Authorization": f"Bearer {key}"})
-        assert probe.status_code == 200, probe.text
-        print(
-            f"account body {len(probe.content):,} bytes; {args.workers} workers;"
-            f" {args.connections} connections; {args.seconds:.0f} s per phase",
-            flush=True,
-        )
-        run_phase(
-            base, account, key, 0, seconds=2, connections=args.connections
-        )  # warm-up: caches, prepared plans
-        results: dict[str, dict[str, Any]] = {}
-        for label, paths in (("healthz", ["/healthz"]), ("account", account)):
-            for mode, rate in (("rate", args.rate), ("max", 0.0)):
-                r = run_phase(
-                    base, paths, key, rate, seconds=args.seconds, connections=args.connections
-                )
-                results[f"{label}_{mode}"] = r
-                target = f"{rate:,.0f} req/s" if rate else "max"
-                print(f"{label:<8} {target:>12}: {r['rps']:8,.0f} req/s  p50 {r['p50_ms']:6.2f} ms"
-                      f"  p99 {r['p99_ms']:7.2f} ms  max {r['max_ms']:7.1f} ms"
-                      f"  errors {r['errors']}", flush=True)  # fmt: skip
-        ratio = results["account_max"]["rps"] / results["healthz_max"]["rps"]
-        print(f"account / healthz at max: {ratio:.2f}")
-        print(json.dumps({
-            "account_rps": round(results["account_max"]["rps"]),
-            "account_p99_ms": round(results["account_rate"]["p99_ms"], 2),
-            "account_p50_ms": round(results["account_rate"]["p50_ms"], 2),
-            "account_rate_rps": round(results["account_rate"]["rps"]),
-            "target_rps": args.rate,
-            "healthz_rps": round(results["healthz_max"]["rps"]),
-            "healthz_p99_ms": round(results["healthz_rate"]["p99_ms"], 2),
-            "ratio_vs_healthz": round(ratio, 3),
-            "workers": args.workers,
-        }))  # fmt: skip
+        if created or len(_codes(url)) != args.enterprises:
+            if not created:
+                raise SystemExit(f"{name} holds another number of enterprises: drop it first")
+            print(f"preparing {args.enterprises:,} enterprises in {name} …", flush=True)
+            prepare(url, args.enterprises)
+        codes = _codes(url)
+        runs = compare(url, codes, args)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(20)
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        if not args.database:
+            _drop(name)
+    report(runs, args, len(codes))
+
+
+def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, n: int) -> None:
+    """The best round of each side (the least disturbed by the machine's other work)."""
+    best = {side: min(rs, key=lambda r: r["p99_ms"]) for side, rs in runs.items()}
+    out: dict[str, Any] = {"enterprises": n, "target_rps": args.rate, "workers": args.workers,
+                           "connections": args.connections, "seconds": args.seconds}  # fmt: skip
+    for side, r in best.items():
+        prefix = "" if side == "new" else "base_"
+        out |= {
+            f"{prefix}account_p99_ms": round(r["p99_ms"], 2),
+            f"{prefix}account_p50_ms": round(r["p50_ms"], 2),
+            f"{prefix}account_rps": round(r["rps"]),
+            f"{prefix}errors": r["errors"],
+            f"{prefix}api_cpu_ms": round(r["api_cpu_ms"], 3),
+            f"{prefix}db_cpu_ms": round(r["db_cpu_ms"], 3),
+        }
+    if "base" in best:
+        out["p99_ratio"] = round(best["base"]["p99_ms"] / best["new"]["p99_ms"], 2)
+        print(f"p99 baseline {out['base_account_p99_ms']} ms, new {out['account_p99_ms']} ms:"
+              f" {out['p99_ratio']}x")  # fmt: skip
+    out["load_average"] = round(os.getloadavg()[0], 1)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

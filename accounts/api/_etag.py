@@ -1,9 +1,10 @@
 """ETags and conditional requests for account resources.
 
 The ETag of a body is a hash of its bytes. Account bodies are also kept in a small LRU cache
-keyed by the version stamp of their stored row (read with the access decision, see
-``_audit.py``), so a repeated read costs no query and no serialisation, and ``If-None-Match``
-with the current ETag answers 304 with no body.
+by account (enterprise, period kind, start) with the version stamp of the stored row they were
+made from; the audit statement reads the current stamp and skips reading the stored account
+again while it is the one held (see ``_audit.py``), so a repeated read costs no query and no
+serialisation, and ``If-None-Match`` with the current ETag answers 304 with no body.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import dataclass
 
 from fastapi import Request, Response
+
+from accounts.api._audit import Stamp
 
 
 def etag_of(body: bytes) -> str:
@@ -38,29 +42,33 @@ def conditional(request: Request, body: bytes, etag: str, media_type: str) -> Re
     return Response(body, headers=headers, media_type=media_type)
 
 
+@dataclass(frozen=True, slots=True)
+class CachedBody:
+    stamp: Stamp
+    """the version stamp of the stored account the body was made from"""
+    body: bytes
+    etag: str
+
+
 class BodyCache:
-    """Serialised bodies and their ETags by version stamp, least recently used dropped first."""
+    """Serialised bodies, their ETags and stamps by account, least recently used dropped first."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, tuple[bytes, str]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        self._items: OrderedDict[Hashable, CachedBody] = OrderedDict()
 
-    def get(self, stamp: Hashable) -> tuple[bytes, str] | None:
-        item = self._items.get(stamp)
-        if item is None:
-            self.misses += 1
-            return None
-        self._items.move_to_end(stamp)
-        self.hits += 1
+    def get(self, account: Hashable) -> CachedBody | None:
+        """The body held for the account, whatever its stamp (the caller compares)."""
+        item = self._items.get(account)
+        if item is not None:
+            self._items.move_to_end(account)
         return item
 
-    def put(self, stamp: Hashable, body: bytes) -> tuple[bytes, str]:
-        item = (body, etag_of(body))
+    def put(self, account: Hashable, stamp: Stamp, body: bytes) -> CachedBody:
+        item = CachedBody(stamp, body, etag_of(body))
         if self.size:
-            self._items[stamp] = item
-            self._items.move_to_end(stamp)
+            self._items[account] = item
+            self._items.move_to_end(account)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return item

@@ -7,14 +7,14 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from accounts.api._audit import AuditEntry, AuditWriter, Decision, Visibility
+from accounts.api._audit import AuditEntry, AuditWriter, Decision, Stamp, Visibility
 from accounts.api._consent import Scope
 from accounts.api._etag import BodyCache
 from accounts.api._keys import Principal, Role, authenticate
@@ -100,7 +100,9 @@ class Access:
         code: str | None,
         visibility: Visibility,
         permitted: bool = True,
+        *,
         account: tuple[str, date] | None = None,
+        cached: Stamp | None = None,
     ) -> asyncio.Future[Decision]:
         p, url = self.principal, self.request.url
         entry = AuditEntry(
@@ -115,6 +117,7 @@ class Access:
             visibility=visibility,
             permitted=permitted,
             account=account,
+            cached=cached,
         )
         return self.state.audit.record(entry)
 
@@ -130,7 +133,8 @@ class Access:
         *,
         roles: tuple[Role, ...] = tuple(Role),
         account: tuple[str, date] | None = None,
-    ) -> tuple[Any, ...] | None:
+        cached: Stamp | None = None,
+    ) -> Decision:
         """Allow the request on enterprise ``code`` or raise 404 (not visible) / 403 (role).
 
         Enterprises see themselves; banks see what a valid consent covering ``scope`` shows
@@ -141,7 +145,8 @@ class Access:
         existence in the statement that writes the audit entry (:mod:`accounts.api._audit`).
 
         With ``account`` (period kind, start), that statement also reads the account's version
-        stamp, returned once access is allowed (None if the account is not stored).
+        stamp (None if the account is not stored) and, unless it is ``cached`` (the stamp of the
+        body the caller holds), the stored account: the decision returned once access is allowed.
         """
         p = self.principal
         if p.role is Role.ENTERPRISE:
@@ -155,12 +160,14 @@ class Access:
         else:
             visibility = Visibility.registered()
         permitted = p.role in roles
-        decision = await self._record(action, code, visibility, permitted, account)
+        decision = await self._record(
+            action, code, visibility, permitted, account=account, cached=cached
+        )
         if not decision.visible:
             raise Problem(404, f"enterprise {code} not found")
         if not permitted:
             raise Problem(403, f"a {p.role.value} key may not {action.replace('.', ' ')}")
-        return decision.stamp
+        return decision
 
     async def role(self, action: str, *roles: Role) -> None:
         """Allow only keys of these roles (403 otherwise), audited."""

@@ -1,9 +1,11 @@
 """An enterprise's account, its derivation and its grade history (the ledger's, served as is).
 
-The ledger (:mod:`accounts`) is blocking psycopg: its functions run in worker threads on the
-ledger pool. A stored account is served from the body cache when its version stamp (version,
-computed_at, and the latest grade time, read with the access decision) is unchanged, so a
-repeated read costs the request no query of its own; ``If-None-Match`` answers 304.
+A stored account comes with the access decision: the audit statement reads its version stamp
+(version, computed_at, and the latest grade time) and, unless the worker's body cache holds the
+body of that stamp, its stored detail and grades (``_audit.py``, ``_stored.py``); so a read of a
+stored account costs the request no query of its own, and a repeated one no serialisation
+either; ``If-None-Match`` answers 304. Anything else is the ledger's (blocking psycopg): its
+functions run in worker threads on the ledger pool.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
 
 from accounts.api._common import EnterpriseCode, period_query
 from accounts.api._etag import conditional, etag_of
 from accounts.api._problems import Problem
+from accounts.api._stored import dump, stored_body
 from accounts.api.deps import Access, AccessDep
 from accounts.ledger import (
     Account,
@@ -26,7 +27,6 @@ from accounts.ledger import (
     GradeRecord,
     explain_account,
     get_account,
-    stored_account,
 )
 from accounts.ledger import grade_history as ledger_grade_history
 from carbonledger.errors import UnknownEnterpriseError
@@ -59,12 +59,6 @@ async def _ledger(access: Access, call: Callable[[Any], T], code: str) -> T:
         raise Problem(404, f"enterprise {code} not found") from exc
 
 
-def _dump(model: BaseModel | list[GradeRecord]) -> bytes:
-    if isinstance(model, list):
-        return orjson.dumps([m.model_dump(mode="json") for m in model])
-    return orjson.dumps(model.model_dump(mode="json"))
-
-
 @router.get(
     "/enterprises/{code}/account",
     response_model=Account,
@@ -75,21 +69,24 @@ async def account(
     request: Request, access: AccessDep, code: EnterpriseCode, period: PeriodQuery = "mtd"
 ) -> Response:
     wanted = period_query(period)
-    row = await access.enterprise(code, "account.read", account=(wanted.kind, wanted.start))
-    stamp = None if row is None else (code, wanted.kind, wanted.start, *row)
-    cached = access.state.bodies.get(stamp) if stamp else None
-    if cached is None:
+    key = (code, wanted.kind, wanted.start)
+    held = access.state.bodies.get(key)
+    decision = await access.enterprise(
+        code, "account.read", account=key[1:], cached=held.stamp if held else None
+    )
+    if decision.stamp is None:  # not stored: computed on demand by the ledger
         settings = access.state.settings.accounts
-
-        def read(conn: Any) -> Account:
-            # the stored row by its key first: get_account's bulk reads scan at province scale
-            stored = stored_account(conn, code, wanted) if row is not None else None
-            return stored or get_account(conn, code, wanted, settings=settings)
-
-        result = await _ledger(access, read, code)
-        body = _dump(result)
-        cached = access.state.bodies.put(stamp, body) if stamp else (body, etag_of(body))
-    return conditional(request, cached[0], cached[1], _JSON)
+        result = await _ledger(
+            access, lambda conn: get_account(conn, code, wanted, settings=settings), code
+        )
+        body = dump(result)
+        return conditional(request, body, etag_of(body), _JSON)
+    if decision.detail is not None:
+        held = access.state.bodies.put(
+            key, decision.stamp, stored_body(decision.detail, decision.grades)
+        )
+    assert held is not None  # noqa: S101 - no detail: the statement found the stamp held
+    return conditional(request, held.body, held.etag, _JSON)
 
 
 @router.get(
@@ -107,7 +104,7 @@ async def derivation(
     result = await _ledger(
         access, lambda conn: explain_account(conn, code, wanted, settings=settings), code
     )
-    body = _dump(result)
+    body = dump(result)
     return conditional(request, body, etag_of(body), _JSON)
 
 
@@ -120,5 +117,5 @@ async def derivation(
 async def grades(request: Request, access: AccessDep, code: EnterpriseCode) -> Response:
     await access.enterprise(code, "grades.read")
     result = await _ledger(access, lambda conn: ledger_grade_history(conn, code), code)
-    body = _dump(result)
+    body = dump(result)
     return conditional(request, body, etag_of(body), _JSON)
