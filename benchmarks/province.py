@@ -249,10 +249,11 @@ class Rss:
 
 
 def service(
-    args: list[str], url: str, rss: Rss, name: str, log: Path | None = None
+    args: list[str], url: str, rss: Rss, name: str, log: Path | None = None, **settings: str
 ) -> subprocess.Popen[bytes]:
-    """``carbonledger ARGS`` as its own process; with ``log``, its INFO lines (JSON) go there."""
-    env = {**os.environ, **QUIET, "DATABASE_URL": url}
+    """``carbonledger ARGS`` as its own process (``settings``: more environment); with
+    ``log``, its INFO lines (JSON) go there."""
+    env = {**os.environ, **QUIET, "DATABASE_URL": url, **settings}
     if log is not None:
         env.update(CARBONLEDGER_LOG_LEVEL="INFO", CARBONLEDGER_LOG_FORMAT="json")
     with contextlib.ExitStack() as files:
@@ -609,7 +610,11 @@ def _quantile(values: list[float], q: float) -> float | None:
 def _steady(logs: Path, since: float, until: float) -> dict[str, Any]:
     """What the services did while the stream ran: the accounts cycles (enterprises refreshed,
     seconds, full refreshes) and the aggregator's batches (lag of their oldest change)."""
-    cycles_ = _logged(logs / "accounts.jsonl", "live accounts refreshed", since, until)
+    cycles_ = [
+        line
+        for log in sorted(logs.glob("accounts*.jsonl"))
+        for line in _logged(log, "live accounts refreshed", since, until)
+    ]
     batches = _logged(logs / "aggregate.jsonl", "rollups refreshed", since, until)
     partial = [c for c in cycles_ if not c.get("full")]
     return {
@@ -626,7 +631,12 @@ def _steady(logs: Path, since: float, until: float) -> dict[str, Any]:
 def freshness_phase(url: str, city: City, args: argparse.Namespace, rss: Rss) -> dict[str, Any]:
     logs = Path(tempfile.mkdtemp(prefix="clbench_province_logs_"))
     aggregator = service(["aggregate"], url, rss, "aggregate run", logs / "aggregate.jsonl")
-    accounts = service(["accounts", "run"], url, rss, "accounts run", logs / "accounts.jsonl")
+    count = args.accounts_processes
+    accounts = [
+        service(["accounts", "run"], url, rss, f"accounts run {i + 1}/{count}",
+                logs / f"accounts{i}.jsonl", CARBONLEDGER_ACCOUNTS__PARTITIONS=str(count))
+        for i in range(count)
+    ]  # fmt: skip
     writer = None
     try:
         ready = _wait_ready(url, datetime.now(SHANGHAI), len(city.enterprises), args.ready_limit)
@@ -653,7 +663,7 @@ def freshness_phase(url: str, city: City, args: argparse.Namespace, rss: Rss) ->
         writer.wait(60)
         followed = tracker.freshness()
     finally:
-        for proc in (writer, accounts, aggregator):
+        for proc in (writer, *accounts, aggregator):
             if proc is not None:
                 stop(proc)  # type: ignore[arg-type]
     steady = _steady(logs, start, ended)
@@ -811,6 +821,8 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=90.0, help="wait after the stream")
     parser.add_argument("--tracked", type=int, default=300, help="readings followed")
     parser.add_argument("--ready-limit", type=float, default=3600.0)
+    parser.add_argument("--accounts-processes", type=int, default=1,
+                        help="freshness: `accounts run` processes (accounts.partitions)")  # fmt: skip
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument(
