@@ -822,7 +822,7 @@ def main() -> None:
     parser.add_argument("--tracked", type=int, default=300, help="readings followed")
     parser.add_argument("--ready-limit", type=float, default=3600.0)
     parser.add_argument("--accounts-processes", type=int, default=1,
-                        help="freshness: `accounts run` processes (accounts.partitions)")  # fmt: skip
+                        help="`accounts run` processes (accounts.partitions)")  # fmt: skip
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument(
