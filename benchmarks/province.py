@@ -400,7 +400,7 @@ def reading_within(city: City, seconds: float) -> list[Meter]:
 
 
 _WORKER = """
-import sys, time
+import os, sys, time
 from datetime import datetime
 import psycopg
 from accounts.ledger.service import LiveAccounts
@@ -410,11 +410,20 @@ assert s.__file__.startswith(sys.argv[2]), s.__file__
 service = LiveAccounts(sys.argv[1], AccountsSettings())
 with psycopg.connect(sys.argv[1]) as conn:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    stat = f"/proc/{conn.info.backend_pid}/stat"  # the server process's CPU (same machine)
+    def cpu():
+        try:
+            with open(stat) as f:
+                ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        except OSError:
+            ticks = 0
+        return time.process_time() + ticks / os.sysconf("SC_CLK_TCK")
     print("ready", flush=True)
     for line in sys.stdin:
-        began = time.perf_counter()
+        began, used = time.perf_counter(), cpu()
         outcome = service.cycle(conn, datetime.fromisoformat(line.strip()))
-        print(outcome.refreshed, int(outcome.full), time.perf_counter() - began, flush=True)
+        print(outcome.refreshed, int(outcome.full), time.perf_counter() - began, cpu() - used,
+              flush=True)
 """
 
 
@@ -423,6 +432,7 @@ class Cycle:
     refreshed: int
     full: bool
     seconds: float
+    cpu_s: float  # the service process's CPU and its database backend's (on a shared machine)
     advance_s: float  # writing the new data before it (not part of the cycle)
 
 
@@ -459,9 +469,10 @@ def cycles(
             line = worker.stdout.readline().split()
             if not line:
                 raise RuntimeError(f"cycle worker exited with {worker.wait()}")
-            out.append(Cycle(int(line[0]), line[1] == "1", float(line[2]), wrote))
+            out.append(Cycle(int(line[0]), line[1] == "1", float(line[2]), float(line[3]), wrote))
             print(f"   cycle at {at:%H:%M}: {changed:,} series changed ({wrote:.1f} s to write),"
                   f" {out[-1].refreshed:,} enterprises refreshed in {out[-1].seconds:.1f} s"
+                  f" ({out[-1].cpu_s:.1f} s CPU)"
                   f"{' (full)' if out[-1].full else ''}", flush=True)  # fmt: skip
     finally:
         worker.stdin.close()
@@ -706,14 +717,21 @@ def province(args: argparse.Namespace, now: datetime, rss: Rss, out: dict[str, A
         first, *changed = cycles(url, city, steps, ROOT, rss)
         changed, steady = changed[: args.cycles], changed[args.cycles :]
         out["accounts_first_cycle_s"] = round(first.seconds, 2)
+        out["accounts_first_cycle_cpu_s"] = round(first.cpu_s, 2)
         if changed:
             out["accounts_cycle_s"] = round(min(c.seconds for c in changed), 2)
             out["accounts_cycles_all_s"] = [round(c.seconds, 1) for c in changed]
+            out["accounts_cycle_cpu_s"] = round(min(c.cpu_s for c in changed), 2)
             out["accounts_cycle_refreshed"] = min(c.refreshed for c in changed)
             out["accounts_cycle_full"] = any(c.full for c in changed)
             out["changes_write_s"] = round(max(c.advance_s for c in changed), 1)
         out["steady_cycles"] = [
-            {"period_s": s, "enterprises": c.refreshed, "cycle_s": round(c.seconds, 2)}
+            {
+                "period_s": s,
+                "enterprises": c.refreshed,
+                "cycle_s": round(c.seconds, 2),
+                "cpu_s": round(c.cpu_s, 2),
+            }
             for s, c in zip(args.steady, steady, strict=True)
         ]
         out["regrade_s"] = round(regrade(url, times[-1] + _BEHIND), 2)
