@@ -404,10 +404,10 @@ import os, sys, time
 from datetime import datetime
 import psycopg
 from accounts.ledger.service import LiveAccounts
-from carbonledger.config import AccountsSettings
+from carbonledger.config import load_settings
 import accounts.ledger.service as s
 assert s.__file__.startswith(sys.argv[2]), s.__file__
-service = LiveAccounts(sys.argv[1], AccountsSettings())
+service = LiveAccounts(sys.argv[1], load_settings().accounts)  # as deployed: from the environment
 with psycopg.connect(sys.argv[1]) as conn:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     stat = f"/proc/{conn.info.backend_pid}/stat"  # the server process's CPU (same machine)
