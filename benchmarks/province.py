@@ -405,8 +405,10 @@ from datetime import datetime
 import psycopg
 from accounts.ledger.service import LiveAccounts
 from carbonledger.config import load_settings
+from carbonledger.db import migrate
 import accounts.ledger.service as s
 assert s.__file__.startswith(sys.argv[2]), s.__file__
+migrate(sys.argv[1])  # the schema this code expects (a baseline may be newer than the checkout)
 service = LiveAccounts(sys.argv[1], load_settings().accounts)  # as deployed: from the environment
 with psycopg.connect(sys.argv[1]) as conn:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
