@@ -2,30 +2,44 @@
 
     .venv/bin/python benchmarks/province.py                       # 50,000 enterprises
     .venv/bin/python benchmarks/province.py --enterprises 2000 --days 1 --stream-seconds 60
+    .venv/bin/python benchmarks/province.py --db clbench_province_50k   # fill once, then reuse
 
-A scratch database (dropped at the end unless ``--keep``) gets the simulated Zhejiang province
-(``simulate register --region zhejiang``: the city's industry mix and meters per enterprise) and
-its 15-minute rollups of the ``--days`` days before today, written directly
-(``simulate history``'s writer, COPY). Then, each phase through the platform's own entry points:
+The province's database gets the simulated Zhejiang province (``simulate register --region
+zhejiang``: the city's industry mix and meters per enterprise) and its 15-minute rollups of the
+``--days`` days before today, written directly (``simulate history``'s writer, COPY). It is a
+scratch database dropped at the end (``--keep`` keeps it), or with ``--db NAME`` one that is
+kept: filled on the first run (the fill's size and cost are its ``COMMENT ON DATABASE``), then
+reused, migrated forward with the platform's own ``migrate`` and reset to the fill. Then, each
+phase through the platform's own entry points:
 
-- ``accounts_cycle_s``: ``LiveAccounts.cycle`` with every enterprise changed (no aggregator
-  watermark yet, so every cycle refreshes every enterprise; the first one fills the caches of
-  past months and is reported as ``accounts_first_cycle_s``);
-- ``regrade_s``: the month-to-date grades of every enterprise recomputed from stored accounts;
+- ``accounts_cycle_s``: ``LiveAccounts.cycle`` (a process of its own, :func:`cycles`) after
+  every meter got new data as ingest and the aggregator write it (:func:`advance`: a reading
+  and change row per series, the rollups of a new 15-minute bucket, the aggregator's watermark
+  past them): every enterprise changed, through the service's incremental path with its
+  caches; the first cycle, which fills them, is ``accounts_first_cycle_s``. ``--steady``
+  cycles then follow only the meters that read within a cycle period of the 15-minute stream
+  (``steady_cycles``: how many enterprises a steady cycle refreshes, and its cost);
+- ``regrade_s``: the grades of every enterprise's live accounts recomputed from the stored
+  accounts (what every cycle that refreshed anyone does last);
 - ``api_account_p99_ms``: ``GET /v1/enterprises/{code}/account?period=mtd`` as a bank with
   consent for every enterprise, open loop at ``--rate`` req/s over all of them in random order,
   latency from the scheduled send (``benchmarks/api.py``'s generator, its CPU reported);
 - ``account_freshness_p99_s``: ``aggregate run`` and ``accounts run`` as their own processes
-  while every register meter reads every 15 minutes (``province_stream.py``, through ingest's
-  batch writer); reading committed -> its enterprise's month-to-date account reflecting it;
+  (production settings) while every register meter reads every 15 minutes
+  (``province_stream.py``, through ingest's batch writer); a reading committed -> its bucket
+  rewritten -> its enterprise's month-to-date account computed after that, for ``--tracked``
+  readings; the services' own log lines give the cycles they ran meanwhile (``stream_*``), and
+  the longest transaction holding an id anywhere on the server is reported (it holds the
+  aggregator's watermark); a reading not through by the end counts its wait so far, and the
+  figure is then a lower bound (``account_freshness_lower_bound``);
 - a sample database (``--sample`` enterprises, same days, plus ``--year-sample`` of them with a
-  whole closed year): the cycle of ``main``'s code (``git archive``, the baseline, in its own
-  process) against this checkout's on the same data, printing the ratio; ``year_recompute_s``
-  is the sample's year recompute scaled linearly to the province (a year of a province's
-  rollups is about 5 billion rows: it does not fit this disk).
+  whole closed year): the cycles of ``--baseline``'s code (default ``main``, ``git archive``)
+  and of this checkout on the same data and the same changes, printing the ratio;
+  ``year_recompute_s`` is the sample's year recompute scaled linearly to the province (a year
+  of a province's rollups is about 5 billion rows: it does not fit this disk).
 
 Peak RSS is sampled every 0.5 s for each service process and read for this process (which
-runs the cycle, regrade and recompute in-process). Figures on a shared 2-core machine are noisy.
+runs the regrade and recompute in-process). Figures on a shared 2-core machine are noisy.
 """
 
 from __future__ import annotations
@@ -45,8 +59,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,13 +77,14 @@ sys.path.insert(0, str(ROOT))
 import province_stream as feed
 
 from accounts.ledger import Period, close, load_factors, recompute
-from accounts.ledger.service import LiveAccounts
+from accounts.ledger._store import regrade_live
 from analytics._months import seal
 from carbonledger.config import AccountsSettings
 from carbonledger.db import migrate
 from carbonledger.tz import SHANGHAI
-from simulator.city import City, build_city
+from simulator.city import City, Meter, build_city
 from simulator.history import series_of, write_city_history, write_city_month_sums
+from simulator.profiles import local_day
 from simulator.registry import register_city, register_economics
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -108,6 +123,104 @@ def scratch(prefix: str, keep: bool) -> Iterator[str]:
                 )
 
 
+@dataclass(frozen=True)
+class Fill:
+    """What a province database holds, kept as its ``COMMENT ON DATABASE`` (JSON) so that
+    ``--db`` can reuse it: the city is rebuilt from (enterprises, seed, region)."""
+
+    enterprises: int
+    seed: int
+    region: str
+    first: date
+    end: date  # rollups of the local days first..end, end excluded
+    rollup_rows: int
+    fill_s: float
+
+    def comment(self) -> str:
+        return json.dumps({**asdict(self), "first": str(self.first), "end": str(self.end)})
+
+    @classmethod
+    def of(cls, comment: str) -> Fill:
+        raw = json.loads(comment)
+        return cls(**{**raw, "first": date.fromisoformat(raw["first"]),
+                      "end": date.fromisoformat(raw["end"])})  # fmt: skip
+
+
+class ProvinceDatabaseError(RuntimeError):
+    """``--db`` names a database that is not a province fill of the requested size."""
+
+
+def _comment(name: str) -> str | None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+    if row is None:
+        return None
+    if row[0] is None:
+        raise ProvinceDatabaseError(f"database {name} exists but was not filled by province.py")
+    return str(row[0])
+
+
+@contextlib.contextmanager
+def province_db(args: argparse.Namespace, city: City, now: datetime) -> Iterator[tuple[str, Fill]]:
+    """The province's database: ``--db NAME`` reuses a kept fill (migrated forward with the
+    platform's own migrate, then reset to the fill: what a run adds is removed) or fills and
+    keeps one of that name; otherwise a scratch database, dropped unless ``--keep``."""
+    if args.db and (comment := _comment(args.db)) is not None:
+        fill = Fill.of(comment)
+        if (fill.enterprises, fill.seed, fill.region) != (len(city.enterprises), SEED, REGION):
+            raise ProvinceDatabaseError(f"{args.db} holds {fill}, not --enterprises "
+                                        f"{len(city.enterprises)}")  # fmt: skip
+        url = _url(args.db)
+        migrate(url, timescaledb="auto")
+        reset(url, fill)
+        print(f"-- reusing {args.db}: {fill.rollup_rows:,} rollup rows of {fill.first}.."
+              f"{fill.end} (its fill took {fill.fill_s:,.0f} s)", flush=True)  # fmt: skip
+        if fill.end != now.date():
+            print(f"   note: the fill ends {fill.end}, today is {now.date()}: the days between "
+                  "have no rollups", flush=True)  # fmt: skip
+        yield url, fill
+        return
+    with contextlib.ExitStack() as stack:
+        if args.db:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.db)))
+            url = _url(args.db)
+            migrate(url, timescaledb="auto")
+        else:
+            url = stack.enter_context(scratch("clbench_province", args.keep))
+        first = now.date() - timedelta(days=args.days)
+        began = time.perf_counter()
+        rows = populate(url, city, first, now.date())
+        fill = Fill(len(city.enterprises), SEED, REGION, first, now.date(), rows,
+                    round(time.perf_counter() - began, 1))  # fmt: skip
+        name = urlsplit(url).path.lstrip("/")
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(name), sql.Literal(fill.comment())))  # fmt: skip
+        print(
+            f"   fill: {rows:,} rollup rows in {fill.fill_s:,.0f} s "
+            f"({rows / fill.fill_s:,.0f} rows/s), {_db_size_gb(url)} GB",
+            flush=True,
+        )
+        yield url, fill
+    if args.db:
+        print(f"kept database {args.db} (reuse it with --db {args.db})")
+
+
+def reset(url: str, fill: Fill) -> None:
+    """Back to the fill: a run adds readings, change rows, today's rollups, accounts, grades."""
+    end = datetime.combine(fill.end, datetime.min.time(), SHANGHAI)
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE readings, reading_changes, aggregator_watermarks, grades,"
+                     " account_periods, factor_selection")  # fmt: skip
+        conn.execute("DELETE FROM rollups_15m WHERE bucket >= %s", (end,))
+        conn.execute("UPDATE rollup_frontiers SET time = %s WHERE time <> %s", (end, end))
+    analyze(url)
+
+
 @dataclass
 class Rss:
     """Peak resident memory of named processes (each with its children), sampled every 0.5 s."""
@@ -136,12 +249,18 @@ class Rss:
         )
 
 
-def service(args: list[str], url: str, rss: Rss, name: str, **env: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "launcher", *args],
-        env={**os.environ, **QUIET, "DATABASE_URL": url, **env},
-        cwd=ROOT,
-    )
+def service(
+    args: list[str], url: str, rss: Rss, name: str, log: Path | None = None, **settings: str
+) -> subprocess.Popen[bytes]:
+    """``carbonledger ARGS`` as its own process (``settings``: more environment); with
+    ``log``, its INFO lines (JSON) go there."""
+    env = {**os.environ, **QUIET, "DATABASE_URL": url, **settings}
+    if log is not None:
+        env.update(CARBONLEDGER_LOG_LEVEL="INFO", CARBONLEDGER_LOG_FORMAT="json")
+    with contextlib.ExitStack() as files:
+        stderr = None if log is None else files.enter_context(log.open("w"))
+        proc = subprocess.Popen([sys.executable, "-m", "launcher", *args], env=env, cwd=ROOT,
+                                stderr=stderr)  # fmt: skip
     rss.watch(name, proc.pid)
     return proc
 
@@ -198,31 +317,179 @@ def analyze(url: str) -> None:
         conn.execute("ANALYZE")
 
 
-def cycles(url: str, now: datetime, count: int) -> list[float]:
-    """Wall time of ``count`` live-account cycles, each refreshing every enterprise."""
-    service_ = LiveAccounts(url, AccountsSettings())
-    timings = []
+# --- live cycles with every enterprise changed ---------------------------------------------------
+
+BUCKET = timedelta(minutes=15)
+_BEHIND = timedelta(seconds=60)  # a cycle runs a minute after the readings it follows
+_VALUES = "CREATE TEMP TABLE bench_values (meter_id text PRIMARY KEY, value float8)"
+_READINGS = """
+INSERT INTO readings (time, meter_id, quantity, value, quality)
+SELECT %(at)s, r.meter_id, r.quantity, v.value, 'good'
+FROM rollups_15m r JOIN bench_values v USING (meter_id) WHERE r.bucket = %(ref)s
+"""
+_CHANGES = """
+INSERT INTO reading_changes (enterprise_code, meter_id, quantity, first_time, last_time, readings)
+SELECT r.enterprise_code, r.meter_id, r.quantity, %(at)s, %(at)s, 1
+FROM rollups_15m r JOIN bench_values v USING (meter_id) WHERE r.bucket = %(ref)s
+"""
+_ROLLUPS = """
+INSERT INTO rollups_15m (bucket, enterprise_code, meter_id, quantity, activity_fp, covered_ms,
+                         estimated_ms, readings_good)
+SELECT %(bucket)s, r.enterprise_code, r.meter_id, r.quantity, r.activity_fp, r.covered_ms,
+       r.estimated_ms, r.readings_good
+FROM rollups_15m r JOIN bench_values v USING (meter_id) WHERE r.bucket = %(ref)s
+ON CONFLICT (meter_id, quantity, bucket) DO UPDATE SET activity_fp = excluded.activity_fp,
+    covered_ms = excluded.covered_ms, estimated_ms = excluded.estimated_ms,
+    readings_good = excluded.readings_good, updated_at = now()
+"""
+_FRONTIERS = """
+UPDATE rollup_frontiers f SET time = %(at)s, updated_at = now() FROM bench_values v
+WHERE f.meter_id = v.meter_id
+"""
+_WATERMARK = """
+INSERT INTO aggregator_watermarks (partitions, partition, txid) VALUES (1, 0, pg_current_xact_id())
+ON CONFLICT (partitions, partition) DO UPDATE SET txid = excluded.txid, updated_at = now()
+"""
+
+
+def clock(now: datetime, count: int) -> list[datetime]:
+    """``count`` quarter-hour boundaries of today, the last at or before ``now`` (after it when
+    the day is too young): a cycle's clock, so that every cycle has a new bucket to read and no
+    cycle is a new day's (which refreshes everything)."""
+    last = now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
+    times = [last - (count - 1 - k) * BUCKET for k in range(count)]
+    if times[0].date() != now.date():
+        times = [last + k * BUCKET for k in range(count)]
+    if times[-1].date() != now.date():
+        raise SystemExit(f"{count} quarter hours do not fit in today: run after 01:00 local")
+    return times
+
+
+def advance(url: str, city: City, at: datetime, meters: Sequence[Meter] | None = None) -> int:
+    """New data for every series of ``meters`` (default: all) at ``at``, as ingest and the
+    aggregator write it: in one transaction a reading of every series (its register value from
+    the simulator's profiles) with its ``reading_changes`` row; in a second, the rollups of the
+    bucket that reading closes (the series' same bucket a day earlier: today's buckets are
+    empty, so every changed enterprise's figures move), the series' frontiers and the
+    aggregator's watermark past the readings. The live service then takes the path it takes
+    for a live meter: the change is in the current month, after its kept sums, and the series
+    has a reading before it."""
+    bucket = at - BUCKET
+    params = {"at": at, "bucket": bucket, "ref": bucket - timedelta(days=1)}
+    anchor = local_day(int(at.timestamp())) - 1
     with psycopg.connect(url) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        for i in range(count):
+        conn.execute(_VALUES)
+        with conn.cursor().copy("COPY bench_values FROM STDIN") as copy:
+            for m in city.meters if meters is None else meters:
+                copy.write_row((m.id, feed.register_value(m, city.seed, at.timestamp(), anchor)))
+        conn.commit()
+        with conn.transaction():
+            changed = conn.execute(_READINGS, params).rowcount
+            conn.execute(_CHANGES, params)
+        with conn.transaction():
+            conn.execute(_ROLLUPS, params)
+            conn.execute(_FRONTIERS, params)
+            conn.execute(_WATERMARK)
+    return changed
+
+
+def reading_within(city: City, seconds: float) -> list[Meter]:
+    """The meters with a reading in the first ``seconds`` of a quarter hour (their phase in the
+    15-minute stream, :func:`province_stream.phase`): what a live cycle of that period finds
+    changed under the stream."""
+    return [m for m in city.meters if feed.phase(m.id) < seconds]
+
+
+_WORKER = """
+import os, sys, time
+from datetime import datetime
+import psycopg
+from carbonledger.config import load_settings
+from carbonledger.db import migrate
+import accounts.ledger.service as s
+assert s.__file__.startswith(sys.argv[2]), s.__file__
+migrate(sys.argv[1])  # the schema this code expects (a baseline may be newer than the checkout)
+service = LiveAccounts(sys.argv[1], load_settings().accounts)  # as deployed: from the environment
+with psycopg.connect(sys.argv[1]) as conn:
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    stat = f"/proc/{conn.info.backend_pid}/stat"  # the server process's CPU (same machine)
+    def cpu():
+        try:
+            with open(stat) as f:
+                ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        except OSError:
+            ticks = 0
+        return time.process_time() + ticks / os.sysconf("SC_CLK_TCK")
+    print("ready", flush=True)
+    for line in sys.stdin:
+        began, used = time.perf_counter(), cpu()
+        outcome = service.cycle(conn, datetime.fromisoformat(line.strip()))
+        print(outcome.refreshed, int(outcome.full), time.perf_counter() - began, cpu() - used,
+              flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Cycle:
+    refreshed: int
+    full: bool
+    seconds: float
+    cpu_s: float  # the service process's CPU and its database backend's (on a shared machine)
+    advance_s: float  # writing the new data before it (not part of the cycle)
+
+
+Step = tuple[datetime, Sequence[Meter] | None]  # a cycle's clock and the meters read before it
+
+
+def cycles(
+    url: str, city: City, steps: list[Step], code: Path, rss: Rss | None = None
+) -> list[Cycle]:
+    """One ``LiveAccounts`` (``code``'s: this checkout or the baseline's tree) in a process of
+    its own, one cycle per step after :func:`advance` wrote that step's data: the first fills
+    its caches, every other one follows the enterprises changed through the aggregator's
+    watermark (every one, or those of the step's meters). The cache lifetime is lifted so that
+    no timed cycle is the periodic full refresh (``accounts.cache_ttl_s``), a different figure."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _WORKER, url, str(code)],
+        env={**os.environ, **QUIET, "PYTHONPATH": f"{code}{os.pathsep}{ROOT}",
+             "CARBONLEDGER_ACCOUNTS__CACHE_TTL_S": "86400"},
+        cwd=code, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert worker.stdin is not None and worker.stdout is not None
+    if rss is not None:
+        rss.watch("accounts cycles (benchmark worker)", worker.pid)
+    out = []
+    try:
+        if worker.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"cycle worker exited with {worker.wait()}")
+        for at, meters in steps:
             began = time.perf_counter()
-            outcome = service_.cycle(conn, now + timedelta(seconds=i))
-            timings.append(time.perf_counter() - began)
-            print(f"   cycle {i + 1}: {outcome.refreshed:,} enterprises in {timings[-1]:.1f} s",
-                  flush=True)  # fmt: skip
-    return timings
+            changed = advance(url, city, at, meters)
+            wrote = time.perf_counter() - began
+            worker.stdin.write(f"{(at + _BEHIND).isoformat()}\n")
+            worker.stdin.flush()
+            line = worker.stdout.readline().split()
+            if not line:
+                raise RuntimeError(f"cycle worker exited with {worker.wait()}")
+            out.append(Cycle(int(line[0]), line[1] == "1", float(line[2]), float(line[3]), wrote))
+            print(f"   cycle at {at:%H:%M}: {changed:,} series changed ({wrote:.1f} s to write),"
+                  f" {out[-1].refreshed:,} enterprises refreshed in {out[-1].seconds:.1f} s"
+                  f" ({out[-1].cpu_s:.1f} s CPU)"
+                  f"{' (full)' if out[-1].full else ''}", flush=True)  # fmt: skip
+    finally:
+        worker.stdin.close()
+        worker.wait(60)
+    return out
 
 
 def regrade(url: str, now: datetime) -> float:
     """Grades of every stored account of the live periods (month to date, rolling 12 months,
-    year), recomputed from the stored accounts: what a cycle does last, for every enterprise."""
-    from accounts.ledger import _store  # noqa: PLC0415 - the ledger's regrade is not public
-
+    year), recomputed from the stored accounts: what every cycle that refreshed anyone does
+    last, for every enterprise (industry baselines are averages over all of them)."""
     with psycopg.connect(url) as conn:
         began = time.perf_counter()
         with conn.transaction():
-            for period in _store.live_periods(now):
-                _store._regrade(conn, period, AccountsSettings())
+            regrade_live(conn, AccountsSettings(), now)
         return time.perf_counter() - began
 
 
@@ -282,30 +549,10 @@ def year_recompute_province(url: str, city: City, now: datetime) -> dict[str, fl
 
 # --- the baseline: main's code, in its own process ------------------------------------------------
 
-_BASELINE = """
-import json, sys, time
-from datetime import datetime
-sys.path.insert(0, sys.argv[1])
-import psycopg
-from accounts.ledger.service import LiveAccounts
-from carbonledger.config import AccountsSettings
-import accounts.ledger.service as s
-assert s.__file__.startswith(sys.argv[1]), s.__file__
-now = datetime.fromisoformat(sys.argv[3])
-service = LiveAccounts(sys.argv[2], AccountsSettings())
-timings = []
-with psycopg.connect(sys.argv[2]) as conn:
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    for i in range(int(sys.argv[4])):
-        began = time.perf_counter()
-        service.cycle(conn, now)
-        timings.append(time.perf_counter() - began)
-print(json.dumps(timings))
-"""
 
-
-def baseline_cycles(url: str, now: datetime, count: int, ref: str) -> list[float] | None:
-    """The cycles of ``ref``'s code (default main) on the same database, or None without it."""
+@contextlib.contextmanager
+def baseline_tree(ref: str) -> Iterator[Path | None]:
+    """``ref``'s code (``git archive``), or None without it."""
     tree = Path(tempfile.mkdtemp(prefix="clbench_baseline_"))
     try:
         archive = subprocess.run(
@@ -313,14 +560,10 @@ def baseline_cycles(url: str, now: datetime, count: int, ref: str) -> list[float
         )
         if archive.returncode:
             print(f"   no baseline: git archive {ref}: {archive.stderr.decode().strip()}")
-            return None
+            yield None
+            return
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-        out = subprocess.run(
-            [sys.executable, "-c", _BASELINE, str(tree), url, now.isoformat(), str(count)],
-            capture_output=True, text=True, check=True, cwd=tree,
-        )  # fmt: skip
-        timings: list[float] = json.loads(out.stdout.strip().splitlines()[-1])
-        return timings
+        yield tree
     finally:
         shutil.rmtree(tree, ignore_errors=True)
 
@@ -405,9 +648,53 @@ def _wait_ready(url: str, since: datetime, enterprises: int, limit_s: float) -> 
     raise TimeoutError(f"accounts run did not refresh every enterprise within {limit_s:.0f} s")
 
 
+def _logged(log: Path, message: str, since: float, until: float) -> list[dict[str, Any]]:
+    """The JSON log lines ``message`` of a service written between two epoch times."""
+    out = []
+    for line in log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            row = json.loads(line)
+            at = datetime.fromisoformat(row.get("ts", "").replace("Z", "+00:00")).timestamp()
+            if row.get("msg") == message and since <= at < until:
+                out.append(row)
+    return out
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+
+def _steady(logs: Path, since: float, until: float) -> dict[str, Any]:
+    """What the services did while the stream ran: the accounts cycles (enterprises refreshed,
+    seconds, full refreshes) and the aggregator's batches (lag of their oldest change)."""
+    cycles_ = [
+        line
+        for log in sorted(logs.glob("accounts*.jsonl"))
+        for line in _logged(log, "live accounts refreshed", since, until)
+    ]
+    batches = _logged(logs / "aggregate.jsonl", "rollups refreshed", since, until)
+    partial = [c for c in cycles_ if not c.get("full")]
+    return {
+        "stream_accounts_cycles": len(cycles_),
+        "stream_full_cycles": len(cycles_) - len(partial),
+        "stream_cycle_enterprises_p50": _quantile([c["enterprises"] for c in partial], 0.5),
+        "stream_cycle_s_p50": _quantile([c["seconds"] for c in partial], 0.5),
+        "stream_cycle_s_max": _quantile([c["seconds"] for c in cycles_], 1.0),
+        "stream_aggregate_batches": len(batches),
+        "stream_aggregate_lag_p99_s": _quantile([b["lag_s"] for b in batches], 0.99),
+    }
+
+
 def freshness_phase(url: str, city: City, args: argparse.Namespace, rss: Rss) -> dict[str, Any]:
-    aggregator = service(["aggregate"], url, rss, "aggregate run")
-    accounts = service(["accounts", "run"], url, rss, "accounts run")
+    logs = Path(tempfile.mkdtemp(prefix="clbench_province_logs_"))
+    aggregator = service(["aggregate"], url, rss, "aggregate run", logs / "aggregate.jsonl")
+    count = args.accounts_processes
+    accounts = [
+        service(["accounts", "run"], url, rss, f"accounts run {i + 1}/{count}",
+                logs / f"accounts{i}.jsonl", CARBONLEDGER_ACCOUNTS__PARTITIONS=str(count))
+        for i in range(count)
+    ]  # fmt: skip
     writer = None
     try:
         ready = _wait_ready(url, datetime.now(SHANGHAI), len(city.enterprises), args.ready_limit)
@@ -429,21 +716,26 @@ def freshness_phase(url: str, city: City, args: argparse.Namespace, rss: Rss) ->
               f"{args.stream_seconds:.0f} s ({len(window) / args.stream_seconds:,.0f}/s) "
               f"from {start - time.time():.0f} s on; tracking {len(sample)}",
               flush=True)  # fmt: skip
-        tracker.poll(start + args.stream_seconds + args.grace)
+        ended = start + args.stream_seconds + args.grace
+        tracker.poll(ended)
         writer.wait(60)
-        values = tracker.freshness()
+        followed = tracker.freshness()
     finally:
-        for proc in (writer, accounts, aggregator):
+        for proc in (writer, *accounts, aggregator):
             if proc is not None:
                 stop(proc)  # type: ignore[arg-type]
+    steady = _steady(logs, start, ended)
+    shutil.rmtree(logs, ignore_errors=True)
     # a reading not seen in its account by the end counts as its wait so far (a lower bound)
-    ended = start + args.stream_seconds + args.grace
-    unseen = sum(1 for v in values if v is None)
-    waits = sorted(ended - t if v is None else v for v, (t, _) in zip(values, sample, strict=True))
-    p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))] if waits else None
-    return {"p50": waits[len(waits) // 2] if waits else None, "p99": p99, "unseen": unseen,
-            "tracked": len(values), "rate": len(window) / args.stream_seconds,
-            "ready_s": ready, "oldest_xact_s": tracker.oldest_xact_s}  # fmt: skip
+    waits = [ended - t if f.account_s is None else f.account_s
+             for f, (t, _) in zip(followed, sample, strict=True)]  # fmt: skip
+    rollups = [ended - t if f.rollup_s is None else f.rollup_s
+               for f, (t, _) in zip(followed, sample, strict=True)]  # fmt: skip
+    return {"p50": _quantile(waits, 0.5), "p99": _quantile(waits, 0.99),
+            "rollup_p50": _quantile(rollups, 0.5), "rollup_p99": _quantile(rollups, 0.99),
+            "unseen": sum(1 for f in followed if f.account_s is None), "tracked": len(followed),
+            "rate": len(window) / args.stream_seconds, "ready_s": ready,
+            "writer_s": tracker.writer_s, "writer": tracker.writer, **steady}  # fmt: skip
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -457,18 +749,39 @@ def _db_size_gb(url: str) -> float:
 
 def province(args: argparse.Namespace, now: datetime, rss: Rss, out: dict[str, Any]) -> None:
     t: dict[str, float] = {}
-    first = now.date() - timedelta(days=args.days)
-    with scratch("clbench_province", args.keep) as url:
-        with phase("build city", t):
-            city = build_city(args.enterprises, SEED, REGION)
-        out.update(enterprises=len(city.enterprises), meters=len(city.meters))
-        with phase("registry and history", t):
-            out["rollup_rows"] = populate(url, city, first, now.date())
-        out["history_rows_per_s"] = round(out["rollup_rows"] / t["registry and history"])
-        timings = cycles(url, now, args.cycles)
-        out["accounts_first_cycle_s"] = round(timings[0], 2)
-        out["accounts_cycle_s"] = round(min(timings[1:] or timings), 2)
-        out["regrade_s"] = round(regrade(url, now), 2)
+    with phase("build city", t):
+        city = build_city(args.enterprises, SEED, REGION)
+    out.update(enterprises=len(city.enterprises), meters=len(city.meters))
+    with province_db(args, city, now) as (url, fill):
+        out.update(rollup_rows=fill.rollup_rows, fill_s=fill.fill_s,
+                   history_rows_per_s=round(fill.rollup_rows / fill.fill_s))  # fmt: skip
+        times = clock(now, args.cycles + 1 + len(args.steady))
+        steps: list[Step] = [(at, None) for at in times[: args.cycles + 1]]
+        steps += [
+            (at, reading_within(city, s))
+            for at, s in zip(times[args.cycles + 1 :], args.steady, strict=True)
+        ]
+        first, *changed = cycles(url, city, steps, ROOT, rss)
+        changed, steady = changed[: args.cycles], changed[args.cycles :]
+        out["accounts_first_cycle_s"] = round(first.seconds, 2)
+        out["accounts_first_cycle_cpu_s"] = round(first.cpu_s, 2)
+        if changed:
+            out["accounts_cycle_s"] = round(min(c.seconds for c in changed), 2)
+            out["accounts_cycles_all_s"] = [round(c.seconds, 1) for c in changed]
+            out["accounts_cycle_cpu_s"] = round(min(c.cpu_s for c in changed), 2)
+            out["accounts_cycle_refreshed"] = min(c.refreshed for c in changed)
+            out["accounts_cycle_full"] = any(c.full for c in changed)
+            out["changes_write_s"] = round(max(c.advance_s for c in changed), 1)
+        out["steady_cycles"] = [
+            {
+                "period_s": s,
+                "enterprises": c.refreshed,
+                "cycle_s": round(c.seconds, 2),
+                "cpu_s": round(c.cpu_s, 2),
+            }
+            for s, c in zip(args.steady, steady, strict=True)
+        ]
+        out["regrade_s"] = round(regrade(url, times[-1] + _BEHIND), 2)
         codes = [e.code for e in city.enterprises]
         if args.rate > 0:
             api = api_phase(url, codes, args, rss)
@@ -479,12 +792,18 @@ def province(args: argparse.Namespace, now: datetime, rss: Rss, out: dict[str, A
             out["api_generator_cpu_share"] = round(api["generator_cpu_s"] / api["seconds"], 2)
         if args.stream_seconds > 0:
             fresh = freshness_phase(url, city, args, rss)
-            out["account_freshness_p99_s"] = _round(fresh["p99"])
-            out["account_freshness_p50_s"] = _round(fresh["p50"])
-            out["freshness_unseen"] = fresh["unseen"]
-            out["stream_readings_per_s"] = round(fresh["rate"])
-            out["accounts_run_first_cycle_s"] = round(fresh["ready_s"], 1)
-            out["oldest_xact_during_stream_s"] = round(fresh["oldest_xact_s"], 1)
+            out["account_freshness_p99_s"] = _round(fresh.pop("p99"))
+            out["account_freshness_p50_s"] = _round(fresh.pop("p50"))
+            out["account_freshness_lower_bound"] = fresh["unseen"] > 0.01 * fresh["tracked"]
+            out["freshness_to_rollup_p50_s"] = _round(fresh.pop("rollup_p50"))
+            out["freshness_to_rollup_p99_s"] = _round(fresh.pop("rollup_p99"))
+            out["freshness_unseen"] = fresh.pop("unseen")
+            out["freshness_tracked"] = fresh.pop("tracked")
+            out["stream_readings_per_s"] = round(fresh.pop("rate"))
+            out["accounts_run_first_cycle_s"] = round(fresh.pop("ready_s"), 1)
+            out["longest_writer_during_stream_s"] = round(fresh.pop("writer_s"), 1)
+            out["longest_writer_during_stream"] = fresh.pop("writer")
+            out.update({k: _round(v) if isinstance(v, float) else v for k, v in fresh.items()})
         out["db_size_gb"] = _db_size_gb(url)
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT pg_total_relation_size('rollups_15m')").fetchone()
@@ -495,8 +814,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+def _clear_accounts(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE grades, account_periods, factor_selection")
+
+
 def sample(args: argparse.Namespace, now: datetime, out: dict[str, Any]) -> None:
-    """Baseline (main's cycle) and the year recompute, on a sample small enough for both."""
+    """Baseline (``--baseline``'s cycle, default main) and the year recompute, on a sample small
+    enough for both: each side's service in its own process, a first cycle then three with every
+    enterprise changed (:func:`cycles`), on the same data."""
     city = build_city(args.sample, SEED, REGION)
     year = [e.code for e in city.enterprises[: args.year_sample]]
     with scratch("clbench_province_sample", args.keep) as url:
@@ -504,19 +830,23 @@ def sample(args: argparse.Namespace, now: datetime, out: dict[str, Any]) -> None
               flush=True)  # fmt: skip
         out["sample_rollup_rows"] = populate(url, city, now.date() - timedelta(days=args.days),
                                              now.date(), year)  # fmt: skip
-        mine = cycles(url, now, 3)
-        base = baseline_cycles(url, now, 3, args.baseline)
-        out["sample_cycle_s"] = round(min(mine[1:]), 3)
-        if base is not None:
-            out["sample_baseline_cycle_s"] = round(min(base[1:]), 3)
-            out["baseline_ratio"] = round(min(base[1:]) / min(mine[1:]), 2)
+        times = clock(now, 8)
+        steps: list[Step] = [(at, None) for at in times]
+        mine = [c.seconds for c in cycles(url, city, steps[:4], ROOT)[1:]]
+        out["sample_cycle_s"] = round(min(mine), 3)
+        with baseline_tree(args.baseline) as tree:
+            if tree is not None:
+                _clear_accounts(url)
+                base = [c.seconds for c in cycles(url, city, steps[4:], tree)[1:]]
+                out["sample_baseline_cycle_s"] = round(min(base), 3)
+                out["baseline_ratio"] = round(min(base) / min(mine), 2)
         figures = year_recompute(url, year, now)
         out.update(figures)
         scale = out["enterprises"] / len(year)
         out["year_recompute_buckets_scaled_s"] = round(
             figures["year_recompute_sample_buckets_s"] * scale, 1
         )
-        # measured over the whole province when year_recompute_province ran
+        # scaled from the sample; benchmarks/year_recompute.py measures the whole province
         out.setdefault("year_recompute_s", round(figures["year_recompute_sample_s"] * scale, 1))
 
 
@@ -544,7 +874,11 @@ def main() -> None:
     )
     parser.add_argument("--enterprises", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=2, help="days of rollups before today")
-    parser.add_argument("--cycles", type=int, default=2, help="accounts cycles (first: cold)")
+    parser.add_argument("--cycles", type=int, default=2,
+                        help="cycles with every enterprise changed, after the first")  # fmt: skip
+    parser.add_argument("--steady", type=lambda v: [float(x) for x in v.split(",") if x],
+                        default=[10.0, 30.0, 60.0], help="cycle periods (s) whose 15-minute "
+                        "stream's changes a steady cycle follows, comma separated")  # fmt: skip
     parser.add_argument("--sample", type=int, default=500, help="enterprises of the sample")
     parser.add_argument("--year-sample", type=int, default=50, help="of them with a year")
     parser.add_argument("--baseline", default="main", help="git ref of the baseline code")
@@ -557,8 +891,16 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=90.0, help="wait after the stream")
     parser.add_argument("--tracked", type=int, default=300, help="readings followed")
     parser.add_argument("--ready-limit", type=float, default=3600.0)
+    parser.add_argument("--accounts-processes", type=int, default=1,
+                        help="`accounts run` processes (accounts.partitions)")  # fmt: skip
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="the province database: reused when it "
+        "holds a fill of this size, else filled and kept (clbench_province_*)",
+    )
     args = parser.parse_args()
     now = datetime.now(SHANGHAI).replace(microsecond=0)
     rss = Rss()

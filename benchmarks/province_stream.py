@@ -37,9 +37,12 @@ from simulator.profiles import local_day, steps_until
 PERIOD = 900  # seconds between a meter's readings
 TICK = 15  # the simulator's register tick
 POLL = 0.5
-_OLDEST = """
-SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0) FROM pg_stat_activity
-WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
+# the longest transaction holding a transaction id anywhere on the server: the snapshot's xmin,
+# and so the aggregator's watermark, cannot pass it (read-only snapshots do not hold it)
+_WRITER = """
+SELECT extract(epoch FROM now() - xact_start), datname || ' ' || coalesce(application_name, '')
+FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+ORDER BY xact_start LIMIT 1
 """
 
 
@@ -124,9 +127,10 @@ class Tracker:
     sample: list[tuple[float, Meter]]
     rollups: dict[tuple[str, datetime], list[tuple[datetime, float]]] = field(default_factory=dict)
     accounts: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
-    oldest_xact_s: float = 0.0
-    """the longest-open transaction holding a snapshot anywhere on the server during the run:
-    the aggregator's watermark (the snapshot's xmin, server-wide) cannot pass it"""
+    writer_s: float = 0.0
+    """the longest-open transaction holding a transaction id anywhere on the server during the
+    run: the aggregator's watermark (the snapshot's xmin, server-wide) cannot pass it"""
+    writer: str = ""  # its database and application
 
     def poll(self, stop_at: float) -> None:
         ids = sorted({m.id for _, m in self.sample})
@@ -147,12 +151,13 @@ class Tracker:
                     (codes,),
                 ):
                     _note(self.accounts.setdefault(code.strip(), []), as_of, seen)
-                row = conn.execute(_OLDEST).fetchone()
-                self.oldest_xact_s = max(self.oldest_xact_s, float(row[0] if row else 0.0))
+                row = conn.execute(_WRITER).fetchone()
+                if row and float(row[0]) > self.writer_s:
+                    self.writer_s, self.writer = float(row[0]), str(row[1])
                 time.sleep(max(0.0, POLL - (time.time() - seen)))
 
-    def freshness(self) -> list[float | None]:
-        """Seconds from each sampled reading's commit to its account; None: not seen in time."""
+    def freshness(self) -> list[Followed]:
+        """Each sampled reading's seconds from commit to its rollup and to its account."""
         ids = sorted({m.id for _, m in self.sample})
         with psycopg.connect(self.url, autocommit=True) as conn:
             commits = {
@@ -163,12 +168,11 @@ class Tracker:
                     (ids,),
                 )
             }
-        out: list[float | None] = []
+        out = []
         for t, m in self.sample:
-            when = datetime.fromtimestamp(t, UTC)
-            committed = commits.get((m.id, when))
-            if committed is None:
-                out.append(None)
+            committed = commits.get((m.id, datetime.fromtimestamp(t, UTC)))
+            if committed is None:  # not written (the stream fell behind): never seen
+                out.append(Followed(None, None))
                 continue
             # the interval (t - 15 min, t] ends in the bucket holding the instant before t
             bucket = datetime.fromtimestamp((int(t) - 1) // PERIOD * PERIOD, UTC)
@@ -176,8 +180,18 @@ class Tracker:
             account = None if seen is None else _first(
                 self.accounts.get(m.enterprise_code, []),
                 datetime.fromtimestamp(seen, UTC))  # fmt: skip
-            out.append(None if account is None else account - committed.timestamp())
+            at = committed.timestamp()
+            out.append(Followed(None if seen is None else seen - at,
+                                None if account is None else account - at))  # fmt: skip
         return out
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One reading's way, in seconds from its commit (None: not seen by the end of the run)."""
+
+    rollup_s: float | None  # its bucket rewritten by the aggregator
+    account_s: float | None  # its enterprise's month-to-date account computed after that
 
 
 def _note(history: list[tuple[datetime, float]], value: datetime, seen: float) -> None:
