@@ -152,6 +152,14 @@ class AccountsSettings(_Section):
         default_factory=list, description="extra factor TOML files loaded after the packaged ones"
     )
     refresh_s: float = Field(2.0, gt=0, le=300, description="live accounts refresh period")
+    grade_s: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="live grades recomputed at most this often (0: after every cycle that"
+        " wrote accounts); a province sets 30 so that regrading every account does not hold"
+        " each cycle (docs/scale.md)",
+    )
     cache_ttl_s: float = Field(
         600.0, gt=0, description="every live account refreshed, a cached past read again, after"
     )

@@ -6,7 +6,8 @@ Every ``accounts.refresh_s`` seconds, in one REPEATABLE READ snapshot:
    row below A is in the rollups this snapshot sees (the aggregator moves its watermark in the
    transaction that writes the rollups).
 2. The enterprises with change rows in [W, A) changed (W: our watermark); then W := A.
-3. Refresh their live accounts (month to date, rolling 12 months, current year) and regrade.
+3. Refresh their live accounts (month to date, rolling 12 months, current year); the grades
+   follow once they commit (below).
 
 Past months' activity is cached per enterprise: a change can reach back into an earlier month
 only when the series had no usable reading earlier in the current month (the interval then
@@ -24,8 +25,10 @@ What the accounts take from the cached past months (month parts, the lines' exac
 months' economic figures, factor selections) is kept with them (:mod:`accounts.ledger._known`)
 and dropped with them, or all of it when the registry, economic data, factors or day change.
 
-With ``accounts.partitions`` > 1 several processes split the enterprises
-(:mod:`accounts.ledger._partitions`); each writes its accounts, then grades all of them.
+Grades are written after the accounts commit, in a transaction of their own, at most every
+``accounts.grade_s`` (:meth:`LiveAccounts._grade`). With ``accounts.partitions`` > 1 several
+processes split the enterprises (:mod:`accounts.ledger._partitions`); each writes its accounts,
+then grades all of them.
 """
 
 from __future__ import annotations
@@ -154,6 +157,8 @@ class LiveAccounts:
         self._full_at = 0.0
         self._past: dict[str, _Cache] = {}
         self._known = KnownMonths()  # what the accounts take from the cached months
+        self._ungraded = False  # accounts written since the last grading
+        self._graded_at = -float("inf")
         self._month = MonthToDate()  # the current month's sums up to a frontier
         # accounts.partitions > 1: this process refreshes the partitions it holds
         self.partitions = Partitions(settings.partitions) if settings.partitions > 1 else None
@@ -194,8 +199,8 @@ class LiveAccounts:
             with conn.transaction():
                 moved = self.partitions.balance(conn) if self.partitions else False
                 outcome = self._cycle(conn, now, moved=moved)
-            if self.partitions is not None and outcome.result is not None:
-                self._grade(conn, now)
+            self._ungraded |= outcome.result is not None
+            graded = self._grade(conn, now) if self._grading_due() else None
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(f"accounts refresh: {exc}") from exc
         m = self.metrics
@@ -213,7 +218,7 @@ class LiveAccounts:
                     "enterprises": outcome.refreshed,
                     "full": outcome.full,
                     "accounts": outcome.result.accounts,
-                    "grades": outcome.result.grades,
+                    "grades": graded,
                     "seconds": round(time.monotonic() - began, 3),
                 },
             )
@@ -221,19 +226,26 @@ class LiveAccounts:
             m.full.inc()
         return outcome
 
-    def _grade(self, conn: psycopg.Connection, now: datetime) -> None:
-        """Partitioned: grades need every partition's accounts (industry L), so they are
-        written after this process's accounts commit, in a READ COMMITTED transaction that sees
-        the others' too, one process at a time: a process that waited for another's grading
-        grades again, so the last accounts committed are always graded."""
+    def _grading_due(self) -> bool:
+        return self._ungraded and time.monotonic() - self._graded_at >= self.settings.grade_s
+
+    def _grade(self, conn: psycopg.Connection, now: datetime) -> int:
+        """Grades need every account of a period (industry L), so they are written after the
+        accounts commit, in a READ COMMITTED transaction of their own: the accounts' transaction
+        stays short (the aggregator's watermark cannot pass a transaction that writes), and a
+        partitioned process sees the other partitions' accounts too. One process grades at a
+        time; a process that waited for another's grading grades again, so the last accounts
+        committed are always graded. At most every ``accounts.grade_s``."""
         isolation = conn.isolation_level
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GRADER,))
-                regrade_live(conn, self.settings, now)
+                graded = regrade_live(conn, self.settings, now)
         finally:
             conn.isolation_level = isolation
+        self._graded_at, self._ungraded = time.monotonic(), False
+        return graded
 
     def _part(self, column: str) -> tuple[str, dict[str, object]]:
         if self.partitions is None:
@@ -287,7 +299,7 @@ class LiveAccounts:
             ordered,
             now=now,
             activity=activity,
-            regrade=self.partitions is None,
+            regrade=False,  # see _grade
             known=self._known,
         )
         return CycleResult(len(ordered), full, result)

@@ -15,7 +15,7 @@ from accounts.ledger.service import LiveAccounts
 from analytics import Aggregator, Partition
 from carbonledger.config import AccountsSettings, AggregateSettings
 from ingest.writer import BatchWriter, Message
-from tests.accounts.ledger.helpers import PARTS, local, register
+from tests.accounts.ledger.helpers import PARTS, economics, local, register
 from tests.helpers import InThread
 
 
@@ -114,3 +114,35 @@ def test_a_new_month_moves_the_month_that_ended_into_the_cache(url: str) -> None
         rolling = get_account(reader, PARTS, Period.parse("rolling12", november))
         assert rolling.totals.total == Decimal("0.007461")  # 15 kWh x 0.4974 / 1000
         assert get_account(reader, PARTS, Period.mtd(november)).totals.total == Decimal(0)
+
+
+def _grade_of(reader: psycopg.Connection) -> tuple[object, ...]:
+    row = reader.execute(
+        "SELECT l_value, computed_at FROM grades WHERE period_kind = 'mtd' AND model = 'huzhou'"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_grades_follow_the_accounts_at_most_every_grade_s(url: str) -> None:
+    """The accounts commit on every cycle; the grades are rewritten after them, and with
+    ``accounts.grade_s`` not more often than that, but never left behind for good."""
+    now = local("2026-11-20 10:00")
+    service = LiveAccounts(url, AccountsSettings(grade_s=3600))
+    with psycopg.connect(url, autocommit=True) as conn:
+        economics(conn, PARTS, "2026-11-01", "10", None)  # value added: L = tCO2 / 10 万元
+    _write(url, local("2026-11-20 09:00"), 100.0, 61)
+    _drain(url)
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as reader:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        service.cycle(conn, now)  # the first grading is due at once
+        first = _grade_of(reader)
+        _write(url, local("2026-11-20 09:15:15"), 115.25, 60)
+        _drain(url)
+        assert service.cycle(conn, now).refreshed == 1
+        assert get_account(reader, PARTS, Period.mtd(now)).totals.total == Decimal("0.014922")
+        assert _grade_of(reader) == first  # not due yet: the account moved, its grade not
+        service.settings = AccountsSettings(grade_s=0)
+        assert service.cycle(conn, now).refreshed == 0  # nothing new, but grading is owed
+        l_value, _ = _grade_of(reader)
+        assert l_value != first[0]
