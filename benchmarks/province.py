@@ -409,7 +409,7 @@ from carbonledger.db import migrate
 import accounts.ledger.service as s
 assert s.__file__.startswith(sys.argv[2]), s.__file__
 migrate(sys.argv[1])  # the schema this code expects (a baseline may be newer than the checkout)
-service = LiveAccounts(sys.argv[1], load_settings().accounts)  # as deployed: from the environment
+service = s.LiveAccounts(sys.argv[1], load_settings().accounts)  # as deployed: from the environment
 with psycopg.connect(sys.argv[1]) as conn:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     stat = f"/proc/{conn.info.backend_pid}/stat"  # the server process's CPU (same machine)
