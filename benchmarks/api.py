@@ -290,15 +290,21 @@ def serving(url: str, tree: Path, port: int, workers: int) -> Iterator[psutil.Pr
         env=env, cwd=tree,
     )  # fmt: skip
     try:
-        for _ in range(600):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}")
         yield psutil.Process(server.pid)
     finally:
         server.terminate()
         server.wait(30)
+
+
+def wait_healthy(base: str) -> None:
+    """Until the API at ``base`` answers /healthz, for about a minute at most (a server that
+    never answers then fails the requests that follow, which say why)."""
+    for _ in range(600):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
 
 
 def _cpu_s(processes: list[psutil.Process]) -> float:

@@ -75,6 +75,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import province_stream as feed
+from api import wait_healthy
 
 from accounts.ledger import Period, close, load_factors, recompute
 from accounts.ledger._store import regrade_live
@@ -596,11 +597,7 @@ def api_phase(url: str, codes: list[str], args: argparse.Namespace, rss: Rss) ->
                      url, rss, "api")  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
+        wait_healthy(base)
         paths = [f"/v1/enterprises/{c}/account?period=mtd" for c in codes]
         random.Random(SEED).shuffle(paths)
         probe = httpx.get(base + paths[0], headers={"Authorization": f"Bearer {key}"})
