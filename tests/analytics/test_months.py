@@ -111,10 +111,15 @@ def test_sealed_sums_follow_every_write(url: str) -> None:
     _sql(url, "UPDATE rollups_15m SET activity_fp = activity_fp + 7, covered_ms = 1"
          " WHERE meter_id = 'a-m00' AND bucket < %s", local("2026-03-31 21:00"))  # fmt: skip
     _exact(url)
-    _sql(
-        url, "UPDATE rollups_15m SET bucket = bucket + interval '20 days' WHERE meter_id = 'b-m00'"
-    )
-    _exact(url)  # buckets moved from March to April leave March's sums
+    # March 31's buckets move 6 days on, into April; the rest of March stays (and on TimescaleDB
+    # every row stays in its 30-day chunk, migration 0006: a hypertable refuses an UPDATE that
+    # moves a row to another chunk)
+    _sql(url, "UPDATE rollups_15m SET bucket = bucket + interval '6 days'"
+         " WHERE meter_id = 'b-m00' AND bucket >= %s", local("2026-03-31 00:00"))  # fmt: skip
+    moved = _exact(url)  # buckets moved from March to April leave March's sums
+    assert [(row[0], row[8]) for row in moved if row[2] == "b-m00"] == [
+        (date(2026, 3, 1), local("2026-03-30 23:45"))
+    ]
     _sql(url, "DELETE FROM rollups_15m WHERE meter_id = 'b-m00'")
     assert {row[2] for row in _exact(url)} == {"a-m00"}
 
