@@ -28,20 +28,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC as _UTC
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
-from psycopg import sql
+from _common import create_database, drop_database, scratch_database
 
 from analytics import _kernels as k
 
 BUCKET_MS = 900_000
 MODULUS_FP = 1_000_000 * 10_000  # a 1,000,000.00 register in 1e-4 units
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def generate(readings: int, series: int, seed: int = 1) -> dict[str, np.ndarray]:
@@ -135,45 +132,28 @@ def bench_polars(data: dict[str, np.ndarray]) -> float:
     return time.perf_counter() - began
 
 
-def scratch_database(timescaledb: bool) -> tuple[str, Callable[[], None]]:
-    name = f"clbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-
-    def drop() -> None:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    return url, drop
-
-
 def bench_sql(data: dict[str, np.ndarray], sample: int) -> tuple[float, str]:
-    url, drop = scratch_database(False)
-    try:
-        with psycopg.connect(url) as conn:
-            ts = _try_timescaledb(conn)
-            conn.execute("CREATE UNLOGGED TABLE r (series int, t timestamptz, value bigint)")
-            with conn.cursor() as cur, cur.copy("COPY r FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int4", "timestamptz", "int8"])
-                ts_col = data["t"][:sample].astype("datetime64[ms]").astype(object)
-                for row in zip(data["series"][:sample].tolist(), ts_col,
-                               data["value"][:sample].tolist(), strict=True):  # fmt: skip
-                    copy.write_row((row[0], row[1].replace(tzinfo=_UTC), row[2]))
-            conn.execute("CREATE INDEX ON r (series, t)")
-            conn.execute("ANALYZE r")
-            conn.commit()
-            bucket = "time_bucket('15 minutes', t)" if ts else "date_bin('15 minutes', t, 'epoch')"
-            query = f"""
-            SELECT series, {bucket} AS b,
-                   sum(CASE WHEN d >= 0 THEN d ELSE d + {MODULUS_FP} END * 40)
-            FROM (SELECT series, t, value - lag(value) OVER (PARTITION BY series ORDER BY t) AS d
-                  FROM r) x GROUP BY 1, 2"""
-            began = time.perf_counter()
-            conn.execute(query).fetchall()
-            return time.perf_counter() - began, "time_bucket" if ts else "date_bin"
-    finally:
-        drop()
+    with scratch_database(f"clbench_{uuid.uuid4().hex[:8]}") as url, psycopg.connect(url) as conn:
+        ts = _try_timescaledb(conn)
+        conn.execute("CREATE UNLOGGED TABLE r (series int, t timestamptz, value bigint)")
+        with conn.cursor() as cur, cur.copy("COPY r FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "timestamptz", "int8"])
+            ts_col = data["t"][:sample].astype("datetime64[ms]").astype(object)
+            for row in zip(data["series"][:sample].tolist(), ts_col,
+                           data["value"][:sample].tolist(), strict=True):  # fmt: skip
+                copy.write_row((row[0], row[1].replace(tzinfo=_UTC), row[2]))
+        conn.execute("CREATE INDEX ON r (series, t)")
+        conn.execute("ANALYZE r")
+        conn.commit()
+        bucket = "time_bucket('15 minutes', t)" if ts else "date_bin('15 minutes', t, 'epoch')"
+        query = f"""
+        SELECT series, {bucket} AS b,
+               sum(CASE WHEN d >= 0 THEN d ELSE d + {MODULUS_FP} END * 40)
+        FROM (SELECT series, t, value - lag(value) OVER (PARTITION BY series ORDER BY t) AS d
+              FROM r) x GROUP BY 1, 2"""
+        began = time.perf_counter()
+        conn.execute(query).fetchall()
+        return time.perf_counter() - began, "time_bucket" if ts else "date_bin"
 
 
 def _try_timescaledb(conn: psycopg.Connection) -> bool:
@@ -274,7 +254,8 @@ def bench_freshness(
 ) -> dict[str, float]:
     from carbonledger.db import migrate  # noqa: PLC0415
 
-    url, drop = scratch_database(False)
+    name = f"clbench_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
     migrate(url, timescaledb="off")
     pairs = _register(url, meters)
     per_meter = max(1, rate // per_s // meters)
@@ -311,7 +292,7 @@ def bench_freshness(
         for agg in aggs:
             agg.terminate()
             agg.wait(30)
-        drop()
+        drop_database(name)
     lat = np.array(watch.latencies or [float("nan")])
     return {"freshness_p50_s": float(np.percentile(lat, 50)),
             "freshness_p99_s": float(np.percentile(lat, 99)),

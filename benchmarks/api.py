@@ -43,17 +43,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import psycopg
-from psycopg import sql
+from _common import (
+    ROOT,
+    baseline_tree,
+    create_database,
+    database_exists,
+    database_url,
+    drop_database,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEED = 2026
 REGION = "zhejiang"
 BANK = "bench-bank"
@@ -179,26 +184,6 @@ def run_phase(
 # --- the province and its accounts --------------------------------------------------------------
 
 
-def _db_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-
-
-def _create(name: str) -> bool:
-    """Create the database unless it exists; whether it was created."""
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return True
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 def _codes(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
         return [r[0].strip() for r in conn.execute("SELECT code FROM enterprises ORDER BY code")]
@@ -268,15 +253,6 @@ async def bank_key(url: str, codes: list[str]) -> str:
 
 
 # --- the servers ----------------------------------------------------------------------------------
-
-
-def baseline_tree(ref: str, into: Path) -> Path:
-    """``ref``'s code (git archive), whose packages go first on the baseline server's path."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True,
-                             check=True).stdout  # fmt: skip
-    into.mkdir()
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 @contextlib.contextmanager
@@ -411,8 +387,8 @@ def main() -> None:
         return
 
     name = args.database or f"clbench_api_{uuid.uuid4().hex[:8]}"
-    url = _db_url(name)
-    created = _create(name)
+    created = not database_exists(name)
+    url = create_database(name) if created else database_url(name)
     try:
         if created or len(_codes(url)) != args.enterprises:
             if not created:
@@ -423,7 +399,7 @@ def main() -> None:
         runs = compare(url, codes, args)
     finally:
         if not args.database:
-            _drop(name)
+            drop_database(name)
     report(runs, args, len(codes))
 
 

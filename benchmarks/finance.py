@@ -24,19 +24,17 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from _common import scratch_database  # before this folder leaves sys.path
 
 # Run as a script, this folder comes first on sys.path: keep it from shadowing packages.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-import psycopg
-from psycopg import sql
 
 from carbonledger.csvfile import Problems
 from carbonledger.db import migrate
 from finance import apply_loans, financed_book, publish, validate_loans
 
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BANK = "bench-bank"
 
 _SETUP = [
@@ -75,18 +73,6 @@ _SETUP = [
 ]
 
 
-def _database() -> tuple[str, str]:
-    name = f"clbench_finance_{os.getpid()}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-    migrate(url, timescaledb="off")
-    return name, url
-
-
 def _loans(codes: list[str], count: int) -> list[tuple[int, dict[str, str]]]:
     rows = []
     for i in range(count):
@@ -111,8 +97,8 @@ def main() -> None:
     parser.add_argument("--loans", type=int, default=100_000)
     parser.add_argument("--enterprises", type=int, default=50_000)
     args = parser.parse_args()
-    name, url = _database()
-    try:
+    with scratch_database(f"clbench_finance_{os.getpid()}", replace=True) as url:
+        migrate(url, timescaledb="off")
         with psycopg.connect(url, autocommit=True) as conn:
             began = time.perf_counter()
             for statement in _SETUP:
@@ -134,11 +120,6 @@ def main() -> None:
             began = time.perf_counter()
             published = publish(conn, 2025)
             publish_s = time.perf_counter() - began
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
     m = book.metrics
     print(f"setup    {args.enterprises:,} enterprises, accounts, grades (SQL)   {setup_s:8.1f} s")
     print(f"import   {args.loans:,} loans: validate + one transaction        {import_s:8.1f} s")

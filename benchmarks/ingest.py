@@ -31,43 +31,22 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import paho.mqtt.client as paho
 import psutil
 import psycopg
-from psycopg import sql
+from _common import create_database, drop_database
 
 from carbonledger import wire
 from carbonledger.db import migrate
 from carbonledger.mqtt import MqttEndpoint
 from launcher.embedded import MosquittoBroker, free_port
 
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 MQTT_URL = os.environ.get("MQTT_URL", "")  # unset: a private Mosquitto that keeps backlogs
 METERS_PER_GATEWAY = 30
 READINGS_PER_MESSAGE = 500
 SENT_AT_PLACEHOLDER = "2000-01-01T00:00:00.000001+00:00"  # same width as a real microsecond stamp
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def scratch_database(timescaledb: str) -> tuple[str, str]:
-    name = f"clbench_ingest_{os.getpid()}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-    report = migrate(url, timescaledb=timescaledb)  # type: ignore[arg-type]
-    return name, ("timescaledb" if report.timescaledb else "plain")
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def register(url: str, gateways: int) -> list[tuple[str, str, list[str]]]:
@@ -395,8 +374,10 @@ def main() -> None:
     if not MQTT_URL:
         broker = MosquittoBroker(Path(tempfile.mkdtemp(prefix="clbench-broker-")))
         MQTT_URL = broker.start()
-    name, storage = scratch_database(args.timescaledb)
-    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+    name = f"clbench_ingest_{os.getpid()}"
+    url = create_database(name, replace=True)
+    report = migrate(url, timescaledb=args.timescaledb)
+    storage = "timescaledb" if report.timescaledb else "plain"
     try:
         sites = register(url, args.gateways)
         root = f"bench-{uuid.uuid4().hex[:6]}"

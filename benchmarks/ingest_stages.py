@@ -21,14 +21,13 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from _common import ADMIN_URL, scratch_database  # before this folder leaves sys.path
 
 # Run as a script, this folder comes first on sys.path, and its ingest.py would shadow the
 # `ingest` package measured here.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-import psycopg
-from psycopg import sql
 
 from carbonledger import wire
 from carbonledger.db import migrate
@@ -37,7 +36,6 @@ from ingest.directory import Directory
 from ingest.service import IngestService
 from ingest.writer import _INSERT, _STAGING, _TYPES
 
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 ENTERPRISE = "91331100000000001X"
 METERS = 3000
@@ -107,14 +105,7 @@ def python_stages(repeat: int = 400) -> dict[str, float]:
 
 def server_stages(batch: int, batches: int) -> dict[str, dict[str, float]]:
     """Rows/s per server step for each INSERT variant, on a fresh plain-PostgreSQL database."""
-    name = f"clbench_stages_{os.getpid()}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-    try:
+    with scratch_database(f"clbench_stages_{os.getpid()}", replace=True) as url:
         migrate(url, timescaledb="off")
         with psycopg.connect(url) as conn:
             conn.execute(
@@ -137,11 +128,6 @@ def server_stages(batch: int, batches: int) -> dict[str, dict[str, float]]:
                 )
                 for index, (label, statement) in enumerate(INSERT_VARIANTS.items())
             }
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def _time_variant(

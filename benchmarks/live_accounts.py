@@ -38,13 +38,10 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from _common import ROOT, baseline_tree, create_database, database_url, drop_database
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 QUANTITY = {"electricity": "energy_import", "pv": "energy_generated", "natural_gas": "gas_volume",
             "steam": "steam_mass", "diesel": "diesel_mass", "flue_gas": "co2_mass"}  # fmt: skip
 TABLES = ("account_periods", "grades", "factor_selection")
@@ -59,19 +56,6 @@ def _now() -> datetime:
     from carbonledger.tz import SHANGHAI  # noqa: PLC0415 - workers import after sys.path is set
 
     return datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
-
-
-def scratch(name: str) -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-
-
-def drop(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def fill(url: str, args: argparse.Namespace) -> int:
@@ -269,17 +253,6 @@ def worker(url: str, processes: int) -> None:
             print(f"cycle {time.perf_counter() - began:.4f}", flush=True)
 
 
-def baseline_tree(ref: str, into: Path) -> Path:
-    """The packages of ``ref`` (git archive), to put first on the workers' PYTHONPATH."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", ref, "accounts", "carbonledger", "analytics"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
-
-
 def recompute_year(url: str, year: str) -> dict[str, float]:
     """Close the year (from the 15-minute rollups), recompute it from them, seal the past months
     (their sums stored), recompute it again from the sums: every recomputed account must equal
@@ -341,11 +314,11 @@ def main() -> None:
         worker(args.worker, args.processes)
         return
     name = args.db or f"clbench_accounts_{uuid.uuid4().hex[:8]}"
-    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+    url = database_url(name)
     rows = None
     try:
         if not args.db:
-            scratch(name)
+            create_database(name)
             began = time.perf_counter()
             rows = fill(url, args)
             print(f"{rows:,} rollup rows, {args.enterprises} enterprises, {args.months} months,"
@@ -360,14 +333,15 @@ def main() -> None:
         print(json.dumps(figures))
     finally:
         if not args.db and not args.keep:
-            drop(name)
+            drop_database(name)
 
 
 def run(url: str, args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="clbench-baseline-") as tmp:
         sides = {"new": (ROOT, args.processes)}
         if args.baseline != "none":
-            sides = {"base": (baseline_tree(args.baseline, Path(tmp)), 1), **sides}
+            tree = baseline_tree(args.baseline, Path(tmp), "accounts", "carbonledger", "analytics")
+            sides = {"base": (tree, 1), **sides}
         times: dict[str, list[float]] = {side: [] for side in sides}
         first: dict[str, list[float]] = {side: [] for side in sides}
         for _ in range(args.rounds):

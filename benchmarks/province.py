@@ -64,14 +64,22 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import psycopg
+from _common import (
+    ADMIN_URL,
+    ROOT,
+    BaselineError,
+    baseline_tree,
+    create_database,
+    database_url,
+    scratch_database,
+)
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import province_stream as feed
@@ -88,7 +96,6 @@ from simulator.history import series_of, write_city_history, write_city_month_su
 from simulator.profiles import local_day
 from simulator.registry import register_city, register_economics
 
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEED = 2026
 REGION = "zhejiang"
 QUIET = {
@@ -102,26 +109,12 @@ QUIET = {
 # --- databases and processes ----------------------------------------------------------------------
 
 
-def _url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
-
-
 @contextlib.contextmanager
 def scratch(prefix: str, keep: bool) -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        migrate(_url(name), timescaledb="auto")
-        yield _url(name)
-    finally:
-        if keep:
-            print(f"kept database {name}")
-        else:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+    """A migrated scratch database named ``prefix`` and a random suffix, for the block."""
+    with scratch_database(f"{prefix}_{uuid.uuid4().hex[:8]}", keep=keep) as url:
+        migrate(url, timescaledb="auto")
+        yield url
 
 
 @dataclass(frozen=True)
@@ -174,7 +167,7 @@ def province_db(args: argparse.Namespace, city: City, now: datetime) -> Iterator
         if (fill.enterprises, fill.seed, fill.region) != (len(city.enterprises), SEED, REGION):
             raise ProvinceDatabaseError(f"{args.db} holds {fill}, not --enterprises "
                                         f"{len(city.enterprises)}")  # fmt: skip
-        url = _url(args.db)
+        url = database_url(args.db)
         migrate(url, timescaledb="auto")
         reset(url, fill)
         print(f"-- reusing {args.db}: {fill.rollup_rows:,} rollup rows of {fill.first}.."
@@ -186,9 +179,7 @@ def province_db(args: argparse.Namespace, city: City, now: datetime) -> Iterator
         return
     with contextlib.ExitStack() as stack:
         if args.db:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.db)))
-            url = _url(args.db)
+            url = create_database(args.db)
             migrate(url, timescaledb="auto")
         else:
             url = stack.enter_context(scratch("clbench_province", args.keep))
@@ -548,27 +539,6 @@ def year_recompute_province(url: str, city: City, now: datetime) -> dict[str, fl
     }
 
 
-# --- the baseline: main's code, in its own process ------------------------------------------------
-
-
-@contextlib.contextmanager
-def baseline_tree(ref: str) -> Iterator[Path | None]:
-    """``ref``'s code (``git archive``), or None without it."""
-    tree = Path(tempfile.mkdtemp(prefix="clbench_baseline_"))
-    try:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", ref], check=False, capture_output=True
-        )
-        if archive.returncode:
-            print(f"   no baseline: git archive {ref}: {archive.stderr.decode().strip()}")
-            yield None
-            return
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-        yield tree
-    finally:
-        shutil.rmtree(tree, ignore_errors=True)
-
-
 # --- the API --------------------------------------------------------------------------------------
 
 
@@ -831,8 +801,13 @@ def sample(args: argparse.Namespace, now: datetime, out: dict[str, Any]) -> None
         steps: list[Step] = [(at, None) for at in times]
         mine = [c.seconds for c in cycles(url, city, steps[:4], ROOT)[1:]]
         out["sample_cycle_s"] = round(min(mine), 3)
-        with baseline_tree(args.baseline) as tree:
-            if tree is not None:
+        with tempfile.TemporaryDirectory(prefix="clbench_baseline_",
+                                         ignore_cleanup_errors=True) as tmp:  # fmt: skip
+            try:
+                tree = baseline_tree(args.baseline, Path(tmp))
+            except BaselineError as error:
+                print(f"   no baseline: {error}")
+            else:
                 _clear_accounts(url)
                 base = [c.seconds for c in cycles(url, city, steps[4:], tree)[1:]]
                 out["sample_baseline_cycle_s"] = round(min(base), 3)

@@ -27,19 +27,17 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from _common import create_database, drop_database  # before this folder leaves sys.path
 
 # Run as a script, this folder comes first on sys.path, and its ingest.py would shadow `ingest`.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
-
-import psycopg
-from psycopg import sql
 
 from carbonledger.db import migrate
 from ingest.backfill import import_readings
 from ingest.writer import BatchWriter, Message
 
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENTERPRISE = "91331102MA2CX001XC"
 METERS = 1000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -72,12 +70,7 @@ def _peak_rss_mb() -> float:
 
 def _database() -> tuple[str, str]:
     name = f"clbench_readings_import_{os.getpid()}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+    url = create_database(name, replace=True)
     migrate(url, timescaledb="off")
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO enterprises VALUES (%s, 'e', '3011', '莲都区')", (ENTERPRISE,))
@@ -130,10 +123,7 @@ def main() -> None:
         for path in (small, large):
             path.unlink(missing_ok=True)
         folder.rmdir()
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(name)
     import_rate, baseline_rate = args.rows / import_s, args.rows / baseline_s
     print(
         f"baseline  BatchWriter, readings pre-built in memory  {baseline_rate:>10,.0f} readings/s"

@@ -22,11 +22,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from pydantic import BaseModel
 
-from carbonledger.config import Settings, require_database_url
-from carbonledger.db.connect import connect
+from carbonledger.config import Settings
+from carbonledger.db.connect import command_connection
 from carbonledger.errors import InvalidImportError
 from finance._book import explain_loan, financed_book, trend
 from finance._city import city_totals, publish
@@ -86,12 +85,8 @@ def _book_args(p: argparse.ArgumentParser, *, year_required: bool = False) -> No
     )
 
 
-def _connect(settings: Settings) -> psycopg.Connection:
-    return connect(require_database_url(settings), autocommit=True)
-
-
 def _load(args: argparse.Namespace, settings: Settings) -> Book:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         return financed_book(conn, args.bank, year=args.year, as_of=args.as_of)
 
 
@@ -107,7 +102,7 @@ def _emit(model: BaseModel, text: str, *, as_json: bool) -> int:
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        with _connect(settings) as conn:
+        with command_connection(settings) as conn:
             report = import_loans(conn, args.bank, args.file, dry_run=args.dry_run)
     except InvalidImportError as exc:
         sys.stderr.write(f"{exc}\n")
@@ -130,7 +125,7 @@ def _explain(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         book = financed_book(conn, args.bank, year=args.year, as_of=args.as_of)
         row = conn.execute("SELECT name FROM banks WHERE id = %s", (args.bank,)).fetchone()
     section = disclosure(book, row[0] if row else None)
@@ -149,7 +144,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _trend(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         months = trend(conn, args.bank)
     if args.json:
         sys.stdout.write(
@@ -162,13 +157,13 @@ def _trend(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         written = publish(conn, args.year)
     sys.stdout.write(f"published {written} loan figures for {args.year}\n")
     return 0
 
 
 def _city(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         totals = city_totals(conn, args.year)
     return _emit(totals, render_city(totals), as_json=args.json)

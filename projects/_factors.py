@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from accounts.ledger import Factor, FactorLibrary, latest_published
+from accounts.ledger import (
+    NCV_PER_UNIT,
+    Factor,
+    FactorLibrary,
+    fuel_tco2_per_unit,
+    latest_published,
+)
 from carbonledger.errors import AccountsError
 from projects._errors import MethodError
 
-# GJ per NCV-unit quantity -> per activity unit (the library's NCV units)
-_NCV_PER_UNIT = {"GJ/t": 1, "GJ/10^4Nm3": 10_000}
 _FUELS = {"natural_gas": "natural_gas", "diesel": "diesel"}
 
 
@@ -68,14 +72,11 @@ def choose(
         )
         if fuel is None or fuel.ncv is None or fuel.carbon_content is None:
             raise MethodError(f"no default NCV for {carrier} valid on {month}")
-        if fuel.oxidation is None or fuel.ncv_unit not in _NCV_PER_UNIT:
+        if fuel.oxidation is None or fuel.ncv_unit not in NCV_PER_UNIT:
             raise MethodError(f"factor {fuel.ref}: no oxidation rate or an unknown NCV unit")
         f = fuel
-        per_unit = _NCV_PER_UNIT[str(f.ncv_unit)]
-        value = (
-            (Fraction(fuel.ncv) * Fraction(fuel.carbon_content) * Fraction(fuel.oxidation))
-            * Fraction(44, 12)
-            / (1000 * per_unit)
+        value = fuel_tco2_per_unit(
+            fuel.ncv, str(fuel.ncv_unit), fuel.carbon_content, fuel.oxidation
         )
         formula = (
             f"NCV {f.ncv} {f.ncv_unit} x CC {f.carbon_content} tC/TJ x OF {f.oxidation} x 44/12"

@@ -14,11 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from accounts.ledger import Period
-from carbonledger.config import Settings, require_database_url
-from carbonledger.db.connect import connect
+from carbonledger.config import Settings
+from carbonledger.db.connect import command_connection
 from carbonledger.errors import ConfigError
 from carbonledger.tz import SHANGHAI
 from projects import library
@@ -89,10 +87,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_disclosure)
 
 
-def _connect(settings: Settings) -> psycopg.Connection[Any]:
-    return connect(require_database_url(settings), autocommit=True)
-
-
 def _now() -> datetime:
     return datetime.now(SHANGHAI)
 
@@ -104,14 +98,14 @@ def _bureau(args: argparse.Namespace) -> library.Actor:
 def _declare(args: argparse.Namespace, settings: Settings) -> int:
     declaration = read_declaration(args.file)
     actor = library.Actor("enterprise", args.by, declaration.owner_code)
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         found = library.declare(conn, declaration, actor, _now())
     print(f"project {found.id} declared by {found.owner_code}: {found.title}")
     return 0
 
 
 def _screen(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         result = library.screen(conn, args.id, _bureau(args), _now())
     for c in result.criteria:
         print(f"  {'ok ' if c.passed else 'NO '} {c.rule}: {c.detail}")
@@ -121,7 +115,7 @@ def _screen(args: argparse.Namespace, settings: Settings) -> int:
 
 def _step(args: argparse.Namespace, settings: Settings) -> int:
     step = library.admit if args.action == "admit" else library.retire
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         found = step(conn, args.id, _bureau(args), _now(), note=args.note)
     print(f"project {found.id} is {found.stage}")
     return 0
@@ -129,7 +123,7 @@ def _step(args: argparse.Namespace, settings: Settings) -> int:
 
 def _drivers(args: argparse.Namespace, settings: Settings) -> int:
     values = read_drivers(args.file)
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         owner = read_project(conn, args.id).owner_code
         count = library.set_drivers(
             conn, args.id, values, library.Actor("enterprise", args.by, owner)
@@ -140,7 +134,7 @@ def _drivers(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     stage = Stage(args.stage) if args.stage else None
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         found = read_projects(conn, owner=args.owner, stage=stage)
     for p in found:
         print(f"{p.id:<24} {p.stage:<9} {p.area}/{p.subcategory:<22} {p.method:<11} {p.title}")
@@ -149,7 +143,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     period = Period.option(args.period)
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         project = read_project(conn, args.id)
         history = read_transitions(conn, args.id)
         try:
@@ -175,7 +169,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _disclosure(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         table = disclosure(conn, args.bank, args.year, _now())
     if args.format == "json":
         text = json.dumps(table.as_json(), ensure_ascii=False, indent=2) + "\n"
@@ -195,7 +189,7 @@ def _disclosure(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _refresh(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         done = refresh(conn, _now())
     for found in done:
         print(

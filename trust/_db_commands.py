@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
-
-import psycopg
 
 from accounts.ledger import Period
-from carbonledger.config import Settings, require_database_url
-from carbonledger.db.connect import connect
+from carbonledger.config import Settings
+from carbonledger.db.connect import command_connection
 from trust import verification
 from trust.certificates import issue, record_recomputes, revoked_reasons
 from trust.commands import now_local, write_json
@@ -22,15 +19,11 @@ from trust.terms import Conclusion, Severity
 from trust.tokens import seal_revocations
 
 
-def _connect(settings: Settings) -> psycopg.Connection[Any]:
-    return connect(require_database_url(settings), autocommit=True)
-
-
 def issue_command(args: argparse.Namespace, settings: Settings) -> int:
     now = now_local()
     ring = open_ring(settings.trust, now)
     period = Period.option(args.period)
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         record_recomputes(conn, now)
         certificates = [
             issue(conn, code, period, ring, settings, now=now, days=args.days)
@@ -58,7 +51,7 @@ def issue_command(args: argparse.Namespace, settings: Settings) -> int:
 def revocations_command(args: argparse.Namespace, settings: Settings) -> int:
     now = now_local()
     ring = open_ring(settings.trust, now)
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         record_recomputes(conn, now)
         entries = revoked_reasons(conn)
     write_json(args.out, seal_revocations(entries, ring, now))
@@ -67,14 +60,14 @@ def revocations_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def verifier_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         verification.register_verifier(conn, args.id, args.name)
     print(f"verifier {args.id} registered")
     return 0
 
 
 def assign_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         found = verification.assign(
             conn,
             args.verifier,
@@ -91,7 +84,7 @@ def assign_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def finding_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         found = verification.record_finding(
             conn,
             args.assignment,
@@ -107,7 +100,7 @@ def finding_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def conclude_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         statement = verification.conclude(
             conn,
             args.assignment,
@@ -127,7 +120,7 @@ def conclude_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def withdraw_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         revoked = verification.withdraw(
             conn, args.statement, args.verifier, args.reason, now=now_local()
         )
@@ -136,7 +129,7 @@ def withdraw_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         for s in verification.statements(
             conn, args.code, args.year, settings=settings, now=now_local()
         ):

@@ -25,8 +25,10 @@ from accounts.ledger._store import (
     recompute,
     refresh_live,
 )
+from accounts.ledger._units import NCV_PER_UNIT, fuel_tco2_per_unit
 
 __all__ = [
+    "NCV_PER_UNIT",
     "Account",
     "Derivation",
     "Factor",
@@ -39,6 +41,7 @@ __all__ = [
     "Totals",
     "close",
     "explain_account",
+    "fuel_tco2_per_unit",
     "get_account",
     "grade_history",
     "latest_published",

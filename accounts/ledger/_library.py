@@ -21,7 +21,7 @@ from typing import Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from accounts.ledger._units import CO2_PER_C, TCE_PER_UNIT
+from accounts.ledger._units import TCE_PER_UNIT, fuel_tco2_per_ncv_unit
 from carbonledger.errors import ConfigError
 from carbonledger.tomlfile import describe, line_of, read_toml
 
@@ -79,13 +79,7 @@ class FactorEntry(BaseModel):
         """Fuels: tCO2 per NCV-unit quantity, exactly NCV x CC x OF x 44/12 (CC in tC/TJ)."""
         assert self.ncv is not None and self.carbon_content is not None  # noqa: S101
         assert self.oxidation is not None  # noqa: S101 - checked by _consistent for fuels
-        return (
-            Fraction(self.ncv)
-            * Fraction(self.carbon_content)
-            * Fraction(self.oxidation)
-            * CO2_PER_C
-            / 1000
-        )
+        return fuel_tco2_per_ncv_unit(self.ncv, self.carbon_content, self.oxidation)
 
 
 class _File(BaseModel):

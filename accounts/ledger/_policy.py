@@ -23,7 +23,7 @@ from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
-from accounts.ledger._units import GJ_PER_TCE, NCV_PER_UNIT, TCE_PER_UNIT
+from accounts.ledger._units import GJ_PER_TCE, NCV_PER_UNIT, TCE_PER_UNIT, fuel_tco2_per_unit
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 
@@ -314,14 +314,7 @@ def _fuel(
         None,
     )
     ncv, ncv_unit = (own.ncv, own.ncv_unit) if own else (default.ncv, default.ncv_unit)
-    gj_per_unit = Fraction(ncv) / NCV_PER_UNIT[ncv_unit]
-    per = (
-        gj_per_unit
-        * Fraction(default.carbon_content)
-        * Fraction(default.oxidation)
-        * Fraction(44, 12)
-        / 1000
-    )
+    per = fuel_tco2_per_unit(ncv, ncv_unit, default.carbon_content, default.oxidation)
     unit = "Nm3" if ncv_unit == "GJ/10^4Nm3" else "t"
     per_label = " / 10^4" if ncv_unit == "GJ/10^4Nm3" else ""
     ncv_label = f"NCV {ncv} {ncv_unit}" + (f" (measured: {own.source})" if own else "")
@@ -330,7 +323,7 @@ def _fuel(
         f" {default.oxidation} x 44/12 / 1000"
     )
     if own:
-        tce = gj_per_unit / GJ_PER_TCE
+        tce = Fraction(ncv) / NCV_PER_UNIT[ncv_unit] / GJ_PER_TCE
         tce_refs: tuple[FactorRef, ...] = ()
         tce_formula = f"{unit} x measured NCV {ncv} {ncv_unit}{per_label} / 29.307 GJ/tce"
     else:

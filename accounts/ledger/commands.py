@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
 from pydantic import BaseModel
 
 from accounts.ledger import (
@@ -27,7 +26,7 @@ from accounts.ledger._render import render_account, render_derivation
 from accounts.ledger._report import annual_report, annual_report_csv
 from accounts.ledger.service import LiveAccounts
 from carbonledger.config import Settings, require_database_url
-from carbonledger.db.connect import connect
+from carbonledger.db.connect import command_connection
 from carbonledger.errors import ConfigError
 from carbonledger.metrics import serve_metrics
 from carbonledger.signals import stop_on_signals
@@ -85,13 +84,9 @@ def register(subparsers: Any) -> None:
     check.set_defaults(func=_check)
 
 
-def _connect(settings: Settings) -> psycopg.Connection:
-    return connect(require_database_url(settings), autocommit=True)
-
-
 def _show(args: argparse.Namespace, settings: Settings) -> int:
 
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         account = get_account(
             conn, args.code, Period.option(args.period), settings=settings.accounts
         )
@@ -100,7 +95,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 def _explain(args: argparse.Namespace, settings: Settings) -> int:
 
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         derivation = explain_account(
             conn, args.code, Period.option(args.period), settings=settings.accounts
         )
@@ -118,7 +113,7 @@ def _emit(model: M, render: Callable[[M], str], *, as_json: bool) -> int:
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
 
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         account = get_account(
             conn, args.code, Period.option(str(args.year)), settings=settings.accounts
         )
@@ -141,7 +136,7 @@ def _close(args: argparse.Namespace, settings: Settings) -> int:
 
     period = Period.option(args.month or args.year)
     codes = [args.enterprise] if args.enterprise else None
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         closed = close(conn, period, settings.accounts, codes)
     for account in closed:
         print(f"{account.enterprise.code}  {period.label}  closed  {account.totals.total} tCO2")  # noqa: T201
@@ -153,7 +148,7 @@ def _recompute(args: argparse.Namespace, settings: Settings) -> int:
 
     period = Period.option(args.month or args.year)
     codes = [args.enterprise] if args.enterprise else None
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         results = recompute(conn, period, args.reason, settings.accounts, codes)
     for r in results:
         change = (
@@ -177,7 +172,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _refresh(args: argparse.Namespace, settings: Settings) -> int:
 
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         result = refresh_live(conn, settings.accounts)
     log.info(
         "live accounts refreshed",
@@ -193,7 +188,7 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
 
 def _load(args: argparse.Namespace, settings: Settings) -> int:
 
-    with _connect(settings) as conn:
+    with command_connection(settings) as conn:
         report = load_factors(conn, settings.accounts.factor_files)
     print(f"factor library: {report.added} added, {report.unchanged} unchanged")  # noqa: T201
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from carbonledger.config import Settings, require_database_url
 from carbonledger.errors import DatabaseUnavailableError
 
 
@@ -29,3 +30,10 @@ def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
     """:func:`psycopg.connect`, with a server that cannot be reached as the platform's error."""
     with database_errors("cannot connect to the database"):
         return psycopg.connect(conninfo, **kwargs)
+
+
+def command_connection(settings: Settings) -> psycopg.Connection[Any]:
+    """The connection a command-line command works on: the configured database (a
+    :class:`~carbonledger.errors.ConfigError` that says how to get one when none is set), in
+    autocommit, so that each command opens just the transactions it writes in."""
+    return connect(require_database_url(settings), autocommit=True)
