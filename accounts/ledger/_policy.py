@@ -151,6 +151,12 @@ class FactorLibrary:
     selected: dict[tuple[object, ...], Selection] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # id(selection) -> (the selection, its factor_selection columns): a live cycle writes a row
+    # per enterprise, month and carrier, from the few selections the enterprises share
+    # (accounts.ledger._store); the selection is held so that its id stays its own
+    stored: dict[int, tuple[Selection, tuple[object, ...]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def grid(
         self, year: int, as_of: date, series: str | None = None, region: str | None = None

@@ -40,7 +40,7 @@ from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._known import KnownMonths
 from accounts.ledger._model import Account, Exact, GradeRecord, Status, dec
 from accounts.ledger._period import Period, add_months
-from accounts.ledger._policy import FactorLibrary
+from accounts.ledger._policy import FactorLibrary, Selection
 from accounts.ledger._read import load_library, read_enterprise, read_inputs
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
@@ -93,7 +93,12 @@ ON CONFLICT (enterprise_code, month, carrier) DO UPDATE SET
     factor_id = excluded.factor_id, tco2_num = excluded.tco2_num, tco2_den = excluded.tco2_den,
     tce_equivalent = excluded.tce_equivalent, tce_equal = excluded.tce_equal,
     tce_factor_ids = excluded.tce_factor_ids, selected_at = now()
-"""
+WHERE (factor_selection.factor_id, factor_selection.tco2_num, factor_selection.tco2_den,
+       factor_selection.tce_equivalent, factor_selection.tce_equal,
+       factor_selection.tce_factor_ids)
+    IS DISTINCT FROM (excluded.factor_id, excluded.tco2_num, excluded.tco2_den,
+       excluded.tce_equivalent, excluded.tce_equal, excluded.tce_factor_ids)
+"""  # a row is rewritten (selected_at: now) only when the selection changed
 
 
 def _values(account: Account) -> tuple[object, ...]:
@@ -140,27 +145,32 @@ def _graded_figures(account: Account) -> tuple[str, str | None, str | None]:
 
 
 def _selection_rows(
-    code: str, activity: Sequence[MonthActivity], selections: Selections
+    code: str, activity: Sequence[MonthActivity], selections: Selections, library: FactorLibrary
 ) -> list[tuple[object, ...]]:
     """factor_selection rows (what emissions_15m joins) for the carriers and months seen."""
     rows = {}
+    stored = library.stored
     for a in activity:
         if a.carrier == "flue_gas":
             continue
         sel = selection_for(selections, a)
-        per = sel.tco2_per_unit
-        rows[(a.month, a.carrier)] = (
-            code,
-            a.month,
-            a.carrier,
-            sel.factor_id,
-            per.numerator if per is not None else None,
-            per.denominator if per is not None else None,
-            _exact(sel.tce_equivalent),
-            _exact(sel.tce_equal),
-            sel.tce_factor_ids,
-        )
+        found = stored.get(id(sel))
+        if found is None or found[0] is not sel:
+            found = stored[id(sel)] = (sel, _selection_columns(sel))
+        rows[(a.month, a.carrier)] = (code, a.month, a.carrier, *found[1])
     return list(rows.values())
+
+
+def _selection_columns(sel: Selection) -> tuple[object, ...]:
+    per = sel.tco2_per_unit
+    return (
+        sel.factor_id,
+        per.numerator if per is not None else None,
+        per.denominator if per is not None else None,
+        _exact(sel.tce_equivalent),
+        _exact(sel.tce_equal),
+        sel.tce_factor_ids,
+    )
 
 
 def _executemany(conn: psycopg.Connection, statement: str, rows: list[tuple[object, ...]]) -> None:
@@ -521,7 +531,7 @@ def refresh_live(
                 failed[code] = str(exc)
                 continue
             rows += [_values(account) for account in accounts]
-            chosen += _selection_rows(code, months, selections)
+            chosen += _selection_rows(code, months, selections, library)
         upsert(conn, "account_periods", _ACCOUNT_COLUMNS, rows, _LIVE_CONFLICT)
         upsert(
             conn, "factor_selection", _SELECTION_COLUMNS, chosen, _SELECTION_CONFLICT,
