@@ -186,6 +186,7 @@ class Side:
     """The worker processes of one side (code on PYTHONPATH), driven over stdin/stdout."""
 
     def __init__(self, url: str, path: Path, processes: int) -> None:
+        self.cpu = [0.0, 0.0]
         env = {**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{ROOT}"}
         command = [sys.executable, __file__, "--worker", url, "--processes", str(processes)]
         self.workers = [
@@ -207,18 +208,25 @@ class Side:
             w.stdin.flush()
         return [self._answer(w) for w in self.workers]
 
-    @staticmethod
-    def _answer(w: subprocess.Popen[str]) -> float:
+    def _answer(self, w: subprocess.Popen[str]) -> float:
+        """The worker's wall time; a cycle's CPU times are added to :attr:`cpu`."""
         assert w.stdout is not None
         line = w.stdout.readline()
         if not line:
             raise RuntimeError(f"worker exited with {w.wait()}")
-        return float(line.split()[-1])
+        words = line.split()
+        if words[0] == "cycle":
+            self.cpu[0] += float(words[1])
+            self.cpu[1] += float(words[2])
+        return float(words[-1])
 
-    def cycle(self) -> float:
+    def cycle(self) -> tuple[float, tuple[float, float]]:
+        """The cycle's wall time, and the CPU seconds of the service processes and of their
+        database sessions, all workers added."""
+        self.cpu = [0.0, 0.0]
         began = time.perf_counter()
         self._send("cycle")
-        return time.perf_counter() - began
+        return time.perf_counter() - began, (self.cpu[0], self.cpu[1])
 
     def close(self) -> None:
         for w in self.workers:
@@ -245,12 +253,24 @@ def worker(url: str, processes: int) -> None:
         conn.autocommit = False
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         print("joined 0", flush=True)
+        backend = conn.info.backend_pid
         for line in sys.stdin:
             if line.strip() == "quit":
                 break
-            began = time.perf_counter()
+            began, cpu, server = time.perf_counter(), time.process_time(), _cpu_of(backend)
             service.cycle(conn, _now())
-            print(f"cycle {time.perf_counter() - began:.4f}", flush=True)
+            cpu, server = time.process_time() - cpu, _cpu_of(backend) - server
+            print(f"cycle {cpu:.4f} {server:.4f} {time.perf_counter() - began:.4f}", flush=True)
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) of a local process, here the worker's database session:
+    what the server spent on the cycle (NaN when the server's processes are not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def recompute_year(url: str, year: str) -> dict[str, float]:
@@ -343,6 +363,7 @@ def run(url: str, args: argparse.Namespace) -> dict[str, object]:
             tree = baseline_tree(args.baseline, Path(tmp), "accounts", "carbonledger", "analytics")
             sides = {"base": (tree, 1), **sides}
         times: dict[str, list[float]] = {side: [] for side in sides}
+        cpus: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
         first: dict[str, list[float]] = {side: [] for side in sides}
         for _ in range(args.rounds):
             for side, (path, processes) in sides.items():
@@ -352,7 +373,9 @@ def run(url: str, args: argparse.Namespace) -> dict[str, object]:
                 first[side].append(running.first)
                 for _ in range(args.cycles):
                     change_everything(url)
-                    times[side].append(running.cycle())
+                    wall, cpu = running.cycle()
+                    times[side].append(wall)
+                    cpus[side].append(cpu)
                 running.close()
                 snapshot(url, side)
                 last = ", ".join(f"{t:.2f}" for t in times[side][-args.cycles :])
@@ -363,6 +386,10 @@ def run(url: str, args: argparse.Namespace) -> dict[str, object]:
         out[f"{side}_cycle_s"] = round(best, 3)
         out[f"{side}_first_cycle_s"] = round(min(first[side]), 3)
         out[f"{side}_ms_per_account"] = round(best * 1000 / (3 * args.enterprises), 3)
+        # CPU of the fastest cycle, per account: the service's, and its database sessions'
+        client, server = cpus[side][times[side].index(best)]
+        out[f"{side}_client_cpu_ms_per_account"] = round(client * 1000 / (3 * args.enterprises), 3)
+        out[f"{side}_server_cpu_ms_per_account"] = round(server * 1000 / (3 * args.enterprises), 3)
     if "base" in sides:
         out["ratio"] = round(min(times["base"]) / min(times["new"]), 2)
         diff = differences(url)
