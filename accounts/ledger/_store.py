@@ -19,8 +19,9 @@ from fractions import Fraction
 from typing import Any
 
 import psycopg
+from psycopg import Copy
 
-from accounts.ledger._bulk import upsert
+from accounts.ledger._bulk import staged, upsert
 from accounts.ledger._compute import (
     Parts,
     Selections,
@@ -41,7 +42,7 @@ from accounts.ledger._known import KnownMonths
 from accounts.ledger._model import Account, Exact, GradeRecord, Status, dec
 from accounts.ledger._period import Period, add_months
 from accounts.ledger._policy import FactorLibrary, Selection
-from accounts.ledger._read import load_library, read_enterprise, read_inputs
+from accounts.ledger._read import Inputs, load_library, read_enterprise, read_inputs
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import AccountsError
 from carbonledger.tz import SHANGHAI
@@ -497,48 +498,70 @@ def refresh_live(
     settings = settings or AccountsSettings()
     now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
     periods = live_periods(now)
-    today = now.date()
     with conn.transaction():
         library = load_library(conn, settings)
         codes = all_codes(conn) if codes is None else list(codes)
         inputs = read_inputs(conn, codes, periods, now, activity=activity)
-        rows: list[tuple[object, ...]] = []
+        written = 0
         chosen: list[tuple[object, ...]] = []
         failed: dict[str, str] = {}
-        for code in codes:
-            per_period = [inputs.of(code, period) for period in periods]
-            months = inputs.activity[code]
-            kept = None if known is None else known.of(code)
-            try:
-                selections = select_all(
-                    library, per_period[0].enterprise, per_period[0].measured_ncv, months, today,
-                    kept=None if kept is None else kept.selections,
+        # the accounts stream to the server as they are computed (see _bulk.staged)
+        with staged(conn, "account_periods", _ACCOUNT_COLUMNS, _LIVE_CONFLICT) as stage:
+            for code in codes:
+                written += _refresh_one(
+                    stage, code, inputs=inputs, periods=periods, library=library, now=now,
+                    known=known, chosen=chosen, failed=failed,
                 )  # fmt: skip
-                parts: Parts = {}
-                accounts = [
-                    compute_account(
-                        one,
-                        period,
-                        library,
-                        as_of=now,
-                        selections=selections,
-                        parts=parts,
-                        known=kept,
-                    )
-                    for one, period in zip(per_period, periods, strict=True)
-                ]
-            except AccountsError as exc:  # one enterprise's problem stops no other
-                failed[code] = str(exc)
-                continue
-            rows += [_values(account) for account in accounts]
-            chosen += _selection_rows(code, months, selections, library)
-        upsert(conn, "account_periods", _ACCOUNT_COLUMNS, rows, _LIVE_CONFLICT)
         upsert(
             conn, "factor_selection", _SELECTION_COLUMNS, chosen, _SELECTION_CONFLICT,
             now=("selected_at",),
         )  # fmt: skip
         graded = sum(_regrade(conn, p, settings) for p in periods) if codes and regrade else 0
-    return RefreshResult(len(codes), len(rows), graded, time.monotonic() - began, failed)
+    return RefreshResult(len(codes), written, graded, time.monotonic() - began, failed)
+
+
+def _refresh_one(
+    stage: Copy,
+    code: str,
+    *,
+    inputs: Inputs,
+    periods: Sequence[Period],
+    library: FactorLibrary,
+    now: datetime,
+    known: KnownMonths | None,
+    chosen: list[tuple[object, ...]],
+    failed: dict[str, str],
+) -> int:
+    """One enterprise's live accounts, written to ``stage``; its factor selections added to
+    ``chosen``, or why it has none to ``failed``. How many accounts were written."""
+    per_period = [inputs.of(code, period) for period in periods]
+    months = inputs.activity[code]
+    kept = None if known is None else known.of(code)
+    try:
+        selections = select_all(
+            library, per_period[0].enterprise, per_period[0].measured_ncv, months, now.date(),
+            kept=None if kept is None else kept.selections,
+        )  # fmt: skip
+        parts: Parts = {}
+        accounts = [
+            compute_account(
+                one,
+                period,
+                library,
+                as_of=now,
+                selections=selections,
+                parts=parts,
+                known=kept,
+            )
+            for one, period in zip(per_period, periods, strict=True)
+        ]
+    except AccountsError as exc:  # one enterprise's problem stops no other
+        failed[code] = str(exc)
+        return 0
+    for account in accounts:
+        stage.write_row(_values(account))
+    chosen += _selection_rows(code, months, selections, library)
+    return len(accounts)
 
 
 def close(
