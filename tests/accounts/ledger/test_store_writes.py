@@ -71,3 +71,30 @@ def test_the_detail_is_compressed_as_its_column_says(conn: psycopg.Connection) -
         "SELECT DISTINCT pg_column_compression(detail) FROM account_periods"
     ).fetchall()
     assert stored == [(expected,)]
+
+
+def test_a_refresh_rewrites_only_the_factor_selections_that_changed(
+    conn: psycopg.Connection,
+) -> None:
+    _accounts(conn)
+    written = (
+        "SELECT enterprise_code, month, carrier, factor_id, xmin::text FROM factor_selection"
+        " ORDER BY 1, 2, 3"
+    )
+    before = conn.execute(written).fetchall()
+    assert before and all(row[3] for row in before)
+    refresh_live(conn, now=NOW)
+    assert conn.execute(written).fetchall() == before  # the same selections: nothing rewritten
+    code, month, carrier = before[0][:3]
+    conn.execute(
+        "UPDATE factor_selection SET factor_id = 'stale' WHERE enterprise_code = %s"
+        " AND month = %s AND carrier = %s",
+        (code, month, carrier),
+    )
+    refresh_live(conn, now=NOW)
+    after = conn.execute(written).fetchall()
+    assert [row[:4] for row in after] == [row[:4] for row in before]  # the stale row repaired
+    assert [row[4] != old[4] for row, old in zip(after, before, strict=True)] == [
+        True,
+        *[False] * (len(before) - 1),
+    ]
