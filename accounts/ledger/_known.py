@@ -12,6 +12,10 @@ cache's list when the months change, and :meth:`KnownMonths.remember` starts a n
 new list), and the factor selections and economic data (the service calls
 :meth:`KnownMonths.clear` when the factor library, enterprises, economic data, measured NCVs,
 green purchases, meters or the day change).
+
+The factor selections of the past months are written to ``factor_selection`` once per entry,
+in the first refresh that commits (:meth:`KnownMonths.confirm`); later refreshes write the
+current month's only.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ class Known:
     # per period: how many of its rows are kept ones, and their lines' sums
     lines: dict[Period, tuple[int, dict[LineKey, LineSum]]] = field(default_factory=dict)
     economics: EconomicsKept = field(default_factory=dict)
+    # the factor_selection rows of these months are committed (see KnownMonths.confirm): their
+    # selections are the kept ones, so a refresh writes the current month's rows only
+    selections_stored: bool = False
 
 
 class KnownMonths:
@@ -42,6 +49,7 @@ class KnownMonths:
 
     def __init__(self) -> None:
         self._known: dict[str, Known] = {}
+        self._written: list[Known] = []  # factor selections written, not yet committed
 
     def remember(self, code: str, rows: Sequence[MonthActivity]) -> None:
         """``rows``: the enterprise's cached past months (the very list the cache holds)."""
@@ -54,3 +62,18 @@ class KnownMonths:
 
     def clear(self) -> None:
         self._known.clear()
+        self._written.clear()
+
+    def written(self, known: Known) -> None:
+        """``known``'s months' factor selections were written in the refresh under way."""
+        self._written.append(known)
+
+    def begin(self) -> None:
+        """A refresh starts: what an earlier one wrote and did not commit is not stored."""
+        self._written.clear()
+
+    def confirm(self) -> None:
+        """The refresh's transaction committed: its months' factor selections are stored."""
+        for known in self._written:
+            known.selections_stored = True
+        self._written.clear()

@@ -492,12 +492,15 @@ def refresh_live(
     ``activity`` (code -> month activity since the earliest live period's start) lets the
     service pass what it has cached; otherwise it is read from the rollups. ``regrade`` False
     leaves the grades to the caller (a partitioned service regrades once all partitions are in).
-    ``known``: the service's kept past months, kept with its ``activity``.
+    ``known``: the service's kept past months, kept with its ``activity`` (the caller calls
+    :meth:`KnownMonths.confirm` once the transaction commits).
     """
     began = time.monotonic()
     settings = settings or AccountsSettings()
     now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
     periods = live_periods(now)
+    if known is not None:
+        known.begin()
     with conn.transaction():
         library = load_library(conn, settings)
         codes = all_codes(conn) if codes is None else list(codes)
@@ -560,6 +563,11 @@ def _refresh_one(
         return 0
     for account in accounts:
         stage.write_row(_values(account))
+    if kept is not None and kept.selections_stored:  # the past months' rows are stored
+        ids = kept.ids
+        months = [a for a in months if id(a) not in ids]
+    elif kept is not None and known is not None:
+        known.written(kept)
     chosen += _selection_rows(code, months, selections, library)
     return len(accounts)
 

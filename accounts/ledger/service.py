@@ -199,6 +199,7 @@ class LiveAccounts:
             with conn.transaction():
                 moved = self.partitions.balance(conn) if self.partitions else False
                 outcome = self._cycle(conn, now, moved=moved)
+            self._known.confirm()  # committed: the months' factor selections are stored
             self._ungraded |= outcome.result is not None
             graded = self._grade(conn, now) if self._grading_due() else None
         except psycopg.OperationalError as exc:

@@ -146,3 +146,38 @@ def test_grades_follow_the_accounts_at_most_every_grade_s(url: str) -> None:
         assert service.cycle(conn, now).refreshed == 0  # nothing new, but grading is owed
         l_value, _ = _grade_of(reader)
         assert l_value != first[0]
+
+
+_FAIL_SELECTIONS = """
+CREATE FUNCTION fail_selections() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'selections not written'; END $$;
+CREATE TRIGGER fail_selections BEFORE INSERT ON factor_selection
+FOR EACH ROW EXECUTE FUNCTION fail_selections();
+"""
+_OCTOBER = (
+    "SELECT count(*) FROM factor_selection WHERE month = '2026-10-01' AND carrier = 'electricity'"
+)
+
+
+def test_past_months_selections_are_written_until_a_cycle_commits_them(url: str) -> None:
+    _write(url, local("2026-10-20 09:00"), 100.0, 61)  # October: a past month in November
+    _write(url, local("2026-11-20 09:00"), 200.0, 61)
+    _drain(url)
+    service = LiveAccounts(url, AccountsSettings())
+    now = local("2026-11-20 10:00")
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as admin:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        admin.execute(_FAIL_SELECTIONS)
+        with pytest.raises(psycopg.errors.RaiseException):
+            service.cycle(conn, now)  # computed, written, rolled back
+        admin.execute("DROP TRIGGER fail_selections ON factor_selection")
+        _write(url, local("2026-11-20 09:15:15"), 215.25, 60)
+        _drain(url)
+        assert service.cycle(conn, now).refreshed == 1
+        assert admin.execute(_OCTOBER).fetchone() == (1,)  # written again, committed
+        admin.execute("DELETE FROM factor_selection WHERE month = '2026-10-01'")
+        _write(url, local("2026-11-20 09:30:15"), 230.5, 60)
+        _drain(url)
+        assert service.cycle(conn, now).refreshed == 1
+        # committed once: the cycles of the same kept months write the current month's only
+        assert admin.execute(_OCTOBER).fetchone() == (0,)
