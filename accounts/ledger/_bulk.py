@@ -17,6 +17,9 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import Copy, sql
+from psycopg.abc import Buffer
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 
 def upsert(
@@ -46,6 +49,7 @@ def staged(
     conflict: str = "",
     *,
     now: Sequence[str] = (),
+    binary: bool = False,
 ) -> Iterator[Copy]:
     """:func:`upsert` of the rows written to the yielded COPY while the block runs.
 
@@ -53,11 +57,21 @@ def staged(
     arrive, while the caller computes the next ones: a live cycle's writing then overlaps its
     computing on the machine's other core instead of following it. The connection runs nothing
     else until the block ends.
+
+    ``binary``: COPY in binary format, a jsonb value given as its JSON text in UTF-8 (bytes):
+    the server reads numbers and text without unescaping them, and the client sends the JSON
+    it encoded as it is (0.03-0.06 ms less server CPU per live account: live_accounts.py).
     """
     stage = _stage(conn, table, columns)
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, names)
     with conn.cursor() as cur:
-        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, names)) as copy:
+        if binary:
+            types = _types(conn, table, columns)
+            cur.adapters.register_dumper(None, _JsonbText)
+        with cur.copy(statement + sql.SQL(" (FORMAT BINARY)" if binary else "")) as copy:
+            if binary:
+                copy.set_types(types)
             yield copy
         target = sql.SQL(", ").join(map(sql.Identifier, [*columns, *now]))
         values = sql.SQL(", ").join(
@@ -70,6 +84,29 @@ def staged(
             + sql.SQL(conflict)  # a constant of the caller
         )
         cur.execute(sql.SQL("TRUNCATE {}").format(stage))
+
+
+_JSONB, _TEXT, _BPCHAR = 3802, 25, 1042  # pg_type oids (built in, fixed)
+_TYPES = """
+SELECT attname, atttypid::int FROM pg_attribute
+WHERE attrelid = %s::regclass AND attname = ANY(%s) AND NOT attisdropped
+"""
+
+
+class _JsonbText(Dumper):
+    """jsonb in binary COPY from JSON text already encoded (version 1: the text follows)."""
+
+    format = Format.BINARY
+    oid = _JSONB
+
+    def dump(self, obj: Buffer) -> Buffer:
+        return b"\x01" + bytes(obj)
+
+
+def _types(conn: psycopg.Connection, table: str, columns: Sequence[str]) -> list[int]:
+    """The columns' type oids for a binary COPY (char(n) sent as text: the same binary form)."""
+    found: dict[str, int] = dict(conn.execute(_TYPES, (table, list(columns))).fetchall())
+    return [_TEXT if found[c] == _BPCHAR else found[c] for c in columns]
 
 
 _METHODS = {"p": "pglz", "l": "lz4"}  # pg_attribute.attcompression

@@ -102,8 +102,14 @@ WHERE (factor_selection.factor_id, factor_selection.tco2_num, factor_selection.t
 """  # a row is rewritten (selected_at: now) only when the selection changed
 
 
-def _values(account: Account) -> tuple[object, ...]:
+_NO_GRADES = {"grades"}
+_ENCODE = Account.__pydantic_serializer__
+
+
+def _values(account: Account, *, raw: bool = False) -> tuple[object, ...]:
+    """The row of ``account``; ``raw``: the detail as UTF-8 JSON bytes (a binary COPY)."""
     t, p, e, q = account.totals, account.period, account.economics, account.quality
+    detail = _ENCODE.to_json(account, exclude=_NO_GRADES)  # jsonb parses it: the stored value
     return (
         account.enterprise.code,
         p.kind,
@@ -126,7 +132,7 @@ def _values(account: Account) -> tuple[object, ...]:
         q.coverage,
         q.estimated_share,
         len(q.offline_meters),
-        account.model_dump_json(exclude={"grades"}),  # jsonb parses it: the same stored value
+        detail if raw else detail.decode(),
         account.computed_at,
         account.reason,
         account.enterprise.industry_code,
@@ -509,7 +515,9 @@ def refresh_live(
         chosen: list[tuple[object, ...]] = []
         failed: dict[str, str] = {}
         # the accounts stream to the server as they are computed (see _bulk.staged)
-        with staged(conn, "account_periods", _ACCOUNT_COLUMNS, _LIVE_CONFLICT) as stage:
+        with staged(
+            conn, "account_periods", _ACCOUNT_COLUMNS, _LIVE_CONFLICT, binary=True
+        ) as stage:
             for code in codes:
                 written += _refresh_one(
                     stage, code, inputs=inputs, periods=periods, library=library, now=now,
@@ -562,7 +570,7 @@ def _refresh_one(
         failed[code] = str(exc)
         return 0
     for account in accounts:
-        stage.write_row(_values(account))
+        stage.write_row(_values(account, raw=True))
     if kept is not None and kept.selections_stored:  # the past months' rows are stored
         ids = kept.ids
         months = [a for a in months if id(a) not in ids]
