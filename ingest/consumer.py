@@ -31,6 +31,13 @@ from carbonledger.mqtt import MqttEndpoint
 
 log = logging.getLogger(__name__)
 
+# Ingest is the subscriber every gateway waits for: after a Mosquitto restart its shared
+# subscription is gone until it reconnects and subscribes again, and meanwhile gateways keep their
+# readings and back off (edge.agent._publisher). So it retries often: a handful of clients per
+# broker, where paho's default backoff (up to 2 minutes; 30 s here before) left a restarted broker
+# without its subscriber for that long.
+_RECONNECT_MAX_S = 4
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -67,7 +74,7 @@ class MqttConsumer:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=_RECONNECT_MAX_S)
 
     def start(self) -> None:
         properties = None

@@ -1,10 +1,12 @@
 """A small asyncio face for one paho-mqtt 2.x connection (aiomqtt's idea, without dropping).
 
 One :class:`MqttLink` is one connection: :meth:`MqttLink.connect` returns when the CONNACK came,
-:meth:`MqttLink.publish` returns a future completed by the PUBACK, and :attr:`MqttLink.lost` is
-completed when the connection ends. The caller owns reconnection (as in aiomqtt): after a loss it
-builds a new link, and re-sends from the outbox whatever was not acknowledged. A fresh paho client
-per connection means paho keeps no queue of its own that could re-send behind our back.
+:meth:`MqttLink.publish` returns a future completed by the PUBACK (failed when its reason code
+says the broker did not take the message, MQTT 5's "no matching subscribers" included), and
+:attr:`MqttLink.lost` is completed when the connection ends. The caller owns reconnection (as in
+aiomqtt): after a loss it builds a new link, and re-sends from the outbox whatever was not
+acknowledged. A fresh paho client per connection means paho keeps no queue of its own that could
+re-send behind our back.
 
 Why paho's network loop runs on its own thread (``loop_start``) rather than being driven from
 the event loop through the socket callbacks:
@@ -47,6 +49,20 @@ class ConnectionLostError(BrokerUnavailableError):
 
 class PublishRefusedError(BrokerUnavailableError):
     """The broker answered a publish with a failure reason code (MQTT 5), e.g. not authorised."""
+
+
+class NoSubscribersError(PublishRefusedError):
+    """The broker acknowledged a publish with reason 0x10, *no matching subscribers* (MQTT 5).
+
+    Not a failure code in MQTT, but for readings it is one: the broker discarded the message, so
+    nobody will store it. It happens whenever ingest's subscription is missing, and in particular
+    after every Mosquitto 2.0 restart: it persists ingest's session but not its *shared*
+    subscription, which exists again only once ingest has reconnected and subscribed. Until then
+    the readings must stay in the outbox.
+    """
+
+
+_NO_MATCHING_SUBSCRIBERS = 0x10
 
 
 def tls_context(config: MqttConfig) -> ssl.SSLContext:
@@ -199,6 +215,8 @@ class MqttLink:
             return
         if reason.is_failure:
             future.set_exception(PublishRefusedError(f"{self.where} refused a publish: {reason}"))
+        elif reason.value == _NO_MATCHING_SUBSCRIBERS:
+            future.set_exception(NoSubscribersError(f"{self.where} has no subscriber: {reason}"))
         else:
             future.set_result(None)
 

@@ -8,6 +8,13 @@ rate at ``replay_rate`` readings/s, which live traffic never reaches, so it only
 replayed after an outage. A lost connection, a refused publish or a PUBACK that does not come in
 ``ack_timeout_s`` ends the connection; the next one (after an exponential backoff) starts again
 from the outbox, so nothing depends on what was in flight.
+
+A PUBACK is not always a delivery: with MQTT 5 the broker says "no matching subscribers" (0x10)
+when it discarded the message because nobody subscribes to it, as after every Mosquitto restart
+until ingest has subscribed again (Mosquitto does not persist shared subscriptions). Such a batch
+is treated like a refused one: it stays in the outbox, and the connection ends and is made again
+after the backoff, so the gateway neither loses the readings nor hammers the broker meanwhile.
+(MQTT 3.1.1 has no such reason code: there a PUBACK is taken at its word.)
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from carbonledger.wire import encode, readings_topic
 
 from ._config import GatewayConfig
 from ._counters import Counters
-from ._mqtt import ConnectionLostError, MqttLink
+from ._mqtt import ConnectionLostError, MqttLink, NoSubscribersError, PublishRefusedError
 from ._outbox import Outbox, StoredBatch
 
 log = logging.getLogger("edge.agent.publisher")
@@ -84,6 +91,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._limit = RateLimiter(config.publish.replay_rate, config.publish.batch_size)
         self._acks: set[asyncio.Task[None]] = set()
+        self._refused = False  # this connection's broker did not take a batch: back off after it
         self.status_payload: StatusPayload = _bare_status(config)
 
     def notify(self, written: int) -> None:
@@ -110,8 +118,14 @@ class Publisher:
                 await _sleep_unless(stop, delay)
                 delay = min(delay * 2, mqtt.reconnect_max_s)
                 continue
-            delay = mqtt.reconnect_min_s
+            self._refused = False
             await self._connected(link, stop)
+            if not self._refused:
+                delay = mqtt.reconnect_min_s
+                continue
+            # connected, but the broker did not take the readings: retry later, not in a loop
+            await _sleep_unless(stop, delay)
+            delay = min(delay * 2, mqtt.reconnect_max_s)
 
     def _will(self) -> tuple[str, bytes]:
         return self.config.status_topic, self.status_payload("offline", "connection lost")
@@ -207,6 +221,17 @@ class Publisher:
         except TimeoutError:
             log.warning("no PUBACK in time; reconnecting", extra={"seq": batch.seq})
             link.close()  # completes link.lost: the connection starts over from the outbox
+        except PublishRefusedError as exc:
+            self.counters.publish_failures += 1
+            if not self._refused:  # one line per connection, not one per batch in flight
+                self._refused = True
+                message = (
+                    "the broker has no subscriber for readings (ingest away?); keeping them"
+                    if isinstance(exc, NoSubscribersError)
+                    else "the broker refused a batch; keeping it"
+                )
+                log.warning(message, extra={"seq": batch.seq, "error": str(exc)})
+            link.close()
         except BrokerUnavailableError as exc:
             self.counters.publish_failures += 1
             log.debug("batch not acknowledged", extra={"seq": batch.seq, "error": str(exc)})

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,23 @@ def agent_command(config: Path) -> list[str]:
 def start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(agent_command(config), cwd=ROOT, stdout=out, stderr=out)
+
+
+def subscribe_statuses_and_readings(
+    watcher: paho.Client, endpoint: MqttEndpoint, status_topic: str, topic_root: str
+) -> None:
+    """Subscribe ``watcher`` to the status and to the readings, and wait for the SUBACK.
+
+    Readings nobody subscribes to are discarded by the broker (PUBACK "no matching subscribers"),
+    so the agent keeps them and reconnects after a backoff: a test that only watches the status
+    needs a subscriber for the readings to see the agent connected and draining.
+    """
+    subscribed = threading.Event()
+    watcher.on_subscribe = lambda *_: subscribed.set()
+    watcher.connect(endpoint.host, endpoint.port)
+    watcher.subscribe([(status_topic, 1), (wire.readings_subscription(topic_root), 1)])
+    watcher.loop_start()
+    assert subscribed.wait(10)
 
 
 def test_sigkill_while_publishing_then_restart(
@@ -140,6 +158,46 @@ def test_broker_stopped_and_restarted(
         broker.stop()
 
 
+@pytest.mark.skipif(find_mosquitto() is None, reason="needs a mosquitto binary")
+def test_restarted_broker_without_subscriber_keeps_readings_in_the_outbox(
+    db_url: str, topic_root: str, tmp_path: Path, broker_dir: Path
+) -> None:
+    """Mosquitto 2.0 persists a session but not its shared subscriptions: after a restart, until
+    ingest has reconnected and subscribed again, it acknowledges readings and discards them
+    (MQTT 5 PUBACK reason 0x10, no matching subscribers). The agent must keep them."""
+    broker = MosquittoBroker(broker_dir, port=free_port())
+    url = broker.start()
+    enterprise = pick_enterprise()
+    device = sim_device(enterprise, ticks=40)
+    config_path = gateway_toml(tmp_path, url, topic_root, enterprise=enterprise, device=device)
+    register(db_url, config_path)
+    settings = make_settings(db_url, topic_root, mqtt_url=url)
+    total = len(expected(config_path))
+    try:
+        with RunningIngest(settings):
+            pass  # ingest's persistent session and its shared subscription exist, it is away
+        broker.stop()
+        broker = SamePortBroker(broker_dir, port=broker.port)
+        broker.start()  # the session is back, its shared subscription is not
+        with AgentThread(load_gateway_config(config_path)) as agent:
+            assert agent.agent is not None
+            counters, box = agent.agent.counters, agent.agent.outbox.box
+            assert wait_for(
+                lambda: (
+                    counters.readings_written == total
+                    and (counters.readings_published == total or counters.publish_failures > 0)
+                ),
+                20,
+            )
+            assert counters.readings_published == 0
+            assert box.depth == total  # nobody would have stored them: all still in the outbox
+            with RunningIngest(settings):  # subscribes again; the agent's next attempt lands
+                assert_exactly_once(db_url, config_path)
+                assert wait_for(lambda: box.depth == 0)
+    finally:
+        broker.stop()
+
+
 def test_status_online_heartbeat_and_quota(topic_root: str, tmp_path: Path) -> None:
     """Retained status with counters; a tiny quota with refuse-new is applied and counted."""
     enterprise = pick_enterprise()
@@ -157,10 +215,10 @@ def test_status_online_heartbeat_and_quota(topic_root: str, tmp_path: Path) -> N
     statuses: list[dict[str, object]] = []
     endpoint = MqttEndpoint.from_url(MQTT_URL)
     watcher = endpoint.client(f"watch-{topic_root}")
-    watcher.on_message = lambda _c, _u, msg: statuses.append(json.loads(msg.payload))
-    watcher.connect(endpoint.host, endpoint.port)
-    watcher.subscribe(config.status_topic, qos=1)
-    watcher.loop_start()
+    watcher.on_message = lambda _c, _u, msg: (
+        statuses.append(json.loads(msg.payload)) if msg.topic == config.status_topic else None
+    )
+    subscribe_statuses_and_readings(watcher, endpoint, config.status_topic, topic_root)
     try:
         with AgentThread(config) as agent:
             assert wait_for(lambda: any(s.get("dropped_by_quota", 0) for s in statuses), 20)
@@ -195,14 +253,14 @@ def test_last_will_is_offline_when_the_agent_dies(topic_root: str, tmp_path: Pat
         mqtt={"keepalive_s": 5},
     )
     status_topic = load_gateway_config(config_path).status_topic
-    proc = start_agent(config_path, tmp_path / "agent.log")
     endpoint = MqttEndpoint.from_url(MQTT_URL)
     seen: list[dict[str, object]] = []
     watcher = endpoint.client(f"will-{topic_root}")
-    watcher.on_message = lambda _c, _u, msg: seen.append(json.loads(msg.payload))
-    watcher.connect(endpoint.host, endpoint.port)
-    watcher.subscribe(status_topic, qos=1)
-    watcher.loop_start()
+    watcher.on_message = lambda _c, _u, msg: (
+        seen.append(json.loads(msg.payload)) if msg.topic == status_topic else None
+    )
+    subscribe_statuses_and_readings(watcher, endpoint, status_topic, topic_root)
+    proc = start_agent(config_path, tmp_path / "agent.log")
     try:
         assert wait_for(lambda: any(s["state"] == "online" for s in seen), 15)
         os.kill(proc.pid, signal.SIGKILL)  # the TCP connection drops: the broker sends the will
@@ -214,4 +272,3 @@ def test_last_will_is_offline_when_the_agent_dies(topic_root: str, tmp_path: Pat
         watcher.disconnect()
         if proc.poll() is None:
             proc.kill()
-    _ = paho
