@@ -14,10 +14,12 @@ only when the series had no usable reading earlier in the current month (the int
 starts in a past month) or the change is in the month's first hour (the CEMS and power
 integration gap); then that enterprise's cache is dropped. A change of the meters (roles,
 sources) drops every cache. Every enterprise is refreshed (from the caches) on start, when the
-registry, economic data or factor library change, when the day changes, every
-``accounts.cache_ttl_s``, and on every cycle while there is no aggregator watermark (rollups
-written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, one per cycle
-(an ``aggregate recompute`` leaves no change rows).
+registry, economic data or factor library change, when the day changes and every
+``accounts.cache_ttl_s``: spread over ``accounts.spread_s``, a slice per cycle, while the changed
+enterprises are refreshed every cycle (:mod:`accounts.ledger._owed`: the bound it keeps); and on
+every cycle while there is no aggregator watermark (rollups written otherwise). The oldest cache
+is re-read once it is ``cache_ttl_s`` old, one per cycle (an ``aggregate recompute`` leaves no
+change rows).
 
 The current month is kept the same way up to a frontier 75 minutes back
 (:mod:`accounts.ledger._month_cache`): a cycle reads the rollups since the frontier only.
@@ -37,7 +39,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -48,6 +50,7 @@ from accounts.ledger._grading import band_set
 from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._known import KnownMonths
 from accounts.ledger._month_cache import REACHES_BACK, MonthToDate, frontier
+from accounts.ledger._owed import Owed
 from accounts.ledger._partitions import PART_OF, Partitions
 from accounts.ledger._period import local_midnight, month_start
 from accounts.ledger._read import read_activities
@@ -103,7 +106,9 @@ class AccountsMetrics:
         self.cycles = Counter(f"{p}cycles", "refresh cycles run", registry=r)
         self.enterprises = Counter(f"{p}enterprises_refreshed", "enterprises refreshed", registry=r)
         self.accounts = Counter(f"{p}accounts_written", "live account rows written", registry=r)
-        self.full = Counter(f"{p}full_refreshes", "cycles that refreshed everything", registry=r)
+        self.full = Counter(
+            f"{p}full_refreshes", "cycles that owed every enterprise a refresh", registry=r
+        )
         self.seconds = Histogram(
             f"{p}cycle_seconds",
             "time of one refresh cycle",
@@ -134,17 +139,25 @@ class _Cache:
 @dataclass(frozen=True)
 class CycleResult:
     refreshed: int
-    full: bool
+    full: bool  # every enterprise was owed a refresh (refreshed over ``accounts.spread_s``)
     result: RefreshResult | None
+    owed: int = 0  # enterprises still owed one after this cycle
 
 
 class LiveAccounts:
     """The ``accounts run`` loop; :meth:`cycle` is one refresh (tests call it directly)."""
 
     def __init__(
-        self, conninfo: str, settings: AccountsSettings, metrics: AccountsMetrics | None = None
+        self,
+        conninfo: str,
+        settings: AccountsSettings,
+        metrics: AccountsMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the seconds the schedules (``grade_s``, ``cache_ttl_s``, ``spread_s``)
+        count; tests pass their own."""
         self.conninfo = conninfo
+        self.clock = clock
         self.settings = settings
         self.metrics = metrics or AccountsMetrics()
         self.ready = threading.Event()
@@ -155,6 +168,7 @@ class LiveAccounts:
         self._day: date | None = None
         self._meters: object | None = None
         self._full_at = 0.0
+        self._owed = Owed()  # enterprises owed a refresh by a change of every one's inputs
         self._past: dict[str, _Cache] = {}
         self._known = KnownMonths()  # what the accounts take from the cached months
         self._ungraded = False  # accounts written since the last grading
@@ -218,6 +232,7 @@ class LiveAccounts:
                 extra={
                     "enterprises": outcome.refreshed,
                     "full": outcome.full,
+                    "owed": outcome.owed,
                     "accounts": outcome.result.accounts,
                     "grades": graded,
                     "seconds": round(time.monotonic() - began, 3),
@@ -228,7 +243,7 @@ class LiveAccounts:
         return outcome
 
     def _grading_due(self) -> bool:
-        return self._ungraded and time.monotonic() - self._graded_at >= self.settings.grade_s
+        return self._ungraded and self.clock() - self._graded_at >= self.settings.grade_s
 
     def _grade(self, conn: psycopg.Connection, now: datetime) -> int:
         """Grades need every account of a period (industry L), so they are written after the
@@ -245,7 +260,7 @@ class LiveAccounts:
                 graded = regrade_live(conn, self.settings, now)
         finally:
             conn.isolation_level = isolation
-        self._graded_at, self._ungraded = time.monotonic(), False
+        self._graded_at, self._ungraded = self.clock(), False
         return graded
 
     def _part(self, column: str) -> tuple[str, dict[str, object]]:
@@ -276,22 +291,26 @@ class LiveAccounts:
                 self._past.pop(code, None)
             if back or not this_month:  # ... or before the current month's kept sums
                 self._month.drop(code)
+        clock = self.clock()
         full = (
             (meters, context) != (self._meters, self._context)
             or now.date() != self._day
             or aggregator is None
             or self._watermark is None
-            or time.monotonic() - self._full_at >= self.settings.cache_ttl_s
+            or clock - self._full_at >= self.settings.cache_ttl_s
         )
         codes = set(changed)
         if full:
-            codes = set(all_codes(conn) if self.partitions is None else self.partitions.codes(conn))
-            self._full_at = time.monotonic()
+            every = all_codes(conn) if self.partitions is None else self.partitions.codes(conn)
+            # no aggregator: nothing is known of what changed, so everyone, every cycle
+            self._owed.owe(every, clock, 0.0 if aggregator is None else self.settings.spread_s)
+            self._full_at = clock
+        codes |= self._owed.due(clock)
         codes |= self._expire_one()
         self._watermark, self._meters, self._context = aggregator, meters, context
         self._day = now.date()
         if not codes:
-            return CycleResult(0, False, None)
+            return CycleResult(0, full, None, len(self._owed))
         ordered = sorted(codes)
         activity = self._activities(conn, ordered, now, current)
         result = refresh_live(
@@ -303,7 +322,8 @@ class LiveAccounts:
             regrade=False,  # see _grade
             known=self._known,
         )
-        return CycleResult(len(ordered), full, result)
+        self._owed.paid(ordered, clock)
+        return CycleResult(len(ordered), full, result, len(self._owed))
 
     def _changed(
         self, conn: psycopg.Connection, aggregator: object, now: datetime, current: date
@@ -338,7 +358,7 @@ class LiveAccounts:
         if not self._past:
             return set()
         code, cache = min(self._past.items(), key=lambda item: item[1].read_at)
-        if time.monotonic() - cache.read_at < self.settings.cache_ttl_s:
+        if self.clock() - cache.read_at < self.settings.cache_ttl_s:
             return set()
         del self._past[code]
         self._month.drop(code)
@@ -357,7 +377,7 @@ class LiveAccounts:
         mem = self.settings.read_work_mem
         uncached = [code for code in codes if code not in self._past]
         if uncached:
-            read_at = time.monotonic()
+            read_at = self.clock()
             past = read_activities(
                 conn, uncached, local_midnight(earliest), local_midnight(current), work_mem=mem
             )
