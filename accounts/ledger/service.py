@@ -28,9 +28,10 @@ months' economic figures, factor selections) is kept with them (:mod:`accounts.l
 and dropped with them, or all of it when the registry, economic data, factors or day change.
 
 Grades are written after the accounts commit, in a transaction of their own, at most every
-``accounts.grade_s`` (:meth:`LiveAccounts._grade`). With ``accounts.partitions`` > 1 several
-processes split the enterprises (:mod:`accounts.ledger._partitions`); each writes its accounts,
-then grades all of them.
+``accounts.grade_s`` (:meth:`LiveAccounts._grade`), by a thread of their own with its own
+connection (:meth:`LiveAccounts._grading`): a grading does not hold the next cycle. With
+``accounts.partitions`` > 1 several processes split the enterprises
+(:mod:`accounts.ledger._partitions`); each writes its accounts, then grades all of them.
 """
 
 from __future__ import annotations
@@ -171,13 +172,24 @@ class LiveAccounts:
         self._owed = Owed()  # enterprises owed a refresh by a change of every one's inputs
         self._past: dict[str, _Cache] = {}
         self._known = KnownMonths()  # what the accounts take from the cached months
-        self._ungraded = False  # accounts written since the last grading
+        self._ungraded = threading.Event()  # accounts written since the last grading began
         self._graded_at = -float("inf")
         self._month = MonthToDate()  # the current month's sums up to a frontier
         # accounts.partitions > 1: this process refreshes the partitions it holds
         self.partitions = Partitions(settings.partitions) if settings.partitions > 1 else None
 
     def run(self, stop: threading.Event) -> None:
+        """Cycles every ``accounts.refresh_s``; the grading runs in a thread of its own
+        (:meth:`_grading`), so that regrading every account does not hold the next cycle."""
+        grader = threading.Thread(target=self._grading, args=(stop,), name="accounts-grades")
+        grader.start()
+        try:
+            self._cycles(stop)
+        finally:
+            stop.set()
+            grader.join()
+
+    def _cycles(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 with psycopg.connect(
@@ -192,7 +204,7 @@ class LiveAccounts:
                     self.ready.set()
                     log.info("live accounts following the rollups")
                     while not stop.is_set():
-                        self.cycle(conn)
+                        self.cycle(conn, grade=False)
                         stop.wait(self.settings.refresh_s)
             except (DatabaseUnavailableError, psycopg.OperationalError) as exc:
                 self.ready.clear()
@@ -206,7 +218,33 @@ class LiveAccounts:
         if not row or not row[0]:
             raise DatabaseUnavailableError("another `accounts run` refreshes this database")
 
-    def cycle(self, conn: psycopg.Connection, now: datetime | None = None) -> CycleResult:
+    def _grading(self, stop: threading.Event) -> None:
+        """The grades, on a connection of their own, once accounts were written and
+        ``accounts.grade_s`` passed since the last grading. The GIL is shared with the cycles:
+        what runs in parallel is the database's part of both (reads, upserts)."""
+        while not stop.is_set():
+            try:
+                with psycopg.connect(
+                    self.conninfo, application_name="carbonledger-accounts-grades"
+                ) as conn:
+                    while not stop.is_set():
+                        wait = self._graded_at + self.settings.grade_s - self.clock()
+                        if wait > 0:
+                            stop.wait(min(wait, 1.0))
+                        elif self._ungraded.wait(0.5):
+                            began = time.monotonic()
+                            graded = self._grade(conn, datetime.now(SHANGHAI))
+                            log.info("live grades written", extra={
+                                "grades": graded, "seconds": round(time.monotonic() - began, 3)
+                            })  # fmt: skip
+            except psycopg.OperationalError as exc:
+                log.warning("live grades waiting; retrying in 2 s", extra={"error": str(exc)})
+                stop.wait(2.0)
+
+    def cycle(
+        self, conn: psycopg.Connection, now: datetime | None = None, *, grade: bool = True
+    ) -> CycleResult:
+        """One refresh; ``grade`` False leaves the grades to :meth:`_grading` (``run``)."""
         began = time.monotonic()
         now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
         try:
@@ -214,8 +252,9 @@ class LiveAccounts:
                 moved = self.partitions.balance(conn) if self.partitions else False
                 outcome = self._cycle(conn, now, moved=moved)
             self._known.confirm()  # committed: the months' factor selections are stored
-            self._ungraded |= outcome.result is not None
-            graded = self._grade(conn, now) if self._grading_due() else None
+            if outcome.result is not None:
+                self._ungraded.set()
+            graded = self._grade(conn, now) if grade and self._grading_due() else None
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(f"accounts refresh: {exc}") from exc
         m = self.metrics
@@ -243,7 +282,8 @@ class LiveAccounts:
         return outcome
 
     def _grading_due(self) -> bool:
-        return self._ungraded and self.clock() - self._graded_at >= self.settings.grade_s
+        due = self.clock() - self._graded_at >= self.settings.grade_s
+        return self._ungraded.is_set() and due
 
     def _grade(self, conn: psycopg.Connection, now: datetime) -> int:
         """Grades need every account of a period (industry L), so they are written after the
@@ -254,13 +294,17 @@ class LiveAccounts:
         committed are always graded. At most every ``accounts.grade_s``."""
         isolation = conn.isolation_level
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        self._ungraded.clear()  # accounts committed from here on are graded again
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GRADER,))
                 graded = regrade_live(conn, self.settings, now)
+        except BaseException:
+            self._ungraded.set()
+            raise
         finally:
             conn.isolation_level = isolation
-        self._graded_at, self._ungraded = self.clock(), False
+        self._graded_at = self.clock()
         return graded
 
     def _part(self, column: str) -> tuple[str, dict[str, object]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -11,9 +11,11 @@ import psycopg
 import pytest
 
 from accounts.ledger import Period, get_account
-from accounts.ledger.service import LiveAccounts
+from accounts.ledger._store import regrade_live
+from accounts.ledger.service import _GRADER, LiveAccounts
 from analytics import Aggregator, Partition
 from carbonledger.config import AccountsSettings, AggregateSettings
+from carbonledger.tz import SHANGHAI
 from ingest.writer import BatchWriter, Message
 from tests.accounts.ledger.helpers import CEMENT, DYEING, PARTS, economics, local, register
 from tests.helpers import InThread
@@ -259,3 +261,60 @@ def test_every_account_follows_a_change_of_all_inputs_within_spread_s(url: str) 
         clock.t = 190.0  # 100 + spread_s: every account is as of the new day
         service.cycle(conn, day)
         assert set(_as_of(reader).values()) == {day}
+
+
+def _wait_for(check: Callable[[], bool], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_cycles_go_on_while_the_grading_waits(url: str) -> None:
+    """``accounts run`` grades in a thread of its own: a grading held up (here by another
+    process's grading lock) holds no cycle, and once through it grades the last accounts."""
+    today = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    with psycopg.connect(url, autocommit=True) as conn:
+        economics(conn, PARTS, f"{today:%Y-%m}-01", "10", None)
+    _write(url, today, 100.0, 61)
+    _drain(url)
+    service = LiveAccounts(url, AccountsSettings(refresh_s=0.1))
+
+    def mtd_total() -> Decimal:
+        return get_account(reader, PARTS, Period.mtd(datetime.now(SHANGHAI))).totals.total
+
+    with (
+        psycopg.connect(url, autocommit=True) as reader,
+        psycopg.connect(url, autocommit=True) as other,
+    ):
+        other.execute("SELECT pg_advisory_lock(%s)", (_GRADER,))
+        with InThread(service.run, service.ready):
+            assert _wait_for(
+                lambda: (
+                    reader.execute(
+                        "SELECT 1 FROM account_periods WHERE period_kind = 'mtd'"
+                    ).fetchone()
+                    is not None
+                )
+            )
+            _write(url, today + timedelta(seconds=15 * 61), 115.25, 60)
+            _drain(url)  # held behind the grading, this cycle would never come
+            assert _wait_for(lambda: mtd_total() == Decimal("0.014922"))
+            assert reader.execute("SELECT count(*) FROM grades").fetchone() == (0,)
+            other.execute("SELECT pg_advisory_unlock(%s)", (_GRADER,))
+            assert _wait_for(
+                lambda: (
+                    reader.execute(
+                        "SELECT count(*) FROM grades WHERE period_kind = 'mtd'"
+                    ).fetchone()
+                    != (0,)
+                )
+            )
+            assert _wait_for(lambda: not service._ungraded.is_set())
+        graded = _grade_of(reader)
+        with psycopg.connect(url) as conn:  # the grades of the accounts as they are
+            regrade_live(conn, AccountsSettings(), datetime.now(SHANGHAI))
+            conn.commit()
+        assert _grade_of(reader)[0] == graded[0]
