@@ -169,6 +169,7 @@ class LiveAccounts:
         self._day: date | None = None
         self._meters: object | None = None
         self._full_at = 0.0
+        self._oldest: datetime | None = None  # the oldest change of the cycle, committed at
         self._owed = Owed()  # enterprises owed a refresh by a change of every one's inputs
         self._past: dict[str, _Cache] = {}
         self._known = KnownMonths()  # what the accounts take from the cached months
@@ -251,12 +252,14 @@ class LiveAccounts:
             with conn.transaction():
                 moved = self.partitions.balance(conn) if self.partitions else False
                 outcome = self._cycle(conn, now, moved=moved)
+            waited = None if self._oldest is None else datetime.now(SHANGHAI) - self._oldest
             self._known.confirm()  # committed: the months' factor selections are stored
             if outcome.result is not None:
                 self._ungraded.set()
             graded = self._grade(conn, now) if grade and self._grading_due() else None
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(f"accounts refresh: {exc}") from exc
+        oldest = None if waited is None else round(waited.total_seconds(), 3)
         m = self.metrics
         m.cycles.inc()
         m.seconds.observe(time.monotonic() - began)
@@ -274,6 +277,8 @@ class LiveAccounts:
                     "owed": outcome.owed,
                     "accounts": outcome.result.accounts,
                     "grades": graded,
+                    # the longest wait of a reading this cycle took: committed -> its accounts
+                    "oldest_change_s": oldest,
                     "seconds": round(time.monotonic() - began, 3),
                 },
             )
@@ -313,6 +318,7 @@ class LiveAccounts:
         return PART_OF.format(column=column), self.partitions.params()
 
     def _cycle(self, conn: psycopg.Connection, now: datetime, *, moved: bool) -> CycleResult:
+        self._oldest = None
         if self.partitions is not None and not self.partitions.held:
             return CycleResult(0, False, None)  # a standby: the others hold every partition
         if moved:  # partitions taken or given back: what is cached may not be ours
@@ -447,7 +453,8 @@ class LiveAccounts:
     def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:
         if not rows:
             return
-        oldest = min(r[2] for r in rows)  # type: ignore[type-var]
-        lag = max(0.0, (now - oldest).total_seconds())  # type: ignore[operator]
+        oldest: datetime = min(r[2] for r in rows)  # type: ignore[type-var,assignment]
+        self._oldest = oldest
+        lag = max(0.0, (now - oldest).total_seconds())
         self.metrics.freshness.observe(lag)
         self.metrics.lag.set(lag)
