@@ -182,13 +182,16 @@ class LiveAccounts:
     def run(self, stop: threading.Event) -> None:
         """Cycles every ``accounts.refresh_s``; the grading runs in a thread of its own
         (:meth:`_grading`), so that regrading every account does not hold the next cycle."""
-        grader = threading.Thread(target=self._grading, args=(stop,), name="accounts-grades")
+        failed: list[BaseException] = []
+        grader = threading.Thread(target=self._grading, args=(stop, failed), name="accounts-grades")
         grader.start()
         try:
             self._cycles(stop)
         finally:
             stop.set()
             grader.join()
+        if failed:  # the grading failed otherwise than by the database: the service stops
+            raise failed[0]
 
     def _cycles(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -219,7 +222,7 @@ class LiveAccounts:
         if not row or not row[0]:
             raise DatabaseUnavailableError("another `accounts run` refreshes this database")
 
-    def _grading(self, stop: threading.Event) -> None:
+    def _grading(self, stop: threading.Event, failed: list[BaseException]) -> None:
         """The grades, on a connection of their own, once accounts were written and
         ``accounts.grade_s`` passed since the last grading. The GIL is shared with the cycles:
         what runs in parallel is the database's part of both (reads, upserts)."""
@@ -241,6 +244,9 @@ class LiveAccounts:
             except psycopg.OperationalError as exc:
                 log.warning("live grades waiting; retrying in 2 s", extra={"error": str(exc)})
                 stop.wait(2.0)
+            except BaseException as exc:  # noqa: BLE001 - raised again by run()
+                failed.append(exc)
+                stop.set()
 
     def cycle(
         self, conn: psycopg.Connection, now: datetime | None = None, *, grade: bool = True
