@@ -2,9 +2,15 @@
 
 Watermark algorithm (per partition ``i/N``, stored in ``aggregator_watermarks``):
 
-1. Open a REPEATABLE READ transaction; its snapshot's ``xmin`` (X) is a transaction id below
-   which every transaction has finished, so every committed change row with ``txid < X`` is
-   visible in this snapshot and no new one can appear later.
+1. Open a REPEATABLE READ transaction and take its horizon X: the lowest transaction id of the
+   snapshot's running ones (``pg_snapshot_xip``) that may write this database, or the
+   snapshot's ``xmax`` if none. Every transaction below X has finished or is held by a backend
+   of another database (``pg_stat_activity``: its ``backend_xid`` and database, read together),
+   which cannot write this database's change rows; so every committed change row with
+   ``txid < X`` is visible in this snapshot and no new one can appear later. A running id whose
+   backend is not found (it ended since the snapshot, or a prepared transaction) is kept: its
+   rows, if any, are not in this snapshot. The snapshot's ``xmin`` would be held by any writer
+   on the server (a neighbour's bulk load), not only by this database's.
 2. Take this partition's change rows with ``W <= txid < X`` (W: the stored watermark), at most
    ``max_changes`` of them, cut at a transaction boundary.
 3. Recompute the buckets they touch from the raw readings (same snapshot), replace the rollups,
@@ -53,6 +59,16 @@ SELECT meter_id, quantity, min(first_time), max(last_time), min(committed_at), s
 FROM reading_changes
 WHERE txid >= %(w)s AND txid < %(c)s AND {_PART}
 GROUP BY meter_id, quantity
+"""
+# the horizon (module docstring, step 1): the first statement, so it fixes the snapshot
+_HORIZON = """
+SELECT coalesce((
+    SELECT min(x) FROM pg_snapshot_xip(s) AS x WHERE NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity a
+        WHERE a.backend_xid = xid(x) AND a.datid IS NOT NULL
+          AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))
+), pg_snapshot_xmax(s))
+FROM (SELECT pg_current_snapshot() AS s) AS snap
 """
 _PENDING = f"SELECT min(committed_at) FROM reading_changes WHERE txid >= %(w)s AND {_PART}"
 
@@ -170,11 +186,11 @@ class Aggregator:
             )
 
     def cycle(self, conn: psycopg.Connection) -> CycleResult:
-        """One transaction: changes below the snapshot's xmin -> rollups + new watermark."""
+        """One transaction: changes below the horizon -> rollups + new watermark."""
         began = time.time()
         part = {"i": self.partition.index, "n": self.partition.count}
         with conn.transaction():
-            row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())").fetchone()
+            row = conn.execute(_HORIZON).fetchone()
             assert row is not None  # noqa: S101 - a SELECT of one value returns one row
             xmin = row[0]
             watermark = self._watermark(conn)

@@ -642,12 +642,18 @@ def _steady(logs: Path, since: float, until: float) -> dict[str, Any]:
     ]
     batches = _logged(logs / "aggregate.jsonl", "rollups refreshed", since, until)
     partial = [c for c in cycles_ if not c.get("full")]
+    waits = [c["oldest_change_s"] for c in cycles_ if c.get("oldest_change_s") is not None]
     return {
         "stream_accounts_cycles": len(cycles_),
         "stream_full_cycles": len(cycles_) - len(partial),
         "stream_cycle_enterprises_p50": _quantile([c["enterprises"] for c in partial], 0.5),
         "stream_cycle_s_p50": _quantile([c["seconds"] for c in partial], 0.5),
         "stream_cycle_s_max": _quantile([c["seconds"] for c in cycles_], 1.0),
+        # per cycle, its oldest change's wait from commit to the accounts' commit, as the
+        # service logs it: no poll resolution, and the longest any reading of the cycle waited
+        "stream_oldest_change_s_p50": _quantile(waits, 0.5),
+        "stream_oldest_change_s_p99": _quantile(waits, 0.99),
+        "stream_oldest_change_s_max": _quantile(waits, 1.0),
         "stream_aggregate_batches": len(batches),
         "stream_aggregate_lag_p99_s": _quantile([b["lag_s"] for b in batches], 0.99),
     }

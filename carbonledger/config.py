@@ -163,6 +163,15 @@ class AccountsSettings(_Section):
     cache_ttl_s: float = Field(
         600.0, gt=0, description="every live account refreshed, a cached past read again, after"
     )
+    spread_s: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="a refresh of every live account (start, new day, registry, economic data or"
+        " factors changed, cache_ttl_s) is spread over this many seconds, least recently"
+        " refreshed first, instead of one cycle (0: one cycle); a province sets 120"
+        " (docs/scale.md)",
+    )
     metrics_port: int = Field(9110, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
     partitions: int = Field(
         1,

@@ -14,10 +14,12 @@ only when the series had no usable reading earlier in the current month (the int
 starts in a past month) or the change is in the month's first hour (the CEMS and power
 integration gap); then that enterprise's cache is dropped. A change of the meters (roles,
 sources) drops every cache. Every enterprise is refreshed (from the caches) on start, when the
-registry, economic data or factor library change, when the day changes, every
-``accounts.cache_ttl_s``, and on every cycle while there is no aggregator watermark (rollups
-written otherwise). The oldest cache is re-read once it is ``cache_ttl_s`` old, one per cycle
-(an ``aggregate recompute`` leaves no change rows).
+registry, economic data or factor library change, when the day changes and every
+``accounts.cache_ttl_s``: spread over ``accounts.spread_s``, a slice per cycle, while the changed
+enterprises are refreshed every cycle (:mod:`accounts.ledger._owed`: the bound it keeps); and on
+every cycle while there is no aggregator watermark (rollups written otherwise). The oldest cache
+is re-read once it is ``cache_ttl_s`` old, one per cycle (an ``aggregate recompute`` leaves no
+change rows).
 
 The current month is kept the same way up to a frontier 75 minutes back
 (:mod:`accounts.ledger._month_cache`): a cycle reads the rollups since the frontier only.
@@ -26,9 +28,10 @@ months' economic figures, factor selections) is kept with them (:mod:`accounts.l
 and dropped with them, or all of it when the registry, economic data, factors or day change.
 
 Grades are written after the accounts commit, in a transaction of their own, at most every
-``accounts.grade_s`` (:meth:`LiveAccounts._grade`). With ``accounts.partitions`` > 1 several
-processes split the enterprises (:mod:`accounts.ledger._partitions`); each writes its accounts,
-then grades all of them.
+``accounts.grade_s`` (:meth:`LiveAccounts._grade`), by a thread of their own with its own
+connection (:meth:`LiveAccounts._grading`): a grading does not hold the next cycle. With
+``accounts.partitions`` > 1 several processes split the enterprises
+(:mod:`accounts.ledger._partitions`); each writes its accounts, then grades all of them.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -48,6 +51,7 @@ from accounts.ledger._grading import band_set
 from accounts.ledger._inputs import MonthActivity
 from accounts.ledger._known import KnownMonths
 from accounts.ledger._month_cache import REACHES_BACK, MonthToDate, frontier
+from accounts.ledger._owed import Owed
 from accounts.ledger._partitions import PART_OF, Partitions
 from accounts.ledger._period import local_midnight, month_start
 from accounts.ledger._read import read_activities
@@ -103,7 +107,9 @@ class AccountsMetrics:
         self.cycles = Counter(f"{p}cycles", "refresh cycles run", registry=r)
         self.enterprises = Counter(f"{p}enterprises_refreshed", "enterprises refreshed", registry=r)
         self.accounts = Counter(f"{p}accounts_written", "live account rows written", registry=r)
-        self.full = Counter(f"{p}full_refreshes", "cycles that refreshed everything", registry=r)
+        self.full = Counter(
+            f"{p}full_refreshes", "cycles that owed every enterprise a refresh", registry=r
+        )
         self.seconds = Histogram(
             f"{p}cycle_seconds",
             "time of one refresh cycle",
@@ -134,17 +140,25 @@ class _Cache:
 @dataclass(frozen=True)
 class CycleResult:
     refreshed: int
-    full: bool
+    full: bool  # every enterprise was owed a refresh (refreshed over ``accounts.spread_s``)
     result: RefreshResult | None
+    owed: int = 0  # enterprises still owed one after this cycle
 
 
 class LiveAccounts:
     """The ``accounts run`` loop; :meth:`cycle` is one refresh (tests call it directly)."""
 
     def __init__(
-        self, conninfo: str, settings: AccountsSettings, metrics: AccountsMetrics | None = None
+        self,
+        conninfo: str,
+        settings: AccountsSettings,
+        metrics: AccountsMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the seconds the schedules (``grade_s``, ``cache_ttl_s``, ``spread_s``)
+        count; tests pass their own."""
         self.conninfo = conninfo
+        self.clock = clock
         self.settings = settings
         self.metrics = metrics or AccountsMetrics()
         self.ready = threading.Event()
@@ -155,15 +169,31 @@ class LiveAccounts:
         self._day: date | None = None
         self._meters: object | None = None
         self._full_at = 0.0
+        self._oldest: datetime | None = None  # the oldest change of the cycle, committed at
+        self._owed = Owed()  # enterprises owed a refresh by a change of every one's inputs
         self._past: dict[str, _Cache] = {}
         self._known = KnownMonths()  # what the accounts take from the cached months
-        self._ungraded = False  # accounts written since the last grading
+        self._ungraded = threading.Event()  # accounts written since the last grading began
         self._graded_at = -float("inf")
         self._month = MonthToDate()  # the current month's sums up to a frontier
         # accounts.partitions > 1: this process refreshes the partitions it holds
         self.partitions = Partitions(settings.partitions) if settings.partitions > 1 else None
 
     def run(self, stop: threading.Event) -> None:
+        """Cycles every ``accounts.refresh_s``; the grading runs in a thread of its own
+        (:meth:`_grading`), so that regrading every account does not hold the next cycle."""
+        failed: list[BaseException] = []
+        grader = threading.Thread(target=self._grading, args=(stop, failed), name="accounts-grades")
+        grader.start()
+        try:
+            self._cycles(stop)
+        finally:
+            stop.set()
+            grader.join()
+        if failed:  # the grading failed otherwise than by the database: the service stops
+            raise failed[0]
+
+    def _cycles(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 with psycopg.connect(
@@ -178,7 +208,7 @@ class LiveAccounts:
                     self.ready.set()
                     log.info("live accounts following the rollups")
                     while not stop.is_set():
-                        self.cycle(conn)
+                        self.cycle(conn, grade=False)
                         stop.wait(self.settings.refresh_s)
             except (DatabaseUnavailableError, psycopg.OperationalError) as exc:
                 self.ready.clear()
@@ -192,18 +222,50 @@ class LiveAccounts:
         if not row or not row[0]:
             raise DatabaseUnavailableError("another `accounts run` refreshes this database")
 
-    def cycle(self, conn: psycopg.Connection, now: datetime | None = None) -> CycleResult:
+    def _grading(self, stop: threading.Event, failed: list[BaseException]) -> None:
+        """The grades, on a connection of their own, once accounts were written and
+        ``accounts.grade_s`` passed since the last grading. The GIL is shared with the cycles:
+        what runs in parallel is the database's part of both (reads, upserts)."""
+        while not stop.is_set():
+            try:
+                with psycopg.connect(
+                    self.conninfo, application_name="carbonledger-accounts-grades"
+                ) as conn:
+                    while not stop.is_set():
+                        wait = self._graded_at + self.settings.grade_s - self.clock()
+                        if wait > 0:
+                            stop.wait(min(wait, 1.0))
+                        elif self._ungraded.wait(0.5):
+                            began = time.monotonic()
+                            graded = self._grade(conn, datetime.now(SHANGHAI))
+                            log.info("live grades written", extra={
+                                "grades": graded, "seconds": round(time.monotonic() - began, 3)
+                            })  # fmt: skip
+            except psycopg.OperationalError as exc:
+                log.warning("live grades waiting; retrying in 2 s", extra={"error": str(exc)})
+                stop.wait(2.0)
+            except BaseException as exc:  # noqa: BLE001 - raised again by run()
+                failed.append(exc)
+                stop.set()
+
+    def cycle(
+        self, conn: psycopg.Connection, now: datetime | None = None, *, grade: bool = True
+    ) -> CycleResult:
+        """One refresh; ``grade`` False leaves the grades to :meth:`_grading` (``run``)."""
         began = time.monotonic()
         now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
         try:
             with conn.transaction():
                 moved = self.partitions.balance(conn) if self.partitions else False
                 outcome = self._cycle(conn, now, moved=moved)
+            waited = None if self._oldest is None else datetime.now(SHANGHAI) - self._oldest
             self._known.confirm()  # committed: the months' factor selections are stored
-            self._ungraded |= outcome.result is not None
-            graded = self._grade(conn, now) if self._grading_due() else None
+            if outcome.result is not None:
+                self._ungraded.set()
+            graded = self._grade(conn, now) if grade and self._grading_due() else None
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(f"accounts refresh: {exc}") from exc
+        oldest = None if waited is None else round(waited.total_seconds(), 3)
         m = self.metrics
         m.cycles.inc()
         m.seconds.observe(time.monotonic() - began)
@@ -218,8 +280,11 @@ class LiveAccounts:
                 extra={
                     "enterprises": outcome.refreshed,
                     "full": outcome.full,
+                    "owed": outcome.owed,
                     "accounts": outcome.result.accounts,
                     "grades": graded,
+                    # the longest wait of a reading this cycle took: committed -> its accounts
+                    "oldest_change_s": oldest,
                     "seconds": round(time.monotonic() - began, 3),
                 },
             )
@@ -228,7 +293,8 @@ class LiveAccounts:
         return outcome
 
     def _grading_due(self) -> bool:
-        return self._ungraded and time.monotonic() - self._graded_at >= self.settings.grade_s
+        due = self.clock() - self._graded_at >= self.settings.grade_s
+        return self._ungraded.is_set() and due
 
     def _grade(self, conn: psycopg.Connection, now: datetime) -> int:
         """Grades need every account of a period (industry L), so they are written after the
@@ -239,13 +305,17 @@ class LiveAccounts:
         committed are always graded. At most every ``accounts.grade_s``."""
         isolation = conn.isolation_level
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        self._ungraded.clear()  # accounts committed from here on are graded again
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_GRADER,))
                 graded = regrade_live(conn, self.settings, now)
+        except BaseException:
+            self._ungraded.set()
+            raise
         finally:
             conn.isolation_level = isolation
-        self._graded_at, self._ungraded = time.monotonic(), False
+        self._graded_at = self.clock()
         return graded
 
     def _part(self, column: str) -> tuple[str, dict[str, object]]:
@@ -254,6 +324,7 @@ class LiveAccounts:
         return PART_OF.format(column=column), self.partitions.params()
 
     def _cycle(self, conn: psycopg.Connection, now: datetime, *, moved: bool) -> CycleResult:
+        self._oldest = None
         if self.partitions is not None and not self.partitions.held:
             return CycleResult(0, False, None)  # a standby: the others hold every partition
         if moved:  # partitions taken or given back: what is cached may not be ours
@@ -276,22 +347,26 @@ class LiveAccounts:
                 self._past.pop(code, None)
             if back or not this_month:  # ... or before the current month's kept sums
                 self._month.drop(code)
+        clock = self.clock()
         full = (
             (meters, context) != (self._meters, self._context)
             or now.date() != self._day
             or aggregator is None
             or self._watermark is None
-            or time.monotonic() - self._full_at >= self.settings.cache_ttl_s
+            or clock - self._full_at >= self.settings.cache_ttl_s
         )
         codes = set(changed)
         if full:
-            codes = set(all_codes(conn) if self.partitions is None else self.partitions.codes(conn))
-            self._full_at = time.monotonic()
+            every = all_codes(conn) if self.partitions is None else self.partitions.codes(conn)
+            # no aggregator: nothing is known of what changed, so everyone, every cycle
+            self._owed.owe(every, clock, 0.0 if aggregator is None else self.settings.spread_s)
+            self._full_at = clock
+        codes |= self._owed.due(clock)
         codes |= self._expire_one()
         self._watermark, self._meters, self._context = aggregator, meters, context
         self._day = now.date()
         if not codes:
-            return CycleResult(0, False, None)
+            return CycleResult(0, full, None, len(self._owed))
         ordered = sorted(codes)
         activity = self._activities(conn, ordered, now, current)
         result = refresh_live(
@@ -303,7 +378,8 @@ class LiveAccounts:
             regrade=False,  # see _grade
             known=self._known,
         )
-        return CycleResult(len(ordered), full, result)
+        self._owed.paid(ordered, clock)
+        return CycleResult(len(ordered), full, result, len(self._owed))
 
     def _changed(
         self, conn: psycopg.Connection, aggregator: object, now: datetime, current: date
@@ -338,7 +414,7 @@ class LiveAccounts:
         if not self._past:
             return set()
         code, cache = min(self._past.items(), key=lambda item: item[1].read_at)
-        if time.monotonic() - cache.read_at < self.settings.cache_ttl_s:
+        if self.clock() - cache.read_at < self.settings.cache_ttl_s:
             return set()
         del self._past[code]
         self._month.drop(code)
@@ -357,7 +433,7 @@ class LiveAccounts:
         mem = self.settings.read_work_mem
         uncached = [code for code in codes if code not in self._past]
         if uncached:
-            read_at = time.monotonic()
+            read_at = self.clock()
             past = read_activities(
                 conn, uncached, local_midnight(earliest), local_midnight(current), work_mem=mem
             )
@@ -383,7 +459,8 @@ class LiveAccounts:
     def _observe_lag(self, rows: list[tuple[object, ...]], now: datetime) -> None:
         if not rows:
             return
-        oldest = min(r[2] for r in rows)  # type: ignore[type-var]
-        lag = max(0.0, (now - oldest).total_seconds())  # type: ignore[operator]
+        oldest: datetime = min(r[2] for r in rows)  # type: ignore[type-var,assignment]
+        self._oldest = oldest
+        lag = max(0.0, (now - oldest).total_seconds())
         self.metrics.freshness.observe(lag)
         self.metrics.lag.set(lag)

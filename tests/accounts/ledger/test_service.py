@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -11,11 +11,13 @@ import psycopg
 import pytest
 
 from accounts.ledger import Period, get_account
-from accounts.ledger.service import LiveAccounts
+from accounts.ledger._store import regrade_live
+from accounts.ledger.service import _GRADER, LiveAccounts
 from analytics import Aggregator, Partition
 from carbonledger.config import AccountsSettings, AggregateSettings
+from carbonledger.tz import SHANGHAI
 from ingest.writer import BatchWriter, Message
-from tests.accounts.ledger.helpers import PARTS, economics, local, register
+from tests.accounts.ledger.helpers import CEMENT, DYEING, PARTS, economics, local, register
 from tests.helpers import InThread
 
 
@@ -181,3 +183,138 @@ def test_past_months_selections_are_written_until_a_cycle_commits_them(url: str)
         assert service.cycle(conn, now).refreshed == 1
         # committed once: the cycles of the same kept months write the current month's only
         assert admin.execute(_OCTOBER).fetchone() == (0,)
+
+
+class _Clock:
+    """The seconds the service's schedules count, moved by the test."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _as_of(reader: psycopg.Connection) -> dict[str, datetime]:
+    rows = reader.execute(
+        "SELECT enterprise_code, as_of FROM account_periods"
+        " WHERE period_kind = 'mtd' AND status = 'live'"
+    ).fetchall()
+    return {code.strip(): as_of for code, as_of in rows}
+
+
+def test_a_full_refresh_is_spread_while_changed_enterprises_are_served_every_cycle(
+    url: str,
+) -> None:
+    """``accounts.spread_s``: the start owes every enterprise a refresh, due evenly over
+    spread_s (least recently refreshed first); a changed enterprise is refreshed at once."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        register(conn, [DYEING, CEMENT])
+    now, clock = local("2026-11-20 10:00"), _Clock()
+    service = LiveAccounts(url, AccountsSettings(spread_s=90), clock=clock)
+    _write(url, local("2026-11-20 09:00"), 100.0, 61)
+    _drain(url)
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as reader:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        first = service.cycle(conn, now)  # dues: DYEING 0, CEMENT 30, PARTS 60
+        assert (first.full, first.refreshed, first.owed) == (True, 1, 2)
+        assert set(_as_of(reader)) == {DYEING}
+        _write(url, local("2026-11-20 09:15:15"), 115.25, 60)
+        _drain(url)
+        clock.t = 10.0
+        second = service.cycle(conn, now)  # PARTS changed: served now, no longer owed
+        assert (second.full, second.refreshed, second.owed) == (False, 1, 1)
+        assert set(_as_of(reader)) == {DYEING, PARTS}
+        assert get_account(reader, PARTS, Period.mtd(now)).totals.total == Decimal("0.014922")
+        clock.t = 29.0
+        assert service.cycle(conn, now).refreshed == 0  # CEMENT is due at 30
+        clock.t = 30.0
+        assert (service.cycle(conn, now).refreshed, len(_as_of(reader))) == (1, 3)
+        clock.t = 61.0
+        assert service.cycle(conn, now).refreshed == 0  # PARTS was paid at 10
+
+
+def test_every_account_follows_a_change_of_all_inputs_within_spread_s(url: str) -> None:
+    """The bound (docs/accounts.md): a change seen at T is in every account by the first cycle
+    starting at T + spread_s or later, also when a second change comes meanwhile."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        register(conn, [DYEING, CEMENT])
+    clock = _Clock()
+    service = LiveAccounts(url, AccountsSettings(spread_s=90), clock=clock)
+    _write(url, local("2026-11-20 09:00"), 100.0, 61)
+    _drain(url)  # the aggregator's watermark: without it every cycle refreshes everyone
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as reader:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        for t in (0.0, 30.0, 60.0):  # the start, spread
+            clock.t = t
+            service.cycle(conn, local("2026-11-20 10:00"))
+        assert len(_as_of(reader)) == 3
+        day = local("2026-11-21 10:00")
+        clock.t = 100.0  # a new day: every account's as_of is owed, due at 100, 130, 160
+        new_day = service.cycle(conn, day)
+        assert (new_day.full, new_day.refreshed, new_day.owed) == (True, 1, 2)
+        clock.t = 145.0  # economic data changed: the owed keep their due times
+        with psycopg.connect(url, autocommit=True) as writer:
+            economics(writer, PARTS, "2026-11-01", "10", None)
+        assert service.cycle(conn, day).full
+        assert sorted(_as_of(reader).values()).count(day) == 2
+        clock.t = 190.0  # 100 + spread_s: every account is as of the new day
+        service.cycle(conn, day)
+        assert set(_as_of(reader).values()) == {day}
+
+
+def _wait_for(check: Callable[[], bool], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_cycles_go_on_while_the_grading_waits(url: str) -> None:
+    """``accounts run`` grades in a thread of its own: a grading held up (here by another
+    process's grading lock) holds no cycle, and once through it grades the last accounts."""
+    today = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    with psycopg.connect(url, autocommit=True) as conn:
+        economics(conn, PARTS, f"{today:%Y-%m}-01", "10", None)
+    _write(url, today, 100.0, 61)
+    _drain(url)
+    service = LiveAccounts(url, AccountsSettings(refresh_s=0.1))
+
+    def mtd_total() -> Decimal:
+        return get_account(reader, PARTS, Period.mtd(datetime.now(SHANGHAI))).totals.total
+
+    with (
+        psycopg.connect(url, autocommit=True) as reader,
+        psycopg.connect(url, autocommit=True) as other,
+    ):
+        other.execute("SELECT pg_advisory_lock(%s)", (_GRADER,))
+        with InThread(service.run, service.ready):
+            assert _wait_for(
+                lambda: (
+                    reader.execute(
+                        "SELECT 1 FROM account_periods WHERE period_kind = 'mtd'"
+                    ).fetchone()
+                    is not None
+                )
+            )
+            _write(url, today + timedelta(seconds=15 * 61), 115.25, 60)
+            _drain(url)  # held behind the grading, this cycle would never come
+            assert _wait_for(lambda: mtd_total() == Decimal("0.014922"))
+            assert reader.execute("SELECT count(*) FROM grades").fetchone() == (0,)
+            other.execute("SELECT pg_advisory_unlock(%s)", (_GRADER,))
+            assert _wait_for(
+                lambda: (
+                    reader.execute(
+                        "SELECT count(*) FROM grades WHERE period_kind = 'mtd'"
+                    ).fetchone()
+                    != (0,)
+                )
+            )
+            assert _wait_for(lambda: not service._ungraded.is_set())
+        graded = _grade_of(reader)
+        with psycopg.connect(url) as conn:  # the grades of the accounts as they are
+            regrade_live(conn, AccountsSettings(), datetime.now(SHANGHAI))
+            conn.commit()
+        assert _grade_of(reader)[0] == graded[0]
