@@ -37,6 +37,7 @@ connection (:meth:`LiveAccounts._grading`): a grading does not hold the next cyc
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import defaultdict
@@ -255,9 +256,7 @@ class LiveAccounts:
         began = time.monotonic()
         now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
         try:
-            with conn.transaction():
-                moved = self.partitions.balance(conn) if self.partitions else False
-                outcome = self._cycle(conn, now, moved=moved)
+            outcome = self._committed_cycle(conn, now)
             waited = None if self._oldest is None else datetime.now(SHANGHAI) - self._oldest
             self._known.confirm()  # committed: the months' factor selections are stored
             if outcome.result is not None:
@@ -291,6 +290,20 @@ class LiveAccounts:
         if outcome.full:
             m.full.inc()
         return outcome
+
+    def _committed_cycle(self, conn: psycopg.Connection, now: datetime) -> CycleResult:
+        """:meth:`_cycle` in its transaction. Rolled back, it leaves the watermark where it was,
+        so the changes it took are the next cycle's (not lost until a full refresh), and owes
+        everyone a refresh again (spread), as it may have paid what it did not commit."""
+        watermark = self._watermark
+        try:
+            with conn.transaction():
+                moved = self.partitions.balance(conn) if self.partitions else False
+                return self._cycle(conn, now, moved=moved)
+        except BaseException:
+            self._watermark = watermark
+            self._full_at = -math.inf
+            raise
 
     def _grading_due(self) -> bool:
         due = self.clock() - self._graded_at >= self.settings.grade_s

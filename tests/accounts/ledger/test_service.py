@@ -185,6 +185,25 @@ def test_past_months_selections_are_written_until_a_cycle_commits_them(url: str)
         assert admin.execute(_OCTOBER).fetchone() == (0,)
 
 
+def test_a_failed_cycle_leaves_its_changes_to_the_next(url: str) -> None:
+    now = local("2026-11-20 10:00")
+    service = LiveAccounts(url, AccountsSettings())
+    _write(url, local("2026-11-20 09:00"), 100.0, 61)
+    _drain(url)
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as admin:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        assert service.cycle(conn, now).refreshed == 1
+        _write(url, local("2026-11-20 09:15:15"), 115.25, 60)  # 15 kWh more
+        _drain(url)
+        admin.execute(_FAIL_SELECTIONS)
+        with pytest.raises(psycopg.errors.RaiseException):
+            service.cycle(conn, now)  # took the change, rolled back
+        admin.execute("DROP TRIGGER fail_selections ON factor_selection")
+        assert service.cycle(conn, now).refreshed == 1
+        mtd = get_account(admin, PARTS, Period.mtd(now))
+        assert mtd.totals.total == Decimal("0.014922")  # 30 kWh x 0.4974 / 1000
+
+
 class _Clock:
     """The seconds the service's schedules count, moved by the test."""
 
