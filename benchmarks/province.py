@@ -430,6 +430,11 @@ class Cycle:
     advance_s: float  # writing the new data before it (not part of the cycle)
 
 
+def _unspread(code: Path) -> dict[str, str]:
+    """``accounts.spread_s`` 0 for this checkout (a baseline before it has no such setting)."""
+    return {"CARBONLEDGER_ACCOUNTS__SPREAD_S": "0"} if code == ROOT else {}
+
+
 Step = tuple[datetime, Sequence[Meter] | None]  # a cycle's clock and the meters read before it
 
 
@@ -440,11 +445,13 @@ def cycles(
     its own, one cycle per step after :func:`advance` wrote that step's data: the first fills
     its caches, every other one follows the enterprises changed through the aggregator's
     watermark (every one, or those of the step's meters). The cache lifetime is lifted so that
-    no timed cycle is the periodic full refresh (``accounts.cache_ttl_s``), a different figure."""
+    no timed cycle is the periodic full refresh (``accounts.cache_ttl_s``), a different figure,
+    and this checkout's full refreshes are not spread (``accounts.spread_s`` 0), so that its first
+    cycle is every enterprise's."""
     worker = subprocess.Popen(
         [sys.executable, "-c", _WORKER, url, str(code)],
         env={**os.environ, **QUIET, "PYTHONPATH": f"{code}{os.pathsep}{ROOT}",
-             "CARBONLEDGER_ACCOUNTS__CACHE_TTL_S": "86400"},
+             "CARBONLEDGER_ACCOUNTS__CACHE_TTL_S": "86400", **_unspread(code)},
         cwd=code, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert worker.stdin is not None and worker.stdout is not None
@@ -665,7 +672,9 @@ def freshness_phase(url: str, city: City, args: argparse.Namespace, rss: Rss) ->
     count = args.accounts_processes
     accounts = [
         service(["accounts", "run"], url, rss, f"accounts run {i + 1}/{count}",
-                logs / f"accounts{i}.jsonl", CARBONLEDGER_ACCOUNTS__PARTITIONS=str(count))
+                logs / f"accounts{i}.jsonl", CARBONLEDGER_ACCOUNTS__PARTITIONS=str(count),
+                CARBONLEDGER_ACCOUNTS__GRADE_S=str(args.grade_s),
+                CARBONLEDGER_ACCOUNTS__SPREAD_S=str(args.spread_s))
         for i in range(count)
     ]  # fmt: skip
     writer = None
@@ -871,6 +880,18 @@ def main() -> None:
     parser.add_argument("--ready-limit", type=float, default=3600.0)
     parser.add_argument("--accounts-processes", type=int, default=1,
                         help="`accounts run` processes (accounts.partitions)")  # fmt: skip
+    parser.add_argument(
+        "--grade-s",
+        type=float,
+        default=30.0,
+        help="accounts.grade_s of the stream's accounts run (a province's)",
+    )
+    parser.add_argument(
+        "--spread-s",
+        type=float,
+        default=120.0,
+        help="accounts.spread_s of the stream's accounts run (a province's)",
+    )
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument(

@@ -119,6 +119,14 @@ def seed_readings(url: str, meters: list[Meter], seed: int, start: float, second
     return len(rows)
 
 
+_LINES = """
+SELECT l->>'meter_id', (l->>'last_bucket')::timestamptz
+FROM account_periods a CROSS JOIN LATERAL jsonb_array_elements(a.detail->'lines') l
+WHERE a.period_kind = 'mtd' AND a.status = 'live' AND a.enterprise_code = ANY(%s)
+  AND l->>'meter_id' = ANY(%s) AND l->>'last_bucket' IS NOT NULL
+"""
+
+
 @dataclass
 class Tracker:
     """A sample of the stream's readings, followed to their enterprise's month-to-date account."""
@@ -126,7 +134,8 @@ class Tracker:
     url: str
     sample: list[tuple[float, Meter]]
     rollups: dict[tuple[str, datetime], list[tuple[datetime, float]]] = field(default_factory=dict)
-    accounts: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    lines: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    """per meter: the last bucket its line in the month-to-date account books, as polled"""
     writer_s: float = 0.0
     """the longest-open transaction holding a transaction id anywhere on the server during the
     run: the aggregator's watermark (the snapshot's xmin, server-wide) cannot pass it"""
@@ -145,12 +154,8 @@ class Tracker:
                     (ids, lowest),
                 ):
                     _note(self.rollups.setdefault((mid, bucket), []), updated, seen)
-                for code, as_of in conn.execute(
-                    "SELECT enterprise_code, as_of FROM account_periods WHERE period_kind = 'mtd'"
-                    " AND status = 'live' AND enterprise_code = ANY(%s)",
-                    (codes,),
-                ):
-                    _note(self.accounts.setdefault(code.strip(), []), as_of, seen)
+                for mid, last in conn.execute(_LINES, (codes, ids)):
+                    _note(self.lines.setdefault(mid, []), last, seen)
                 row = conn.execute(_WRITER).fetchone()
                 if row and float(row[0]) > self.writer_s:
                     self.writer_s, self.writer = float(row[0]), str(row[1])
@@ -177,9 +182,9 @@ class Tracker:
             # the interval (t - 15 min, t] ends in the bucket holding the instant before t
             bucket = datetime.fromtimestamp((int(t) - 1) // PERIOD * PERIOD, UTC)
             seen = _first(self.rollups.get((m.id, bucket), []), committed)
-            account = None if seen is None else _first(
-                self.accounts.get(m.enterprise_code, []),
-                datetime.fromtimestamp(seen, UTC))  # fmt: skip
+            # that bucket first exists with this reading (the meter's previous interval ends
+            # before it): an account whose line books it, or a later one, reflects the reading
+            account = _first(self.lines.get(m.id, []), bucket)
             at = committed.timestamp()
             out.append(Followed(None if seen is None else seen - at,
                                 None if account is None else account - at))  # fmt: skip
@@ -191,7 +196,7 @@ class Followed:
     """One reading's way, in seconds from its commit (None: not seen by the end of the run)."""
 
     rollup_s: float | None  # its bucket rewritten by the aggregator
-    account_s: float | None  # its enterprise's month-to-date account computed after that
+    account_s: float | None  # its enterprise's month-to-date account booking its bucket
 
 
 def _note(history: list[tuple[datetime, float]], value: datetime, seen: float) -> None:
