@@ -115,15 +115,13 @@ class Publisher:
             except BrokerUnavailableError as exc:
                 await link.aclose()
                 log.warning("broker unreachable", extra={"error": str(exc), "retry_s": delay})
-                await _sleep_unless(stop, delay)
-                delay = min(delay * 2, mqtt.reconnect_max_s)
-                continue
-            self._refused = False
-            await self._connected(link, stop)
-            if not self._refused:
-                delay = mqtt.reconnect_min_s
-                continue
-            # connected, but the broker did not take the readings: retry later, not in a loop
+            else:
+                self._refused = False
+                await self._connected(link, stop)
+                if not self._refused:
+                    delay = mqtt.reconnect_min_s
+                    continue
+                # connected, but the broker did not take the readings: back off, not a tight loop
             await _sleep_unless(stop, delay)
             delay = min(delay * 2, mqtt.reconnect_max_s)
 
