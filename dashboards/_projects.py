@@ -16,7 +16,8 @@ _YEAR_START = "date_trunc('year', $__timeTo()::timestamptz AT TIME ZONE 'Asia/Sh
 _LATEST_LOANS = """
 SELECT DISTINCT ON (bank_id, loan_id) bank_id, loan_id, project_id, committed_yuan,
        outstanding_yuan
-FROM loans WHERE project_id IS NOT NULL AND as_of <= $__timeTo()::date
+FROM loans WHERE project_id IS NOT NULL
+  AND as_of <= ($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date
 ORDER BY bank_id, loan_id, as_of DESC"""
 
 _STAGES = stat(
