@@ -16,6 +16,9 @@ does the same in one transaction), from the same starting ``grades`` (restored b
   accounts changed): nothing is to be rewritten;
 - ``moved``: one enterprise's live accounts emit twice as much: its industry's baselines move,
   so every grade of that industry changes (K, industry L), its own L too;
+- ``industries``: the same for one enterprise of every industry: every grade changes, as in a
+  province's steady state, where some enterprises of each industry changed in the 30 s since
+  the last grading (a steady cycle refreshes about a tenth of them);
 - ``empty``: no grades stored for the live periods (the first grading): everything is written.
 
 Both sides' resulting grades are compared row for row (every column but ``computed_at``), and
@@ -37,7 +40,7 @@ from pathlib import Path
 import psycopg
 from _common import ROOT, baseline_tree, database_url
 
-CASES = ("unchanged", "moved", "empty")
+CASES = ("unchanged", "moved", "industries", "empty")
 _CONTENT = (
     "enterprise_code, period_kind, period_start, model, model_version, industry_code, l_value,"
     " industry_l, k_value, grade, colour, level, basis, label, account_version"
@@ -133,9 +136,10 @@ def rewritten(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def move(conn: psycopg.Connection, *, back: bool) -> None:
+def move(conn: psycopg.Connection, *, back: bool, every_industry: bool = False) -> None:
     """Double the exact total of one enterprise's live accounts (the median code: always the
-    same), its industry's baselines move; ``back``: the totals as they were."""
+    same; ``every_industry``: the first code of each industry), its industry's baselines move;
+    ``back``: the totals as they were."""
     if back:
         conn.execute(
             "UPDATE account_periods a SET exact_total = m.exact_total FROM bench_regrade_moved m"
@@ -148,9 +152,14 @@ def move(conn: psycopg.Connection, *, back: bool) -> None:
         """CREATE TABLE bench_regrade_moved AS
         SELECT enterprise_code, period_kind, period_start, version, exact_total
         FROM account_periods WHERE status = 'live' AND exact_total LIKE '%/%'
-        AND enterprise_code = (SELECT enterprise_code FROM account_periods WHERE status = 'live'
-            ORDER BY enterprise_code OFFSET (SELECT count(*) / 2 FROM account_periods
-            WHERE status = 'live') LIMIT 1)"""
+        AND enterprise_code IN ({})""".format(
+            "SELECT min(enterprise_code) FROM account_periods WHERE status = 'live'"
+            " GROUP BY industry_code"
+            if every_industry
+            else "SELECT enterprise_code FROM account_periods WHERE status = 'live'"
+            " ORDER BY enterprise_code OFFSET (SELECT count(*) / 2 FROM account_periods"
+            " WHERE status = 'live') LIMIT 1"
+        )
     )
     conn.execute(
         "UPDATE account_periods a SET exact_total ="
@@ -172,12 +181,12 @@ def run_case(
         for side, path in sides.items():
             with psycopg.connect(url, autocommit=True) as conn:
                 restore(conn, case)
-                if case == "moved":
-                    move(conn, back=False)
+                if case in ("moved", "industries"):
+                    move(conn, back=False, every_industry=case == "industries")
             try:
                 runs[side].append(regrade(url, now, path))
             finally:
-                if case == "moved":
+                if case in ("moved", "industries"):
                     with psycopg.connect(url, autocommit=True) as conn:
                         move(conn, back=True)
             with psycopg.connect(url, autocommit=True) as conn:
