@@ -387,7 +387,8 @@ WHERE period_kind = %s AND period_start = %s AND status <> 'superseded'
 
 def _stored_standings(conn: psycopg.Connection, period: Period) -> list[Standing]:
     """Every stored account of the period as grading sees it, without reading the details
-    (the same :class:`Standing` as ``_standing(Account.model_validate(detail))``)."""
+    (graded as ``_standing(Account.model_validate(detail))`` is: the exact figures as integer
+    pairs, not Fractions; tests/accounts/ledger/test_live_and_grades.py compares the two)."""
     rows = conn.execute(_STANDINGS, (period.kind, period.start)).fetchall()
     codes = [str(r[0]).strip() for r in rows]
     previous = _previous_l(conn, period, codes)
