@@ -25,7 +25,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from accounts.ledger._model import GradeRecord, dec
+from accounts.ledger._model import GradeRecord, dec, dec_ratio
 from carbonledger.errors import ConfigError
 from carbonledger.tomlfile import describe, read_toml
 
@@ -66,15 +66,15 @@ class BandSet(BaseModel):
     level: list[_Level] = []
 
     def grade_of(self, k: Fraction) -> int:
-        return _first(self.bounds.grade, k)
+        return _first(self.bounds.grade, k.numerator, k.denominator)
 
     def colour_of(self, k: Fraction) -> str:
-        return _first(self.bounds.colour, k)
+        return _first(self.bounds.colour, k.numerator, k.denominator)
 
     def level_of(self, value: Fraction) -> str | None:
         if not self.level:
             return None
-        return _first(self.bounds.level, value)
+        return _first(self.bounds.level, value.numerator, value.denominator)
 
     @cached_property
     def bounds(self) -> _Bounds:
@@ -99,10 +99,9 @@ class _Bounds:
     level: list[tuple[str, tuple[int, int] | None]]
 
 
-def _first(bands: Sequence[tuple[T, tuple[int, int] | None]], value: Fraction) -> T:
-    """The first band whose upper bound (inclusive) holds ``value``; the last has none.
-    (Compared by cross-multiplying: denominators are positive.)"""
-    num, den = value.numerator, value.denominator
+def _first(bands: Sequence[tuple[T, tuple[int, int] | None]], num: int, den: int) -> T:
+    """The first band whose upper bound (inclusive) holds ``num / den`` (``den`` > 0, not
+    necessarily in lowest terms); the last has none. (Compared by cross-multiplying.)"""
     for name, upper in bands:
         if upper is None or num * upper[1] <= upper[0] * den:
             return name
@@ -133,15 +132,20 @@ def band_set(version: str) -> BandSet:
     return sets[version]
 
 
+# an exact rational as (numerator, denominator > 0), not necessarily in lowest terms: what
+# grading computes with (a regrade divides 300,000 times; a Fraction would reduce each result)
+Ratio = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class Standing:
     """What grading needs of one enterprise's account for the period."""
 
     code: str
     industry_code: str
-    tco2: Fraction | Decimal  # exact (Fraction) from an account's recorded exact values
-    value_added: Fraction | Decimal | None
-    revenue: Fraction | Decimal | None
+    tco2: Fraction | Decimal | Ratio  # exact: an account's recorded exact values
+    value_added: Fraction | Decimal | Ratio | None
+    revenue: Fraction | Decimal | Ratio | None
     version: int
     notes: tuple[str, ...] = ()  # data-quality and estimate flags for the label
     previous_l: Decimal | None = None  # L of the same period a year earlier (colour model)
@@ -223,13 +227,16 @@ class _Ratio:
 
     basis: Literal["value_added", "revenue"] | None
     notes: tuple[str, ...]
-    l_value: Fraction | None = None
-    k: Fraction | None = None
+    l_value: Ratio | None = None
+    k: Ratio | None = None
     rounded: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
 
 
-def _exact(value: Fraction | Decimal | int) -> Fraction:
-    return value if type(value) is Fraction else Fraction(value)
+def _pair(value: Fraction | Decimal | Ratio | None) -> Ratio | None:
+    """``value`` as (numerator, denominator > 0); None stays None."""
+    if value is None or type(value) is tuple:
+        return value
+    return value.as_integer_ratio()  # type: ignore[union-attr]
 
 
 class _Sum:
@@ -242,7 +249,7 @@ class _Sum:
         self.e_num, self.e_den, self.b_num, self.b_den = 0, 1, 0, 1
         self._ratio: tuple[Fraction, Decimal | None] | None = None
 
-    def add(self, e: Fraction, b: Fraction) -> None:
+    def add(self, e: Ratio, b: Ratio) -> None:
         self.e_num, self.e_den = _plus(self.e_num, self.e_den, e)
         self.b_num, self.b_den = _plus(self.b_num, self.b_den, b)
 
@@ -254,41 +261,60 @@ class _Sum:
         return self._ratio
 
 
-def _plus(num: int, den: int, value: Fraction) -> tuple[int, int]:
-    d = value.denominator
+def _plus(num: int, den: int, value: Ratio) -> tuple[int, int]:
+    n, d = value
     if d == den:
-        return num + value.numerator, den
+        return num + n, den
     common = den // gcd(den, d) * d
-    return num * (common // den) + value.numerator * (common // d), common
+    return num * (common // den) + n * (common // d), common
 
 
 def _ratios(standings: Sequence[Standing], kind_label: str) -> list[_Ratio]:
+    """Sums per industry first, then each enterprise's L and K, in integer arithmetic on
+    (numerator, denominator) pairs: :func:`dec_ratio` rounds a pair by its value and the bands
+    compare by cross-multiplying, so nothing needs a reduced Fraction."""
     sums: dict[tuple[str, str], _Sum] = defaultdict(_Sum)
+    exact = []
     for s in standings:
-        if s.value_added:
-            sums["value_added", s.industry_code].add(_exact(s.tco2), _exact(s.value_added))
-        if s.revenue:
-            sums["revenue", s.industry_code].add(_exact(s.tco2), _exact(s.revenue))
-    return [_ratio(s, sums, kind_label) for s in standings]
+        e, va, rev = _pair(s.tco2), _pair(s.value_added), _pair(s.revenue)
+        assert e is not None  # noqa: S101 - a standing always has a total
+        va = va if va is not None and va[0] else None  # 0 divides nothing: no basis
+        rev = rev if rev is not None and rev[0] else None
+        if va is not None:
+            sums["value_added", s.industry_code].add(e, va)
+        if rev is not None:
+            sums["revenue", s.industry_code].add(e, rev)
+        exact.append((e, va, rev))
+    return [_ratio(s, x, sums, kind_label) for s, x in zip(standings, exact, strict=True)]
 
 
-def _ratio(s: Standing, sums: dict[tuple[str, str], _Sum], kind_label: str) -> _Ratio:
-    basis: Literal["value_added", "revenue"] | None = (
-        "value_added" if s.value_added else "revenue" if s.revenue else None
-    )
-    denominator = s.value_added or s.revenue
+def _ratio(
+    s: Standing,
+    exact: tuple[Ratio, Ratio | None, Ratio | None],
+    sums: dict[tuple[str, str], _Sum],
+    kind_label: str,
+) -> _Ratio:
+    (e_num, e_den), va, rev = exact
     notes = (kind_label, *s.notes)
-    if basis is None or not denominator:
-        return _Ratio(basis, (*notes, "not graded: no value added or revenue"))
-    if basis == "revenue":
+    basis: Literal["value_added", "revenue"]
+    if va is not None:
+        basis, (b_num, b_den) = "value_added", va
+    elif rev is not None:
+        basis, (b_num, b_den) = "revenue", rev
         notes += ("revenue basis (no value added): per 万元 revenue",)
-    l_value = _exact(s.tco2) / _exact(denominator)
+    else:
+        return _Ratio(None, (*notes, "not graded: no value added or revenue"))
+    l_num, l_den = e_num * b_den, e_den * b_num  # L = E / basis
+    if l_den < 0:
+        l_num, l_den = -l_num, -l_den
     industry_l, industry_rounded = sums[basis, s.industry_code].ratio()
-    if industry_l > 0:
-        k = l_value / industry_l
-        return _Ratio(basis, notes, l_value, k, (dec(l_value), industry_rounded, dec(k)))
+    l_rounded = dec_ratio(l_num, l_den)
+    i_num, i_den = industry_l.numerator, industry_l.denominator
+    if i_num > 0:
+        k = (l_num * i_den, l_den * i_num)  # K = L / industry L
+        return _Ratio(basis, notes, (l_num, l_den), k, (l_rounded, industry_rounded, dec_ratio(*k)))
     notes += ("not graded: the industry emits nothing in this period",)
-    return _Ratio(basis, notes, l_value, None, (dec(l_value), industry_rounded, None))
+    return _Ratio(basis, notes, (l_num, l_den), None, (l_rounded, industry_rounded, None))
 
 
 def _one(
@@ -304,11 +330,11 @@ def _one(
     colour = level = None
     if r.k is not None:
         if bands.kind == "grade":
-            grade_value = bands.grade_of(r.k)
+            grade_value = _first(bands.bounds.grade, *r.k)
         else:
             colour = _colour(bands, r.k, r.l_value, s.previous_l, notes)
-    if r.l_value is not None and r.basis == "value_added" and bands.kind == "grade":
-        level = bands.level_of(r.l_value)
+    if r.l_value is not None and r.basis == "value_added" and bands.kind == "grade" and bands.level:
+        level = _first(bands.bounds.level, *r.l_value)
     l_value, industry_l, k = r.rounded
     return (
         s.code, period_kind, period_start, bands.model, bands.version, s.industry_code,
@@ -321,14 +347,14 @@ _COLOURS = ("深绿", "浅绿", "黄", "红")
 
 def _colour(
     bands: BandSet,
-    k: Fraction,
-    l_value: Fraction | None,
+    k: Ratio,
+    l_value: Ratio | None,
     previous: Decimal | None,
     notes: list[str],
 ) -> str:
-    colour = bands.colour_of(k)
+    colour = _first(bands.bounds.colour, *k)
     if previous and l_value is not None and bands.worsening is not None:
-        rise = l_value / Fraction(previous) - 1
+        rise = Fraction(*l_value) / Fraction(previous) - 1
         if rise > Fraction(bands.worsening):
             colour = _COLOURS[min(_COLOURS.index(colour) + 1, len(_COLOURS) - 1)]
             notes.append(f"one step down: L {float(rise):+.1%} on a year earlier")

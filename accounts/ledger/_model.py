@@ -240,6 +240,22 @@ class Exact(_Model):
         numerator, _, denominator = text.partition("/")
         return Fraction(int(numerator), int(denominator)) if denominator else Fraction(text)
 
+    @staticmethod
+    def ratio(text: str | None) -> tuple[int, int] | None:
+        """:meth:`value` as (numerator, denominator > 0), not reduced: grading computes with
+        the pair (``accounts.ledger._grading.Ratio``) and reduces nothing per enterprise."""
+        if text is None:
+            return None
+        numerator, _, denominator = text.partition("/")
+        if not denominator:
+            return Fraction(text).as_integer_ratio()
+        n, d = int(numerator), int(denominator)
+        if d <= 0:
+            if not d:
+                raise ZeroDivisionError(f"exact value {text!r}: denominator 0")
+            return -n, -d
+        return n, d
+
 
 class Quality(_Model):
     meters: int

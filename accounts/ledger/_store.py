@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -32,6 +33,7 @@ from accounts.ledger._compute import (
 from accounts.ledger._grading import (
     GRADE_FIELDS,
     BandSet,
+    Ratio,
     Standing,
     band_set,
     grade_models,
@@ -340,18 +342,11 @@ def _standing_of(
     va_basis: str,
     coverage: Decimal,
     offline: int,
-    tco2: Fraction,
-    value_added: Fraction | None,
-    revenue: Fraction | None,
+    tco2: Fraction | Ratio,
+    value_added: Fraction | Ratio | None,
+    revenue: Fraction | Ratio | None,
     previous_l: Decimal | None,
 ) -> Standing:
-    notes = []
-    if va_basis.startswith("estimated"):
-        notes.append(f"value added {va_basis}")
-    if coverage < Decimal("0.99"):
-        notes.append(f"data coverage {float(coverage):.0%}")
-    if offline:
-        notes.append(f"{offline} meter(s) offline")
     return Standing(
         code=code,
         industry_code=industry_code,
@@ -359,9 +354,25 @@ def _standing_of(
         value_added=value_added,
         revenue=revenue,
         version=version,
-        notes=tuple(notes),
+        notes=_notes(va_basis, coverage, offline),
         previous_l=previous_l,
     )
+
+
+_FULL_COVERAGE = Decimal("0.99")
+
+
+@lru_cache(maxsize=4096)
+def _notes(va_basis: str, coverage: Decimal, offline: int) -> tuple[str, ...]:
+    """The data-quality and estimate flags of a grade's label (few distinct ones: cached)."""
+    notes = []
+    if va_basis.startswith("estimated"):
+        notes.append(f"value added {va_basis}")
+    if coverage < _FULL_COVERAGE:
+        notes.append(f"data coverage {float(coverage):.0%}")
+    if offline:
+        notes.append(f"{offline} meter(s) offline")
+    return tuple(notes)
 
 
 # what grading reads of a stored account: narrow columns (migration 0017), not the detail, which
@@ -376,27 +387,27 @@ WHERE period_kind = %s AND period_start = %s AND status <> 'superseded'
 
 def _stored_standings(conn: psycopg.Connection, period: Period) -> list[Standing]:
     """Every stored account of the period as grading sees it, without reading the details
-    (the same :class:`Standing` as ``_standing(Account.model_validate(detail))``)."""
+    (graded as ``_standing(Account.model_validate(detail))`` is: the exact figures as integer
+    pairs, not Fractions; tests/accounts/ledger/test_live_and_grades.py compares the two)."""
     rows = conn.execute(_STANDINGS, (period.kind, period.start)).fetchall()
-    previous = _previous_l(conn, period, [str(r[0]).strip() for r in rows])
-    out = []
-    for padded, version, industry, basis, coverage, offline, tco2, va, rev in rows:
-        code = str(padded).strip()
-        out.append(
-            _standing_of(
-                code=code,
-                industry_code=industry,
-                version=version,
-                va_basis=basis,
-                coverage=coverage,
-                offline=offline,
-                tco2=Exact.fraction(tco2),
-                value_added=Exact.value(va),
-                revenue=Exact.value(rev),
-                previous_l=previous.get(code),
-            )
+    codes = [str(r[0]).strip() for r in rows]
+    previous = _previous_l(conn, period, codes)
+    ratio = Exact.ratio
+    return [
+        Standing(
+            code,
+            industry,
+            ratio(tco2),  # type: ignore[arg-type]  # never NULL
+            ratio(va),
+            ratio(rev),
+            version,
+            _notes(basis, coverage, offline),
+            previous.get(code),
         )
-    return out
+        for code, (_, version, industry, basis, coverage, offline, tco2, va, rev) in zip(
+            codes, rows, strict=True
+        )
+    ]
 
 
 def _grade_accounts(
@@ -443,9 +454,22 @@ def _previous_l(
     return {str(code).strip(): value for code, value in rows}
 
 
+# a period's stored grades as _regrade compares them: the key, then GRADE_FIELDS[5:]
+_STORED_GRADES = """
+SELECT enterprise_code, model, model_version, industry_code, l_value, industry_l, k_value, grade,
+       colour, level, basis, label, account_version
+FROM grades WHERE period_kind = %s AND period_start = %s
+"""
+
+
 def _regrade(conn: psycopg.Connection, period: Period, settings: AccountsSettings) -> int:
-    """Grade every stored account of the period (industry L over all of them); only the grade
-    rows whose values changed are rewritten (a cycle changes few grades of a province)."""
+    """Grade every stored account of the period (industry L over all of them) and return how
+    many grades that is. Only the grade rows whose values changed are written: the period's
+    stored grades are read and compared here (numbers by value, as ``IS DISTINCT FROM``
+    does), so an unchanged row is neither sent nor locked (``INSERT … ON CONFLICT … WHERE``
+    locks every conflicting row, unchanged or not: a dirtied page and WAL for each of
+    300,000). ``computed_at`` stays when a grade's values last changed; the upsert keeps its
+    own test for the rows sent (a concurrent writer)."""
     rows = grade_rows(
         _stored_standings(conn, period),
         period_kind=period.kind,
@@ -453,7 +477,14 @@ def _regrade(conn: psycopg.Connection, period: Period, settings: AccountsSetting
         live=period.live,
         models=_models(settings),
     )
-    upsert(conn, "grades", GRADE_FIELDS, rows, _GRADE_CONFLICT, now=("computed_at",))
+    stored = {
+        (padded.strip(), model, version): tuple(values)
+        for padded, model, version, *values in conn.execute(
+            _STORED_GRADES, (period.kind, period.start)
+        ).fetchall()
+    }
+    changed = [r for r in rows if stored.get((r[0], r[3], r[4])) != r[5:]]
+    upsert(conn, "grades", GRADE_FIELDS, changed, _GRADE_CONFLICT, now=("computed_at",))
     return len(rows)
 
 
@@ -474,8 +505,11 @@ def live_periods(now: datetime) -> list[Period]:
 
 
 def regrade_live(conn: psycopg.Connection, settings: AccountsSettings, now: datetime) -> int:
-    """Grade every stored account of the live periods (what :func:`refresh_live` does last)."""
-    return sum(_regrade(conn, p, settings) for p in live_periods(now))
+    """Grade every stored account of the live periods (what :func:`refresh_live` does last), in
+    one transaction (a savepoint of the caller's): the upserts stage their rows in a table
+    emptied at commit, which an autocommit connection would empty before the INSERT read it."""
+    with conn.transaction():
+        return sum(_regrade(conn, p, settings) for p in live_periods(now))
 
 
 def all_codes(conn: psycopg.Connection) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -10,7 +11,7 @@ import psycopg
 import pytest
 
 from accounts.ledger import Period, explain_account, get_account, grade_history, refresh_live
-from accounts.ledger._grading import Standing, band_set, grade
+from accounts.ledger._grading import Standing, band_set, grade, grade_rows
 from tests.accounts.ledger.helpers import DYEING, PARTS, economics, local, rollup
 
 NOW = local("2026-11-20 10:00")
@@ -180,3 +181,39 @@ def test_one_enterprise_without_a_factor_stops_no_other(conn: psycopg.Connection
     assert list(result.failed) == [DYEING]
     assert "no default NCV for natural_gas" in result.failed[DYEING]
     assert get_account(conn, PARTS, Period.mtd(NOW), now=NOW).totals.total == Decimal("0.9948")
+
+
+def test_grading_the_exact_pairs_unreduced_gives_the_rows_of_the_fractions() -> None:
+    # a stored account's figures reach grading as (numerator, denominator) pairs, not reduced
+    # and (a negative value added) with the sign anywhere: the rows must be those of Fractions
+    figures = [("A", "7/3", "10/7", None), ("B", "5/2", "-4/9", "3"), ("C", "11/5", None, "9/4")]
+    figures += [("D", "1/3", "0", "2/3"), ("E", "0", "5", None), ("F", "2", None, None)]
+
+    def as_fraction(text: str | None) -> Fraction | None:
+        return None if text is None else Fraction(text)
+
+    def as_pair(text: str | None) -> tuple[int, int] | None:
+        if text is None:
+            return None
+        n, d = Fraction(text).as_integer_ratio()
+        return (-6 * n, -6 * d) if n % 2 else (6 * n, 6 * d)  # unreduced, some signs swapped
+
+    def standings(exact: Callable[[str | None], object]) -> list[Standing]:
+        return [
+            Standing(c, "3011", exact(e), exact(va), exact(rev), 1, previous_l=Decimal("0.5"))  # type: ignore[arg-type]
+            for c, e, va, rev in figures
+        ]
+
+    def rows(exact: Callable[[str | None], object]) -> list[tuple[object, ...]]:
+        return grade_rows(
+            standings(exact),
+            period_kind="year",
+            period_start=date(2026, 1, 1),
+            live=False,
+            models=[band_set("huzhou-2021"), band_set("quzhou-colour-ours-1")],
+        )
+
+    expected = rows(as_fraction)
+    assert rows(as_pair) == expected
+    assert {r[13] for r in expected if r[0] == "B"} != {r[13] for r in expected if r[0] == "C"}
+    assert [r[9] for r in expected[:6]] == [5, 1, 3, 1, 1, None]  # K 2.02, < 0, ..., none

@@ -98,3 +98,81 @@ def test_a_refresh_rewrites_only_the_factor_selections_that_changed(
         True,
         *[False] * (len(before) - 1),
     ]
+
+
+_WRITTEN = (
+    "SELECT enterprise_code, period_kind, model, xmin::text, xmax::text FROM grades"
+    " ORDER BY 1, 2, 3"
+)
+_CONTENT = (
+    "SELECT enterprise_code, period_kind, period_start, model, model_version, industry_code,"
+    " l_value, industry_l, k_value, grade, colour, level, basis, label, account_version"
+    " FROM grades ORDER BY 1, 2, 4"
+)
+
+
+def test_a_regrade_that_changes_nothing_neither_writes_nor_locks_a_row(
+    conn: psycopg.Connection,
+) -> None:
+    _accounts(conn)
+    before = conn.execute(_WRITTEN).fetchall()
+    with conn.transaction():  # as the service grades (the upsert's staging needs one)
+        assert regrade_live(conn, AccountsSettings(), NOW) == 18
+    # an upsert would lock each row it leaves as it is (xmax: the regrade's transaction)
+    assert conn.execute(_WRITTEN).fetchall() == before
+
+
+def test_a_moved_industry_baseline_rewrites_its_grades_and_only_those(
+    conn: psycopg.Connection,
+) -> None:
+    conn.execute("UPDATE enterprises SET industry_code = '3670' WHERE code = %s", (DYEING,))
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-02 10:00"), "2000")
+    rollup(conn, "dye-el1", "energy_import", local("2026-11-03 10:00"), "5000")
+    rollup(conn, "cem-el1", "energy_import", local("2026-11-03 10:00"), "9000")
+    economics(conn, PARTS, "2026-11-01", "10", None)
+    economics(conn, DYEING, "2026-11-01", "30", None)
+    refresh_live(conn, now=NOW)
+    before = {row[:3]: row[3:] for row in conn.execute(_WRITTEN).fetchall()}
+    content = {row[:4]: row for row in conn.execute(_CONTENT).fetchall()}
+    # PARTS uses more: its L, and the industry L that DYEING's K is measured against, move
+    rollup(conn, "prt-el1", "energy_import", local("2026-11-20 09:30"), "1000")
+    refresh_live(conn, codes=[PARTS], now=NOW)
+    after = {row[:3]: row[3:] for row in conn.execute(_WRITTEN).fetchall()}
+    moved = {row[:4]: row for row in conn.execute(_CONTENT).fetchall()}
+    rewritten = {key for key, stamp in after.items() if before[key] != stamp}
+    changed = {
+        (c, kind, model)
+        for (c, kind, _, model), r in moved.items()
+        if content[c, kind, _, model] != r
+    }
+    assert rewritten == changed  # every row whose values changed, and only those
+    dyeing = moved[DYEING.ljust(18), "mtd", NOW.date().replace(day=1), "huzhou"]
+    assert dyeing[7] != content[DYEING.ljust(18), "mtd", NOW.date().replace(day=1), "huzhou"][7]
+    assert {(c.strip(), kind) for c, kind, _ in changed} >= {(PARTS, "mtd"), (DYEING, "mtd")}
+    assert not {c.strip() for c, _, _ in rewritten} & {CEMENT}  # nor even locked
+    # what was written equals grading every account from nothing
+    conn.execute("DELETE FROM grades")
+    with conn.transaction():  # the upsert stages its rows in a table emptied at commit
+        assert regrade_live(conn, AccountsSettings(), NOW) == 18
+    assert {row[:4]: row for row in conn.execute(_CONTENT).fetchall()} == moved
+
+
+def test_a_stored_grade_that_differs_is_written_again(conn: psycopg.Connection) -> None:
+    _accounts(conn)
+    content = conn.execute(_CONTENT).fetchall()
+    conn.execute(
+        "UPDATE grades SET label = 'edited', industry_code = '0000'"
+        " WHERE enterprise_code = %s AND period_kind = 'mtd' AND model = 'huzhou'",
+        (DYEING,),
+    )
+    before = {row[:3]: row[3:] for row in conn.execute(_WRITTEN).fetchall()}
+    with conn.transaction():
+        regrade_live(conn, AccountsSettings(), NOW)
+    after = {row[:3]: row[3:] for row in conn.execute(_WRITTEN).fetchall()}
+    rewritten = [
+        (c.strip(), kind, model)
+        for (c, kind, model), s in after.items()
+        if before[c, kind, model] != s
+    ]
+    assert rewritten == [(DYEING, "mtd", "huzhou")]
+    assert conn.execute(_CONTENT).fetchall() == content
