@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -301,6 +302,44 @@ def _backends(url: str) -> list[psutil.Process]:
     return [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
 
 
+_AUTOVACUUM = """
+SELECT query FROM pg_stat_activity
+WHERE backend_type = 'autovacuum worker' AND datname = current_database() AND query <> ''
+"""
+_CHECKPOINTS = (
+    "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter"
+)
+
+
+@contextlib.contextmanager
+def maintenance_watch(url: str, every_s: float = 0.5) -> Iterator[dict[str, Any]]:
+    """What the server's own maintenance did while the block ran: the autovacuum workers seen
+    on this database (sampled every ``every_s``), checkpoints started and buffers they wrote."""
+    seen: dict[str, Any] = {"autovacuum": []}
+    done = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not done.wait(every_s):
+                for (query,) in conn.execute(_AUTOVACUUM).fetchall():
+                    if query not in seen["autovacuum"]:
+                        seen["autovacuum"].append(query)
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        before = conn.execute(_CHECKPOINTS).fetchone()
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        try:
+            yield seen
+        finally:
+            done.set()
+            watcher.join()
+            after = conn.execute(_CHECKPOINTS).fetchone()
+    if before and after:
+        seen["checkpoints"] = after[0] - before[0]
+        seen["checkpoint_buffers"] = after[1] - before[1]
+
+
 def measure(url: str, server: psutil.Process, tmp: str, key: str,
             args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
     """A warm-up (on other enterprises: the phase finds none of its accounts cached), then the
@@ -309,7 +348,11 @@ def measure(url: str, server: psutil.Process, tmp: str, key: str,
     run_phase(base, f"@{tmp}/warm", key, args.rate, seconds=3, connections=args.connections)
     workers, backends = [server, *server.children(recursive=True)], _backends(url)
     api_cpu, db_cpu = _cpu_s(workers), _cpu_s(backends)
-    r = run_phase(base, paths, key, args.rate, seconds=args.seconds, connections=args.connections)
+    with maintenance_watch(url) as maintenance:
+        r = run_phase(
+            base, paths, key, args.rate, seconds=args.seconds, connections=args.connections
+        )
+    r["maintenance"] = maintenance
     r["api_cpu_ms"] = (_cpu_s(workers) - api_cpu) * 1000 / r["requests"]
     r["db_cpu_ms"] = (_cpu_s(backends) - db_cpu) * 1000 / r["requests"]
     return r
@@ -358,7 +401,9 @@ def compare(
                       f" {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  max"
                       f" {r['max_ms']:7.1f} ms  errors {r['errors']}  CPU/request: API"
                       f" {r['api_cpu_ms']:.2f} ms, database {r['db_cpu_ms']:.2f} ms;"
-                      f" load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                      f" load {os.getloadavg()[0]:.1f}; during it: autovacuum"
+                      f" {r['maintenance']['autovacuum'] or 'none'}, checkpoints"
+                      f" {r['maintenance'].get('checkpoints')}", flush=True)  # fmt: skip
         if "base" in seen and seen["base"] != seen["new"]:
             raise SystemExit("the account bodies differ from the baseline's")
     return runs
@@ -417,6 +462,8 @@ def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, n: i
             f"{prefix}errors": r["errors"],
             f"{prefix}api_cpu_ms": round(r["api_cpu_ms"], 3),
             f"{prefix}db_cpu_ms": round(r["db_cpu_ms"], 3),
+            f"{prefix}concurrent_autovacuum": r["maintenance"]["autovacuum"],
+            f"{prefix}checkpoints": r["maintenance"].get("checkpoints"),
         }
     if "base" in best:
         out["p99_ratio"] = round(best["base"]["p99_ms"] / best["new"]["p99_ms"], 2)
