@@ -22,7 +22,10 @@ enterprise in a shuffled order: keep-alive HTTP/1.1 connections on asyncio, open
 ``--rate`` (request k of a connection is due at a fixed time and its latency counts from then,
 so a stall is not hidden). So nearly every request misses the per-worker body cache, as a
 province's banks would. The CPU the API workers and the database's backends spent per request
-is read from ``/proc`` (psutil). The last line is one JSON object.
+is read from ``/proc`` (psutil), and so is what the rest of the machine did meanwhile
+(``other_cores``: busy CPU outside the API, the backends and the generator; the machine is
+shared), with the autovacuum workers and checkpoints seen during the phase. The last line is
+one JSON object.
 """
 
 from __future__ import annotations
@@ -347,15 +350,24 @@ def measure(url: str, server: psutil.Process, tmp: str, key: str,
     base, paths = f"http://127.0.0.1:{args.port}", f"@{tmp}/paths"
     run_phase(base, f"@{tmp}/warm", key, args.rate, seconds=3, connections=args.connections)
     workers, backends = [server, *server.children(recursive=True)], _backends(url)
-    api_cpu, db_cpu = _cpu_s(workers), _cpu_s(backends)
+    api_cpu, db_cpu, busy = _cpu_s(workers), _cpu_s(backends), _busy_s()
     with maintenance_watch(url) as maintenance:
         r = run_phase(
             base, paths, key, args.rate, seconds=args.seconds, connections=args.connections
         )
     r["maintenance"] = maintenance
-    r["api_cpu_ms"] = (_cpu_s(workers) - api_cpu) * 1000 / r["requests"]
-    r["db_cpu_ms"] = (_cpu_s(backends) - db_cpu) * 1000 / r["requests"]
+    api_cpu, db_cpu, busy = _cpu_s(workers) - api_cpu, _cpu_s(backends) - db_cpu, _busy_s() - busy
+    r["api_cpu_ms"] = api_cpu * 1000 / r["requests"]
+    r["db_cpu_ms"] = db_cpu * 1000 / r["requests"]
+    # the machine's other work meanwhile (other users, the server's own processes), in cores
+    r["other_cores"] = (busy - api_cpu - db_cpu - r["generator_cpu_s"]) / r["seconds"]
     return r
+
+
+def _busy_s() -> float:
+    """CPU seconds the whole machine spent busy (every core, not idle nor waiting on I/O)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0)
 
 
 def bodies(port: int, key: str, codes: list[str]) -> list[bytes]:
@@ -401,7 +413,7 @@ def compare(
                       f" {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  max"
                       f" {r['max_ms']:7.1f} ms  errors {r['errors']}  CPU/request: API"
                       f" {r['api_cpu_ms']:.2f} ms, database {r['db_cpu_ms']:.2f} ms;"
-                      f" load {os.getloadavg()[0]:.1f}; during it: autovacuum"
+                      f" other work {r['other_cores']:.2f} cores; during it: autovacuum"
                       f" {r['maintenance']['autovacuum'] or 'none'}, checkpoints"
                       f" {r['maintenance'].get('checkpoints')}", flush=True)  # fmt: skip
         if "base" in seen and seen["base"] != seen["new"]:
@@ -464,6 +476,7 @@ def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, n: i
             f"{prefix}db_cpu_ms": round(r["db_cpu_ms"], 3),
             f"{prefix}concurrent_autovacuum": r["maintenance"]["autovacuum"],
             f"{prefix}checkpoints": r["maintenance"].get("checkpoints"),
+            f"{prefix}other_cores": round(r["other_cores"], 2),
         }
     if "base" in best:
         out["p99_ratio"] = round(best["base"]["p99_ms"] / best["new"]["p99_ms"], 2)

@@ -574,13 +574,12 @@ def settle(url: str) -> float:
     """VACUUM (ANALYZE) the tables an account read touches, then a CHECKPOINT: seconds taken.
 
     The cycles before the API phase rewrite every live account (on the province, 150,000 rows
-    of about 8 KB of jsonb, several times): the dead versions make ``account_periods`` gigabytes
-    (3.8 GB for 150,000 live rows), and autovacuum (20 % of the table dead, checked every
-    minute) and the checkpoints of the rewrites' WAL then run during the phase, on the same 2
-    cores and disk. The same code measured 76-380 ms p99 on that database, depending on which
-    of them overlapped the 20 s of load. Settling first measures the API; ``--api-unsettled``
-    measures it in the rewrites' wake, and the phase reports what maintenance overlapped it
-    either way (``api_concurrent_autovacuum``, ``api_checkpoints``)."""
+    of about 8 KB of jsonb, several times): dead versions nothing has reclaimed yet (3.8 GB for
+    150,000 live rows; autovacuum may be off, as on the CI server, or run during the phase) and
+    the dirty pages and WAL of the rewrites, whose checkpoints would otherwise fall in the
+    phase's 20 s and stall the audit commits every response waits for. Settling first measures
+    the API; ``--api-unsettled`` measures it in the rewrites' wake, and the phase reports what
+    maintenance overlapped it either way (docs/scale.md)."""
     began = time.monotonic()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) account_periods, grades, consents, audit_log")
