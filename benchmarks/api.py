@@ -22,7 +22,10 @@ enterprise in a shuffled order: keep-alive HTTP/1.1 connections on asyncio, open
 ``--rate`` (request k of a connection is due at a fixed time and its latency counts from then,
 so a stall is not hidden). So nearly every request misses the per-worker body cache, as a
 province's banks would. The CPU the API workers and the database's backends spent per request
-is read from ``/proc`` (psutil). The last line is one JSON object.
+is read from ``/proc`` (psutil), and so is what the rest of the machine did meanwhile
+(``other_cores``: busy CPU outside the API, the backends and the generator; the machine is
+shared), with the autovacuum workers and checkpoints seen during the phase. The last line is
+one JSON object.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -301,6 +305,44 @@ def _backends(url: str) -> list[psutil.Process]:
     return [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
 
 
+_AUTOVACUUM = """
+SELECT query FROM pg_stat_activity
+WHERE backend_type = 'autovacuum worker' AND datname = current_database() AND query <> ''
+"""
+_CHECKPOINTS = (
+    "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter"
+)
+
+
+@contextlib.contextmanager
+def maintenance_watch(url: str, every_s: float = 0.5) -> Iterator[dict[str, Any]]:
+    """What the server's own maintenance did while the block ran: the autovacuum workers seen
+    on this database (sampled every ``every_s``), checkpoints started and buffers they wrote."""
+    seen: dict[str, Any] = {"autovacuum": []}
+    done = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not done.wait(every_s):
+                for (query,) in conn.execute(_AUTOVACUUM).fetchall():
+                    if query not in seen["autovacuum"]:
+                        seen["autovacuum"].append(query)
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        before = conn.execute(_CHECKPOINTS).fetchone()
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        try:
+            yield seen
+        finally:
+            done.set()
+            watcher.join()
+            after = conn.execute(_CHECKPOINTS).fetchone()
+    if before and after:
+        seen["checkpoints"] = after[0] - before[0]
+        seen["checkpoint_buffers"] = after[1] - before[1]
+
+
 def measure(url: str, server: psutil.Process, tmp: str, key: str,
             args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
     """A warm-up (on other enterprises: the phase finds none of its accounts cached), then the
@@ -308,11 +350,24 @@ def measure(url: str, server: psutil.Process, tmp: str, key: str,
     base, paths = f"http://127.0.0.1:{args.port}", f"@{tmp}/paths"
     run_phase(base, f"@{tmp}/warm", key, args.rate, seconds=3, connections=args.connections)
     workers, backends = [server, *server.children(recursive=True)], _backends(url)
-    api_cpu, db_cpu = _cpu_s(workers), _cpu_s(backends)
-    r = run_phase(base, paths, key, args.rate, seconds=args.seconds, connections=args.connections)
-    r["api_cpu_ms"] = (_cpu_s(workers) - api_cpu) * 1000 / r["requests"]
-    r["db_cpu_ms"] = (_cpu_s(backends) - db_cpu) * 1000 / r["requests"]
+    api_cpu, db_cpu, busy = _cpu_s(workers), _cpu_s(backends), _busy_s()
+    with maintenance_watch(url) as maintenance:
+        r = run_phase(
+            base, paths, key, args.rate, seconds=args.seconds, connections=args.connections
+        )
+    r["maintenance"] = maintenance
+    api_cpu, db_cpu, busy = _cpu_s(workers) - api_cpu, _cpu_s(backends) - db_cpu, _busy_s() - busy
+    r["api_cpu_ms"] = api_cpu * 1000 / r["requests"]
+    r["db_cpu_ms"] = db_cpu * 1000 / r["requests"]
+    # the machine's other work meanwhile (other users, the server's own processes), in cores
+    r["other_cores"] = (busy - api_cpu - db_cpu - r["generator_cpu_s"]) / r["seconds"]
     return r
+
+
+def _busy_s() -> float:
+    """CPU seconds the whole machine spent busy (every core, not idle nor waiting on I/O)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0)
 
 
 def bodies(port: int, key: str, codes: list[str]) -> list[bytes]:
@@ -358,7 +413,9 @@ def compare(
                       f" {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  max"
                       f" {r['max_ms']:7.1f} ms  errors {r['errors']}  CPU/request: API"
                       f" {r['api_cpu_ms']:.2f} ms, database {r['db_cpu_ms']:.2f} ms;"
-                      f" load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                      f" other work {r['other_cores']:.2f} cores; during it: autovacuum"
+                      f" {r['maintenance']['autovacuum'] or 'none'}, checkpoints"
+                      f" {r['maintenance'].get('checkpoints')}", flush=True)  # fmt: skip
         if "base" in seen and seen["base"] != seen["new"]:
             raise SystemExit("the account bodies differ from the baseline's")
     return runs
@@ -417,6 +474,9 @@ def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, n: i
             f"{prefix}errors": r["errors"],
             f"{prefix}api_cpu_ms": round(r["api_cpu_ms"], 3),
             f"{prefix}db_cpu_ms": round(r["db_cpu_ms"], 3),
+            f"{prefix}concurrent_autovacuum": r["maintenance"]["autovacuum"],
+            f"{prefix}checkpoints": r["maintenance"].get("checkpoints"),
+            f"{prefix}other_cores": round(r["other_cores"], 2),
         }
     if "base" in best:
         out["p99_ratio"] = round(best["base"]["p99_ms"] / best["new"]["p99_ms"], 2)

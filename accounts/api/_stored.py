@@ -21,6 +21,7 @@ the ledger offers it.)
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -64,8 +65,16 @@ def _boolean(value: Any) -> Any:
     return value
 
 
+# A decimal string ``str(Decimal(s))`` gives back as is, decided without building the Decimal:
+# plain digits, no leading zero, and (below 1) fewer than 6 zeros after the point, past which
+# ``str`` writes an exponent ("0.0000001" -> "1E-7"). What it rejects takes the exact check.
+_PLAIN_DECIMAL = re.compile(r"-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0(?:\.(?!000000)[0-9]+)?)")
+
+
 def _decimal(value: Any) -> Any:
     """pydantic reads a decimal string as ``Decimal(value)`` and writes ``str()`` of it."""
+    if type(value) is str and _PLAIN_DECIMAL.fullmatch(value):
+        return value
     try:
         if type(value) is str and str(number := Decimal(value)) == value and number.is_finite():
             return value

@@ -64,3 +64,44 @@ def test_each_request_in_a_batch_gets_its_own_decision(world: World) -> None:
     }
     assert GRANTED in {code for _, code, _, _ in logged}
     assert UNKNOWN in {code for _, code, _, _ in logged}  # unknown codes are logged too
+
+
+async def _while_audit_refuses(world: World, marker: str) -> list[httpx.Response]:
+    app = create_app(world.settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return await asyncio.gather(
+                *(
+                    client.get(
+                        f"/v1/enterprises/{GRANTED}/account?period=mtd&probe={marker}&n={n}",
+                        headers=auth(world.keys["bank"]),
+                    )
+                    for n in range(8)
+                )
+            )
+
+
+def test_a_failed_audit_commit_fails_every_request_of_its_batch(world: World) -> None:
+    """No body leaves whose audit row was not committed: the batch's statement fails (a real
+    constraint refusing these requests' rows), so each of its requests answers 503."""
+    marker = uuid.uuid4().hex
+    refuse = f"audit_refuses_{marker[:8]}"
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        conn.execute(
+            f"ALTER TABLE audit_log ADD CONSTRAINT {refuse}"
+            f" CHECK (query NOT LIKE '%probe={marker}%') NOT VALID"
+        )
+    try:
+        answers = asyncio.run(_while_audit_refuses(world, marker))
+    finally:
+        with psycopg.connect(world.url, autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE audit_log DROP CONSTRAINT {refuse}")
+    assert [a.status_code for a in answers] == [503] * 8
+    assert {a.headers["content-type"] for a in answers} == {"application/problem+json"}
+    assert all(b'"enterprise_code"' not in a.content for a in answers)
+    with psycopg.connect(world.url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE query LIKE %s", (f"%probe={marker}%",)
+        ).fetchone()
+    assert row == (0,)

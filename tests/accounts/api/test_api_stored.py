@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from accounts.api import Role, create_app, create_key
-from accounts.api._stored import dump, stored_body
+from accounts.api._stored import NotCanonicalError, _decimal, dump, stored_body
 from accounts.ledger import Account, GradeRecord, Period, close, refresh_live, stored_account
 from tests.accounts.api.helpers import api_settings, auth
 from tests.accounts.ledger.helpers import ENTERPRISES, register
@@ -153,3 +154,21 @@ def test_an_account_the_ledger_stored_is_re_emitted_without_pydantic(
 
     monkeypatch.setattr(Account, "model_validate", refuse)
     assert stored_body(detail, grades) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "-0", "0.0", "1.50", "-1234.000", "12", "0.00001", "0.000001", "0.000000",
+     "0.0000001", "0.0000000", "-0.00000012", "1E-7", "1e5", "01", "-01.5", "1.", ".5", "+1",
+     "NaN", "Infinity", "1_0", "\u0661", " 1", "1 "],
+)  # fmt: skip
+def test_a_decimal_is_kept_exactly_when_pydantic_would_write_it_back(text: str) -> None:
+    try:
+        canonical = str(number := Decimal(text)) == text and number.is_finite()
+    except ArithmeticError:
+        canonical = False
+    if canonical:
+        assert _decimal(text) == text
+    else:
+        with pytest.raises(NotCanonicalError):
+            _decimal(text)
