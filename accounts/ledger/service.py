@@ -272,7 +272,7 @@ class LiveAccounts:
         try:
             outcome = self._committed_cycle(conn, now)
             waited = None if self._oldest is None else datetime.now(SHANGHAI) - self._oldest
-            self._known.confirm()  # committed: the months' factor selections are stored
+            self._known.confirm()  # each committed chunk did, unless in a caller's transaction
             if outcome.result is not None:
                 self._ungraded.set()
             graded = self._grade(conn, now) if grade and self._grading_due() else None
