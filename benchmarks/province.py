@@ -925,8 +925,9 @@ def main() -> None:
     parser.add_argument(
         "--spread-s",
         type=float,
-        default=120.0,
-        help="accounts.spread_s of the stream's accounts run (a province's)",
+        default=600.0,
+        help="accounts.spread_s of the stream's accounts run (a province's: several times a"
+        " refresh of everyone, so that a cycle's slice of it stays small)",
     )
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")

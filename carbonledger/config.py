@@ -169,8 +169,15 @@ class AccountsSettings(_Section):
         le=3600,
         description="a refresh of every live account (start, new day, registry, economic data or"
         " factors changed, cache_ttl_s) is spread over this many seconds, least recently"
-        " refreshed first, instead of one cycle (0: one cycle); a province sets 120"
-        " (docs/scale.md)",
+        " refreshed first, instead of one cycle (0: one cycle); a province sets several times"
+        " the cost of refreshing everyone in one cycle, 600 (docs/scale.md)",
+    )
+    write_chunk: int = Field(
+        500,
+        ge=1,
+        description="live accounts are written this many enterprises at a time, each chunk in a"
+        " transaction of its own (about a second at a province), so that no transaction of a"
+        " cycle holds the aggregator's watermark for long (docs/scale.md)",
     )
     metrics_port: int = Field(9110, ge=0, le=65_535, description="Prometheus port; 0 turns it off")
     partitions: int = Field(

@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 from psycopg import Copy
+from psycopg.pq import TransactionStatus
 
 from accounts.ledger._bulk import staged, upsert
 from accounts.ledger._compute import (
@@ -527,42 +528,105 @@ def refresh_live(
     known: KnownMonths | None = None,
 ) -> RefreshResult:
     """Recompute the live accounts (month to date, rolling 12 months, current year) of ``codes``
-    (default: every enterprise), then the grades of those periods, in one transaction.
+    (default: every enterprise), then the grades of those periods.
+
+    The inputs are read in one transaction (:func:`read_live`), the accounts written in chunks
+    of ``settings.write_chunk`` enterprises, each in a transaction of its own
+    (:func:`write_live`), then the grades in one more. Inside a transaction of the caller's, all
+    of it is that transaction.
 
     ``activity`` (code -> month activity since the earliest live period's start) lets the
     service pass what it has cached; otherwise it is read from the rollups. ``regrade`` False
     leaves the grades to the caller (a partitioned service regrades once all partitions are in).
-    ``known``: the service's kept past months, kept with its ``activity`` (the caller calls
-    :meth:`KnownMonths.confirm` once the transaction commits).
+    ``known``: the service's kept past months, kept with its ``activity``.
     """
     began = time.monotonic()
     settings = settings or AccountsSettings()
+    with conn.transaction():
+        live = read_live(conn, settings, codes, now=now, activity=activity)
+    result = write_live(conn, live, known=known)
+    graded = 0
+    if live.codes and regrade:
+        with conn.transaction():
+            graded = sum(_regrade(conn, p, settings) for p in live.periods)
+    return RefreshResult(
+        result.enterprises, result.accounts, graded, time.monotonic() - began, result.failed
+    )
+
+
+@dataclass(frozen=True)
+class LiveInputs:
+    """What a refresh of live accounts computes from, read in one snapshot (:func:`read_live`)."""
+
+    settings: AccountsSettings
+    codes: list[str]
+    now: datetime
+    periods: list[Period]
+    library: FactorLibrary
+    inputs: Inputs
+
+
+def read_live(
+    conn: psycopg.Connection,
+    settings: AccountsSettings,
+    codes: Sequence[str] | None = None,
+    *,
+    now: datetime | None = None,
+    activity: dict[str, list[MonthActivity]] | None = None,
+) -> LiveInputs:
+    """The inputs of ``codes``' live accounts (default: every enterprise), read on ``conn``
+    (reads only: a transaction that runs nothing else holds no transaction id)."""
     now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
     periods = live_periods(now)
+    library = load_library(conn, settings)
+    codes = all_codes(conn) if codes is None else list(codes)
+    inputs = read_inputs(conn, codes, periods, now, activity=activity)
+    return LiveInputs(settings, codes, now, periods, library, inputs)
+
+
+def write_live(
+    conn: psycopg.Connection, live: LiveInputs, *, known: KnownMonths | None = None
+) -> RefreshResult:
+    """Compute and write the live accounts of ``live`` (no grades), ``live.settings.write_chunk``
+    enterprises at a time, each chunk (its accounts and factor selections) in a transaction of
+    its own: no transaction of a refresh holds a transaction id (which the aggregator's
+    watermark cannot pass, docs/scale.md) for longer than a chunk takes.
+
+    Every enterprise's accounts depend on its own inputs only, so the rows written are the same
+    whatever the chunk size. A failure leaves the chunks before it committed (accounts as of
+    ``live.now``, from the same snapshot: only newer than those stored before) and raises; the
+    caller refreshes those enterprises again (the service keeps its watermark, docs/accounts.md).
+
+    ``known``: the past months' factor selections a chunk writes are stored once that chunk
+    commits (:meth:`KnownMonths.confirm` after each chunk that committed, not after a savepoint
+    of the caller's transaction, which confirms when the caller's transaction commits).
+    """
+    began = time.monotonic()
+    written = 0
+    failed: dict[str, str] = {}
+    chunk = max(1, live.settings.write_chunk)
     if known is not None:
         known.begin()
-    with conn.transaction():
-        library = load_library(conn, settings)
-        codes = all_codes(conn) if codes is None else list(codes)
-        inputs = read_inputs(conn, codes, periods, now, activity=activity)
-        written = 0
+    for at in range(0, len(live.codes), chunk):
         chosen: list[tuple[object, ...]] = []
-        failed: dict[str, str] = {}
-        # the accounts stream to the server as they are computed (see _bulk.staged)
-        with staged(
-            conn, "account_periods", _ACCOUNT_COLUMNS, _LIVE_CONFLICT, binary=True
-        ) as stage:
-            for code in codes:
-                written += _refresh_one(
-                    stage, code, inputs=inputs, periods=periods, library=library, now=now,
-                    known=known, chosen=chosen, failed=failed,
-                )  # fmt: skip
-        upsert(
-            conn, "factor_selection", _SELECTION_COLUMNS, chosen, _SELECTION_CONFLICT,
-            now=("selected_at",),
-        )  # fmt: skip
-        graded = sum(_regrade(conn, p, settings) for p in periods) if codes and regrade else 0
-    return RefreshResult(len(codes), written, graded, time.monotonic() - began, failed)
+        with conn.transaction():
+            # the accounts stream to the server as they are computed (see _bulk.staged)
+            with staged(
+                conn, "account_periods", _ACCOUNT_COLUMNS, _LIVE_CONFLICT, binary=True
+            ) as stage:
+                for code in live.codes[at : at + chunk]:
+                    written += _refresh_one(
+                        stage, code, inputs=live.inputs, periods=live.periods,
+                        library=live.library, now=live.now, known=known, chosen=chosen,
+                        failed=failed,
+                    )  # fmt: skip
+            upsert(
+                conn, "factor_selection", _SELECTION_COLUMNS, chosen, _SELECTION_CONFLICT,
+                now=("selected_at",),
+            )  # fmt: skip
+        if known is not None and conn.info.transaction_status == TransactionStatus.IDLE:
+            known.confirm()  # this chunk committed
+    return RefreshResult(len(live.codes), written, 0, time.monotonic() - began, failed)
 
 
 def _refresh_one(

@@ -1,13 +1,16 @@
 """``carbonledger accounts run``: keeps the live accounts a few seconds behind the rollups.
 
-Every ``accounts.refresh_s`` seconds, in one REPEATABLE READ snapshot:
+Every ``accounts.refresh_s`` seconds, reading in one REPEATABLE READ snapshot:
 
 1. Read the aggregator's watermark A (the lowest of its partitions): every ``reading_changes``
    row below A is in the rollups this snapshot sees (the aggregator moves its watermark in the
    transaction that writes the rollups).
 2. The enterprises with change rows in [W, A) changed (W: our watermark); then W := A.
-3. Refresh their live accounts (month to date, rolling 12 months, current year); the grades
-   follow once they commit (below).
+3. Refresh their live accounts (month to date, rolling 12 months, current year), computed
+   from that snapshot and written ``accounts.write_chunk`` enterprises at a time, each chunk
+   in a transaction of its own (:meth:`LiveAccounts._committed_cycle`: the reading snapshot
+   holds no transaction id and no write holds one long, so the aggregator's watermark is not
+   held back by a cycle); the grades follow once they commit (below).
 
 Past months' activity is cached per enterprise: a change can reach back into an earlier month
 only when the series had no usable reading earlier in the current month (the interval then
@@ -57,11 +60,13 @@ from accounts.ledger._partitions import PART_OF, Partitions
 from accounts.ledger._period import local_midnight, month_start
 from accounts.ledger._read import read_activities
 from accounts.ledger._store import (
+    LiveInputs,
     RefreshResult,
     all_codes,
     live_periods,
-    refresh_live,
+    read_live,
     regrade_live,
+    write_live,
 )
 from carbonledger.config import AccountsSettings
 from carbonledger.errors import DatabaseUnavailableError
@@ -144,6 +149,15 @@ class CycleResult:
     full: bool  # every enterprise was owed a refresh (refreshed over ``accounts.spread_s``)
     result: RefreshResult | None
     owed: int = 0  # enterprises still owed one after this cycle
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A cycle's reads, to be written (:meth:`LiveAccounts._committed_cycle`)."""
+
+    live: LiveInputs
+    full: bool
+    clock: float  # when the cycle started, by the service's clock
 
 
 class LiveAccounts:
@@ -258,7 +272,7 @@ class LiveAccounts:
         try:
             outcome = self._committed_cycle(conn, now)
             waited = None if self._oldest is None else datetime.now(SHANGHAI) - self._oldest
-            self._known.confirm()  # committed: the months' factor selections are stored
+            self._known.confirm()  # each committed chunk did, unless in a caller's transaction
             if outcome.result is not None:
                 self._ungraded.set()
             graded = self._grade(conn, now) if grade and self._grading_due() else None
@@ -292,14 +306,32 @@ class LiveAccounts:
         return outcome
 
     def _committed_cycle(self, conn: psycopg.Connection, now: datetime) -> CycleResult:
-        """:meth:`_cycle` in its transaction. Rolled back, it leaves the watermark where it was,
-        so the changes it took are the next cycle's (not lost until a full refresh), and owes
-        everyone a refresh again (spread), as it may have paid what it did not commit."""
+        """:meth:`_cycle`'s reads in one REPEATABLE READ transaction, then the accounts written
+        in chunks, each a transaction of its own (:func:`~accounts.ledger._store.write_live`).
+
+        The reads (watermark A, the changes in [W, A), the activities and every other input)
+        are one snapshot and write nothing, so that transaction holds no transaction id: the
+        aggregator's watermark passes it. The accounts are computed from that snapshot alone;
+        a chunk's transaction only upserts them (its own, later snapshot decides nothing but
+        which stored rows are still live), so the accounts are what one transaction would have
+        written, and every reading below A is in them once the last chunk commits. No other
+        process writes these enterprises' live rows meanwhile (one refresher per database or
+        per partition, whose session lock this process holds until its next cycle).
+
+        A failure anywhere leaves the watermark where it was, so the changes it took are the
+        next cycle's (not lost until a full refresh), and owes everyone a refresh again
+        (spread), as it may have paid what it did not write; the chunks that committed hold
+        accounts of this snapshot, which the next cycle rewrites."""
         watermark = self._watermark
         try:
             with conn.transaction():
                 moved = self.partitions.balance(conn) if self.partitions else False
-                return self._cycle(conn, now, moved=moved)
+                planned = self._cycle(conn, now, moved=moved)
+            if isinstance(planned, CycleResult):
+                return planned
+            result = write_live(conn, planned.live, known=self._known)
+            self._owed.paid(planned.live.codes, planned.clock)
+            return CycleResult(len(planned.live.codes), planned.full, result, len(self._owed))
         except BaseException:
             self._watermark = watermark
             self._full_at = -math.inf
@@ -336,7 +368,11 @@ class LiveAccounts:
             return "true", {}
         return PART_OF.format(column=column), self.partitions.params()
 
-    def _cycle(self, conn: psycopg.Connection, now: datetime, *, moved: bool) -> CycleResult:
+    def _cycle(
+        self, conn: psycopg.Connection, now: datetime, *, moved: bool
+    ) -> CycleResult | _Planned:
+        """The cycle's reads: what changed, and the inputs of whom to refresh (or the result,
+        when nobody is)."""
         self._oldest = None
         if self.partitions is not None and not self.partitions.held:
             return CycleResult(0, False, None)  # a standby: the others hold every partition
@@ -382,17 +418,8 @@ class LiveAccounts:
             return CycleResult(0, full, None, len(self._owed))
         ordered = sorted(codes)
         activity = self._activities(conn, ordered, now, current)
-        result = refresh_live(
-            conn,
-            self.settings,
-            ordered,
-            now=now,
-            activity=activity,
-            regrade=False,  # see _grade
-            known=self._known,
-        )
-        self._owed.paid(ordered, clock)
-        return CycleResult(len(ordered), full, result, len(self._owed))
+        live = read_live(conn, self.settings, ordered, now=now, activity=activity)
+        return _Planned(live, full, clock)  # the grades: see _grade
 
     def _changed(
         self, conn: psycopg.Connection, aggregator: object, now: datetime, current: date

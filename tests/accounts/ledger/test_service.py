@@ -204,6 +204,52 @@ def test_a_failed_cycle_leaves_its_changes_to_the_next(url: str) -> None:
         assert mtd.totals.total == Decimal("0.014922")  # 30 kWh x 0.4974 / 1000
 
 
+_FAIL_ONE = """
+CREATE FUNCTION fail_one() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN IF NEW.enterprise_code = {} THEN RAISE EXCEPTION 'not written'; END IF;
+RETURN NEW; END $$;
+CREATE TRIGGER fail_one BEFORE INSERT ON factor_selection
+FOR EACH ROW EXECUTE FUNCTION fail_one();
+"""
+
+
+def test_a_cycle_failing_after_a_committed_chunk_takes_its_changes_again(url: str) -> None:
+    """``accounts.write_chunk`` 1: each enterprise's accounts commit on their own; a cycle whose
+    second chunk fails keeps the first one's accounts and leaves its changes to the next cycle,
+    and the past months' selections a committed chunk wrote count as stored."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        register(admin, [DYEING])
+    _write(url, local("2026-10-20 09:00"), 100.0, 61)  # October: a past month of PARTS
+    _write(url, local("2026-11-20 09:00"), 200.0, 61)
+    _drain(url)
+    now = local("2026-11-20 10:00")
+    service = LiveAccounts(url, AccountsSettings(write_chunk=1))
+    mtd = "SELECT enterprise_code, xmin::text FROM account_periods WHERE period_kind = 'mtd'"
+    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as admin:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        assert service.cycle(conn, now).refreshed == 2  # DYEING's chunk, then PARTS's
+        first = {code.strip(): xmin for code, xmin in admin.execute(mtd)}
+        assert len(set(first.values())) == 2
+        assert admin.execute(_OCTOBER).fetchone() == (1,)
+        before = get_account(admin, PARTS, Period.mtd(now)).totals.total
+        admin.execute("DELETE FROM factor_selection WHERE month = '2026-10-01'")
+        admin.execute(psycopg.sql.SQL(_FAIL_ONE).format(psycopg.sql.Literal(PARTS)))
+        _write(url, local("2026-11-20 09:15:15"), 215.25, 60)  # PARTS: 15 kWh more
+        _drain(url)
+        service._owed.owe([DYEING, PARTS], 0.0, 0.0)  # DYEING owed: in the same cycle, first
+        with pytest.raises(psycopg.errors.RaiseException):
+            service.cycle(conn, now)
+        second = {code.strip(): xmin for code, xmin in admin.execute(mtd)}
+        assert second[DYEING] != first[DYEING] and second[PARTS] == first[PARTS]
+        assert get_account(admin, PARTS, Period.mtd(now)).totals.total == before
+        admin.execute("DROP TRIGGER fail_one ON factor_selection")
+        assert service.cycle(conn, now).refreshed == 2  # the change again; everyone owed
+        after = get_account(admin, PARTS, Period.mtd(now)).totals.total
+        assert after - before == Decimal("0.007461")  # 15 kWh x 0.4974 / 1000
+        # October's rows were committed by the first cycle's chunk: not written again
+        assert admin.execute(_OCTOBER).fetchone() == (0,)
+
+
 class _Clock:
     """The seconds the service's schedules count, moved by the test."""
 

@@ -176,3 +176,41 @@ def test_a_stored_grade_that_differs_is_written_again(conn: psycopg.Connection) 
     ]
     assert rewritten == [(DYEING, "mtd", "huzhou")]
     assert conn.execute(_CONTENT).fetchall() == content
+
+
+_LIVE_ROWS = (
+    "SELECT enterprise_code, period_kind, period_start, status, as_of, tco2_total, tce_equivalent,"
+    " value_added, intensity_va, coverage, industry_code, exact_total, exact_value_added,"
+    " exact_revenue, detail - 'computed_at' FROM account_periods ORDER BY 1, 2, 3"
+)
+_SELECTIONS = "SELECT enterprise_code, month, carrier, factor_id, tco2_num FROM factor_selection"
+
+
+def test_the_accounts_written_do_not_depend_on_the_chunk_size(conn: psycopg.Connection) -> None:
+    """``accounts.write_chunk``: one enterprise per transaction or all in one, the same rows."""
+    _accounts(conn)  # chunks of the default size (all three in one)
+    one = (conn.execute(_LIVE_ROWS).fetchall(), conn.execute(_SELECTIONS + " ORDER BY 1, 2, 3"))
+    expected = (one[0], one[1].fetchall())
+    conn.execute("DELETE FROM grades; DELETE FROM account_periods; DELETE FROM factor_selection")
+    result = refresh_live(conn, AccountsSettings(write_chunk=1), now=NOW)
+    assert (result.enterprises, result.accounts) == (3, 9)
+    got = (
+        conn.execute(_LIVE_ROWS).fetchall(),
+        conn.execute(_SELECTIONS + " ORDER BY 1, 2, 3").fetchall(),
+    )
+    assert got == expected and len(expected[0]) == 9
+
+
+def test_each_chunk_of_accounts_commits_in_a_transaction_of_its_own(
+    conn: psycopg.Connection,
+) -> None:
+    """No transaction of a refresh writes more than ``write_chunk`` enterprises' accounts (a
+    transaction id held long holds the aggregator's watermark, docs/scale.md)."""
+    _accounts(conn)
+    writers = "SELECT enterprise_code, xmin::text FROM account_periods"
+    assert len({xmin for _, xmin in conn.execute(writers)}) == 1  # 3 enterprises, one chunk
+    refresh_live(conn, AccountsSettings(write_chunk=2), now=NOW)
+    by_xid: dict[str, set[str]] = {}
+    for code, xmin in conn.execute(writers):
+        by_xid.setdefault(xmin, set()).add(code.strip())
+    assert sorted(map(len, by_xid.values())) == [1, 2]  # chunks of 2 and 1 enterprises
