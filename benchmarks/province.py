@@ -763,6 +763,11 @@ def province(args: argparse.Namespace, now: datetime, rss: Rss, out: dict[str, A
         out.update(rollup_rows=fill.rollup_rows, fill_s=fill.fill_s,
                    history_rows_per_s=round(fill.rollup_rows / fill.fill_s))  # fmt: skip
         times = clock(now, args.cycles + 1 + len(args.steady))
+        if args.stream_seconds > 0 and times[-1] > now:
+            # the stream's readings would fall before the buckets the cycles wrote, which every
+            # account then books already: freshness would come out negative
+            raise SystemExit("the day is too young for the cycles' quarter hours before the "
+                             "stream: run after 01:00 local (Asia/Shanghai)")  # fmt: skip
         steps: list[Step] = [(at, None) for at in times[: args.cycles + 1]]
         steps += [
             (at, reading_within(city, s))
