@@ -361,17 +361,26 @@ def clock(now: datetime, count: int) -> list[datetime]:
     return times
 
 
-def advance(url: str, city: City, at: datetime, meters: Sequence[Meter] | None = None) -> int:
+def advance(
+    url: str,
+    city: City,
+    at: datetime,
+    meters: Sequence[Meter] | None = None,
+    *,
+    reference: date | None = None,
+) -> int:
     """New data for every series of ``meters`` (default: all) at ``at``, as ingest and the
     aggregator write it: in one transaction a reading of every series (its register value from
     the simulator's profiles) with its ``reading_changes`` row; in a second, the rollups of the
-    bucket that reading closes (the series' same bucket a day earlier: today's buckets are
-    empty, so every changed enterprise's figures move), the series' frontiers and the
+    bucket that reading closes (the series' same bucket on ``reference``, the fill's last day,
+    by default the day before: today's buckets are empty, so every changed enterprise's figures
+    move), the series' frontiers and the
     aggregator's watermark past the readings. The live service then takes the path it takes
     for a live meter: the change is in the current month, after its kept sums, and the series
     has a reading before it."""
     bucket = at - BUCKET
-    params = {"at": at, "bucket": bucket, "ref": bucket - timedelta(days=1)}
+    day = reference or (bucket - timedelta(days=1)).date()
+    params = {"at": at, "bucket": bucket, "ref": datetime.combine(day, bucket.timetz())}
     anchor = local_day(int(at.timestamp())) - 1
     with psycopg.connect(url) as conn:
         conn.execute(_VALUES)
@@ -443,11 +452,18 @@ Step = tuple[datetime, Sequence[Meter] | None]  # a cycle's clock and the meters
 
 
 def cycles(
-    url: str, city: City, steps: list[Step], code: Path, rss: Rss | None = None
+    url: str,
+    city: City,
+    steps: list[Step],
+    code: Path,
+    rss: Rss | None = None,
+    *,
+    reference: date | None = None,
 ) -> list[Cycle]:
     """One ``LiveAccounts`` (``code``'s: this checkout or the baseline's tree) in a process of
     its own, one cycle per step after :func:`advance` wrote that step's data: the first fills
-    its caches, every other one follows the enterprises changed through the aggregator's
+    its caches (``reference``: the day whose buckets :func:`advance` copies), every other one
+    follows the enterprises changed through the aggregator's
     watermark (every one, or those of the step's meters). The cache lifetime is lifted so that
     no timed cycle is the periodic full refresh (``accounts.cache_ttl_s``), a different figure,
     and this checkout's full refreshes are not spread (``accounts.spread_s`` 0), so that its first
@@ -467,7 +483,7 @@ def cycles(
             raise RuntimeError(f"cycle worker exited with {worker.wait()}")
         for at, meters in steps:
             began = time.perf_counter()
-            changed = advance(url, city, at, meters)
+            changed = advance(url, city, at, meters, reference=reference)
             wrote = time.perf_counter() - began
             worker.stdin.write(f"{(at + _BEHIND).isoformat()}\n")
             worker.stdin.flush()
@@ -773,7 +789,9 @@ def province(args: argparse.Namespace, now: datetime, rss: Rss, out: dict[str, A
             (at, reading_within(city, s))
             for at, s in zip(times[args.cycles + 1 :], args.steady, strict=True)
         ]
-        first, *changed = cycles(url, city, steps, ROOT, rss)
+        first, *changed = cycles(
+            url, city, steps, ROOT, rss, reference=fill.end - timedelta(days=1)
+        )
         changed, steady = changed[: args.cycles], changed[args.cycles :]
         out["accounts_first_cycle_s"] = round(first.seconds, 2)
         out["accounts_first_cycle_cpu_s"] = round(first.cpu_s, 2)
