@@ -65,16 +65,16 @@ class BandSet(BaseModel):
     colour: list[_Colour] = []
     level: list[_Level] = []
 
-    def grade_of(self, k: Fraction) -> int:
-        return _first(self.bounds.grade, k.numerator, k.denominator)
+    def grade_of(self, k: Fraction | Ratio) -> int:
+        return _first(self.bounds.grade, *_as_ratio(k))
 
-    def colour_of(self, k: Fraction) -> str:
-        return _first(self.bounds.colour, k.numerator, k.denominator)
+    def colour_of(self, k: Fraction | Ratio) -> str:
+        return _first(self.bounds.colour, *_as_ratio(k))
 
-    def level_of(self, value: Fraction) -> str | None:
+    def level_of(self, value: Fraction | Ratio) -> str | None:
         if not self.level:
             return None
-        return _first(self.bounds.level, value.numerator, value.denominator)
+        return _first(self.bounds.level, *_as_ratio(value))
 
     @cached_property
     def bounds(self) -> _Bounds:
@@ -232,11 +232,13 @@ class _Ratio:
     rounded: tuple[Decimal | None, Decimal | None, Decimal | None] = (None, None, None)
 
 
+def _as_ratio(value: Fraction | Decimal | Ratio) -> Ratio:
+    """``value`` as (numerator, denominator > 0)."""
+    return value if type(value) is tuple else value.as_integer_ratio()  # type: ignore[union-attr]
+
+
 def _pair(value: Fraction | Decimal | Ratio | None) -> Ratio | None:
-    """``value`` as (numerator, denominator > 0); None stays None."""
-    if value is None or type(value) is tuple:
-        return value
-    return value.as_integer_ratio()  # type: ignore[union-attr]
+    return None if value is None else _as_ratio(value)
 
 
 class _Sum:
@@ -330,11 +332,11 @@ def _one(
     colour = level = None
     if r.k is not None:
         if bands.kind == "grade":
-            grade_value = _first(bands.bounds.grade, *r.k)
+            grade_value = bands.grade_of(r.k)
         else:
             colour = _colour(bands, r.k, r.l_value, s.previous_l, notes)
-    if r.l_value is not None and r.basis == "value_added" and bands.kind == "grade" and bands.level:
-        level = _first(bands.bounds.level, *r.l_value)
+    if r.l_value is not None and r.basis == "value_added" and bands.kind == "grade":
+        level = bands.level_of(r.l_value)
     l_value, industry_l, k = r.rounded
     return (
         s.code, period_kind, period_start, bands.model, bands.version, s.industry_code,
@@ -352,7 +354,7 @@ def _colour(
     previous: Decimal | None,
     notes: list[str],
 ) -> str:
-    colour = _first(bands.bounds.colour, *k)
+    colour = bands.colour_of(k)
     if previous and l_value is not None and bands.worsening is not None:
         rise = Fraction(*l_value) / Fraction(previous) - 1
         if rise > Fraction(bands.worsening):
