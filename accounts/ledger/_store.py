@@ -545,10 +545,7 @@ def refresh_live(
     with conn.transaction():
         live = read_live(conn, settings, codes, now=now, activity=activity)
     result = write_live(conn, live, known=known)
-    graded = 0
-    if live.codes and regrade:
-        with conn.transaction():
-            graded = sum(_regrade(conn, p, settings) for p in live.periods)
+    graded = regrade_live(conn, settings, live.now) if live.codes and regrade else 0
     return RefreshResult(
         result.enterprises, result.accounts, graded, time.monotonic() - began, result.failed
     )
