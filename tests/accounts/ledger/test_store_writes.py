@@ -3,6 +3,8 @@ compression (the province-scale write path, issue 15)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from accounts.ledger import refresh_live
@@ -116,8 +118,7 @@ def test_a_regrade_that_changes_nothing_neither_writes_nor_locks_a_row(
 ) -> None:
     _accounts(conn)
     before = conn.execute(_WRITTEN).fetchall()
-    with conn.transaction():  # as the service grades (the upsert's staging needs one)
-        assert regrade_live(conn, AccountsSettings(), NOW) == 18
+    assert regrade_live(conn, AccountsSettings(), NOW) == 18
     # an upsert would lock each row it leaves as it is (xmax: the regrade's transaction)
     assert conn.execute(_WRITTEN).fetchall() == before
 
@@ -152,8 +153,7 @@ def test_a_moved_industry_baseline_rewrites_its_grades_and_only_those(
     assert not {c.strip() for c, _, _ in rewritten} & {CEMENT}  # nor even locked
     # what was written equals grading every account from nothing
     conn.execute("DELETE FROM grades")
-    with conn.transaction():  # the upsert stages its rows in a table emptied at commit
-        assert regrade_live(conn, AccountsSettings(), NOW) == 18
+    assert regrade_live(conn, AccountsSettings(), NOW) == 18
     assert {row[:4]: row for row in conn.execute(_CONTENT).fetchall()} == moved
 
 
@@ -166,8 +166,7 @@ def test_a_stored_grade_that_differs_is_written_again(conn: psycopg.Connection) 
         (DYEING,),
     )
     before = {row[:3]: row[3:] for row in conn.execute(_WRITTEN).fetchall()}
-    with conn.transaction():
-        regrade_live(conn, AccountsSettings(), NOW)
+    regrade_live(conn, AccountsSettings(), NOW)
     after = {row[:3]: row[3:] for row in conn.execute(_WRITTEN).fetchall()}
     rewritten = [
         (c.strip(), kind, model)
@@ -183,22 +182,24 @@ _LIVE_ROWS = (
     " value_added, intensity_va, coverage, industry_code, exact_total, exact_value_added,"
     " exact_revenue, detail - 'computed_at' FROM account_periods ORDER BY 1, 2, 3"
 )
-_SELECTIONS = "SELECT enterprise_code, month, carrier, factor_id, tco2_num FROM factor_selection"
+_SELECTIONS = (
+    "SELECT enterprise_code, month, carrier, factor_id, tco2_num FROM factor_selection"
+    " ORDER BY 1, 2, 3"
+)
+
+
+def _stored_live(conn: psycopg.Connection) -> tuple[list[Any], list[Any]]:
+    return conn.execute(_LIVE_ROWS).fetchall(), conn.execute(_SELECTIONS).fetchall()
 
 
 def test_the_accounts_written_do_not_depend_on_the_chunk_size(conn: psycopg.Connection) -> None:
     """``accounts.write_chunk``: one enterprise per transaction or all in one, the same rows."""
     _accounts(conn)  # chunks of the default size (all three in one)
-    one = (conn.execute(_LIVE_ROWS).fetchall(), conn.execute(_SELECTIONS + " ORDER BY 1, 2, 3"))
-    expected = (one[0], one[1].fetchall())
+    expected = _stored_live(conn)
     conn.execute("DELETE FROM grades; DELETE FROM account_periods; DELETE FROM factor_selection")
     result = refresh_live(conn, AccountsSettings(write_chunk=1), now=NOW)
     assert (result.enterprises, result.accounts) == (3, 9)
-    got = (
-        conn.execute(_LIVE_ROWS).fetchall(),
-        conn.execute(_SELECTIONS + " ORDER BY 1, 2, 3").fetchall(),
-    )
-    assert got == expected and len(expected[0]) == 9
+    assert _stored_live(conn) == expected and len(expected[0]) == 9
 
 
 def test_each_chunk_of_accounts_commits_in_a_transaction_of_its_own(
