@@ -23,6 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a local process, e.g. a worker's database session: what
+    the server spent on its work (NaN when the server's processes are not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class BaselineError(RuntimeError):
     """``git archive`` could not extract the baseline's ref (unknown ref, no git)."""
 

@@ -40,7 +40,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from _common import ROOT, baseline_tree, create_database, database_url, drop_database
+from _common import (
+    ROOT,
+    baseline_tree,
+    create_database,
+    database_url,
+    drop_database,
+    process_cpu_s,
+)
 
 QUANTITY = {"electricity": "energy_import", "pv": "energy_generated", "natural_gas": "gas_volume",
             "steam": "steam_mass", "diesel": "diesel_mass", "flue_gas": "co2_mass"}  # fmt: skip
@@ -257,20 +264,10 @@ def worker(url: str, processes: int) -> None:
         for line in sys.stdin:
             if line.strip() == "quit":
                 break
-            began, cpu, server = time.perf_counter(), time.process_time(), _cpu_of(backend)
+            began, cpu, server = time.perf_counter(), time.process_time(), process_cpu_s(backend)
             service.cycle(conn, _now())
-            cpu, server = time.process_time() - cpu, _cpu_of(backend) - server
+            cpu, server = time.process_time() - cpu, process_cpu_s(backend) - server
             print(f"cycle {cpu:.4f} {server:.4f} {time.perf_counter() - began:.4f}", flush=True)
-
-
-def _cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) of a local process, here the worker's database session:
-    what the server spent on the cycle (NaN when the server's processes are not readable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def recompute_year(url: str, year: str) -> dict[str, float]:

@@ -374,10 +374,9 @@ def advance(
     the simulator's profiles) with its ``reading_changes`` row; in a second, the rollups of the
     bucket that reading closes (the series' same bucket on ``reference``, the fill's last day,
     by default the day before: today's buckets are empty, so every changed enterprise's figures
-    move), the series' frontiers and the
-    aggregator's watermark past the readings. The live service then takes the path it takes
-    for a live meter: the change is in the current month, after its kept sums, and the series
-    has a reading before it."""
+    move), the series' frontiers and the aggregator's watermark past the readings. The live
+    service then takes the path it takes for a live meter: the change is in the current month,
+    after its kept sums, and the series has a reading before it."""
     bucket = at - BUCKET
     day = reference or (bucket - timedelta(days=1)).date()
     params = {"at": at, "bucket": bucket, "ref": datetime.combine(day, bucket.timetz())}
@@ -406,9 +405,10 @@ def reading_within(city: City, seconds: float) -> list[Meter]:
 
 
 _WORKER = """
-import os, sys, time
+import sys, time
 from datetime import datetime
 import psycopg
+from _common import process_cpu_s
 from carbonledger.config import load_settings
 from carbonledger.db import migrate
 import accounts.ledger.service as s
@@ -417,14 +417,8 @@ migrate(sys.argv[1])  # the schema this code expects (a baseline may be newer th
 service = s.LiveAccounts(sys.argv[1], load_settings().accounts)  # as deployed: from the environment
 with psycopg.connect(sys.argv[1]) as conn:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    stat = f"/proc/{conn.info.backend_pid}/stat"  # the server process's CPU (same machine)
-    def cpu():
-        try:
-            with open(stat) as f:
-                ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
-        except OSError:
-            ticks = 0
-        return time.process_time() + ticks / os.sysconf("SC_CLK_TCK")
+    def cpu():  # this process's and its database session's (same machine)
+        return time.process_time() + process_cpu_s(conn.info.backend_pid)
     print("ready", flush=True)
     for line in sys.stdin:
         began, used = time.perf_counter(), cpu()
@@ -461,16 +455,18 @@ def cycles(
     reference: date | None = None,
 ) -> list[Cycle]:
     """One ``LiveAccounts`` (``code``'s: this checkout or the baseline's tree) in a process of
-    its own, one cycle per step after :func:`advance` wrote that step's data: the first fills
-    its caches (``reference``: the day whose buckets :func:`advance` copies), every other one
-    follows the enterprises changed through the aggregator's
-    watermark (every one, or those of the step's meters). The cache lifetime is lifted so that
+    its own, one cycle per step after :func:`advance` wrote that step's data (``reference``: the
+    day whose buckets it copies): the first fills its caches, every other one follows the
+    enterprises changed through the aggregator's watermark (every one, or those of the step's
+    meters). The cache lifetime is lifted so that
     no timed cycle is the periodic full refresh (``accounts.cache_ttl_s``), a different figure,
     and this checkout's full refreshes are not spread (``accounts.spread_s`` 0), so that its first
     cycle is every enterprise's."""
+    # the code under test first; this checkout's benchmarks/ for the measuring (_common)
+    path = os.pathsep.join(map(str, (code, ROOT, ROOT / "benchmarks")))
     worker = subprocess.Popen(
         [sys.executable, "-c", _WORKER, url, str(code)],
-        env={**os.environ, **QUIET, "PYTHONPATH": f"{code}{os.pathsep}{ROOT}",
+        env={**os.environ, **QUIET, "PYTHONPATH": path,
              "CARBONLEDGER_ACCOUNTS__CACHE_TTL_S": "86400", **_unspread(code)},
         cwd=code, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -10,7 +10,7 @@ The live periods are those of the newest month-to-date account's ``as_of``. The 
 (a git ref, default ``main``, extracted with ``git archive``) and this checkout's run
 ``regrade_live`` alternately, each in a process of its own (``accounts run``'s grading thread
 does the same in one transaction), from the same starting ``grades`` (restored before every run,
-``computed_at`` set to 2000-01-01), in three cases:
+``computed_at`` set to 2000-01-01), in four cases:
 
 - ``unchanged``: the grades as a regrade leaves them (what every grading finds when few
   accounts changed): nothing is to be rewritten;
@@ -49,18 +49,16 @@ _KEY = "enterprise_code, period_kind, period_start, model, model_version"
 _OLD = "2000-01-01 00:00:00+00"
 
 _WORKER = """
-import json, os, sys, time
+import json, sys, time
 from datetime import datetime
 import psycopg
 import accounts.ledger._store as store
 from carbonledger.config import AccountsSettings
+from _common import process_cpu_s
 assert store.__file__.startswith(sys.argv[3]), store.__file__
 with psycopg.connect(sys.argv[1]) as conn:
-    stat = f"/proc/{conn.info.backend_pid}/stat"
     def cpu():
-        with open(stat) as f:
-            ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
-        return time.process_time(), ticks / os.sysconf("SC_CLK_TCK")
+        return time.process_time(), process_cpu_s(conn.info.backend_pid)
     settings = AccountsSettings()
     conn.execute("SELECT 1")
     c0, s0 = cpu()
@@ -83,7 +81,9 @@ def live_now(conn: psycopg.Connection) -> str:
 
 
 def regrade(url: str, now: str, path: Path) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{ROOT}"}
+    # the code under test first; this checkout's benchmarks/ for the measuring (_common)
+    paths = (path, ROOT, ROOT / "benchmarks")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
     done = subprocess.run(
         [sys.executable, "-c", _WORKER, url, now, str(path)],
         env=env,
